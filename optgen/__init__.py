@@ -1,0 +1,23 @@
+"""optgen: optimizers compiled from their equations.
+
+    import optgen
+    optgen.names()
+    opt = optgen.create("adam", params, lr=1e-3)
+    opt.step(grads)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .registry import load_spec, names
+from .spec import Spec, SpecError
+from .reference import reference
+
+
+def create(name, params, device: str = "cpu", **hypers):
+    """An optimizer that updates ``params`` (a list of arrays) in place on each ``step(grads)``."""
+    from .runtime.api import create as _create
+    return _create(name, params, device=device, **hypers)
+
+
+__all__ = ["create", "reference", "load_spec", "names", "Spec", "SpecError", "__version__"]

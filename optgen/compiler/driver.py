@@ -1,0 +1,190 @@
+"""The driver: spec → SSA → staged → optimised → printed → rendered → module file.
+
+Every intermediate is kept on the :class:`Build` so that ``optgen show`` (and a
+test) can look at it. Generated modules of specs in the repository go to
+``generated/<target>/``; a user's specs elsewhere go to a cache directory
+(``$OPTGEN_CACHE_DIR``, default ``~/.cache/optgen``), never into site-packages.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import os
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, file_hash, load_spec
+from ..spec import Spec, SpecError
+from . import cpu
+from .optimize import optimise
+from .render import render
+from .ssa import to_ssa
+from .stage import stage
+
+TARGETS = {"cpu": cpu}
+
+
+def register_target(name: str, module) -> None:
+    """A target is a module with ``TEMPLATE`` and ``context(build)``."""
+    TARGETS[name] = module
+
+
+@dataclasses.dataclass
+class Build:
+    spec: Spec            # with options resolved
+    options: dict
+    target: str
+    ssa: object = None
+    staged: object = None
+    variants: dict = None
+    code: str = ""
+    path: Path = None
+
+
+def option_combinations(spec: Spec) -> list[dict]:
+    names = list(spec.options)
+    return [dict(zip(names, vals)) for vals in itertools.product((False, True), repeat=len(names))]
+
+
+def module_stem(spec: Spec, options: dict) -> str:
+    on = sorted(k for k, v in options.items() if v)
+    return "__".join([spec.name, *on])
+
+
+def _spec_path(spec: Spec) -> Path | None:
+    if spec.source is None:
+        return None
+    p = Path(spec.source)
+    return p if p.is_absolute() else ROOT / p
+
+
+def output_dir(spec: Spec, target: str) -> Path:
+    src = _spec_path(spec)
+    if src is not None and src.resolve().parent == SPECS_DIR.resolve():
+        return GENERATED_DIR / target
+    base = Path(os.environ.get("OPTGEN_CACHE_DIR", Path.home() / ".cache" / "optgen"))
+    where = str(src.resolve().parent) if src is not None else "<memory>"
+    return base / target / hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+def spec_hash(spec: Spec) -> str:
+    src = _spec_path(spec)
+    if src is not None and src.is_file():
+        return file_hash(src)
+    text = repr([(str(l), str(r)) for l, r in spec.equations])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -> Build:
+    """Run every stage; return the build with all intermediates."""
+    if target not in TARGETS:
+        raise SpecError(f"unknown target {target!r}; available: {', '.join(sorted(TARGETS))}")
+    options = {**spec.options, **(options or {})}
+    resolved = spec.resolve(**options)
+    b = Build(resolved, options, target)
+    b.ssa = to_ssa(resolved)
+    b.staged = stage(b.ssa)
+    b.variants = optimise(b.staged)
+    t_module = TARGETS[target]
+    ctx = t_module.context(b)
+    ctx.update(_common_context(spec, resolved, options))
+    b.code = render(t_module.TEMPLATE, **ctx)
+    b.path = output_dir(spec, target) / f"{module_stem(spec, options)}.py"
+    return b
+
+
+def _common_context(original: Spec, spec: Spec, options: dict) -> dict:
+    return {
+        "version": __version__,
+        "name": spec.name,
+        "source": spec.source or "<memory>",
+        "spec_hash": spec_hash(original),
+        "options": options,
+        "options_text": ", ".join(f"{k}={v}" for k, v in options.items()) or "none",
+        "doc": (spec.doc or spec.name).replace('"""', "'''"),
+        "equations": [f"{lhs} = {rhs}" for lhs, rhs in spec.equations],
+        "hypers": {h.name: h.default for h in spec.hyper_symbols},
+        "hyper_names": [h.name for h in spec.hyper_symbols],
+    }
+
+
+def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> list[tuple[Path, str]]:
+    """(Re)generate modules; with ``check`` write nothing and report what is stale.
+
+    Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``.
+    """
+    from ..registry import all_specs
+    specs = all_specs()
+    if names:
+        missing = [n for n in names if n not in specs]
+        if missing:
+            raise SpecError(f"unknown optimizer(s) {missing}; available: {', '.join(sorted(specs))}")
+        specs = {n: specs[n] for n in names}
+    results = []
+    jobs = [(s, o, tg) for s in specs.values() for o in option_combinations(s) for tg in targets]
+    for i, (spec, options, target) in enumerate(jobs):
+        if progress:
+            progress(i, len(jobs), f"{target}:{module_stem(spec, options)}")
+        b = compile_spec(spec, options, target)
+        old = b.path.read_text() if b.path.is_file() else None
+        if old == b.code:
+            results.append((b.path, "current"))
+        elif check:
+            results.append((b.path, "stale"))
+        else:
+            b.path.parent.mkdir(parents=True, exist_ok=True)
+            b.path.write_text(b.code)
+            results.append((b.path, "written"))
+    if not names:
+        results += _orphans(specs, targets, check)
+    return results
+
+
+def _orphans(specs, targets, check) -> list:
+    """Generated files of specs or option sets that no longer exist."""
+    expected = {GENERATED_DIR / tg / f"{module_stem(s, o)}.py"
+                for s in specs.values() for o in option_combinations(s) for tg in targets
+                if output_dir(s, tg).parent == GENERATED_DIR}
+    out = []
+    for tg in targets:
+        for p in sorted((GENERATED_DIR / tg).glob("*.py")):
+            if p not in expected:
+                if not check:
+                    p.unlink()
+                out.append((p, "stale" if check else "removed"))
+    return out
+
+
+_modules: dict = {}
+
+
+def load_module(name_or_spec, options: dict | None = None, target: str = "cpu"):
+    """The generated module for a spec and options; built first if missing or stale."""
+    spec = load_spec(name_or_spec)
+    options = {**spec.options, **(options or {})}
+    path = output_dir(spec, target) / f"{module_stem(spec, options)}.py"
+    want = spec_hash(spec)
+    if not _is_current(path, want):
+        b = compile_spec(spec, options, target)
+        b.path.parent.mkdir(parents=True, exist_ok=True)
+        b.path.write_text(b.code)
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _modules:
+        mod_name = f"optgen_generated_{target}_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        ispec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(ispec)
+        sys.modules[mod_name] = module
+        ispec.loader.exec_module(module)
+        _modules[key] = module
+    return _modules[key]
+
+
+def _is_current(path: Path, want_hash: str) -> bool:
+    if not path.is_file():
+        return False
+    with open(path) as f:
+        head = f.readline()
+    return f"(sha256 {want_hash})" in head and f"optgen {__version__} " in head

@@ -1,0 +1,135 @@
+"""Pass 4: printing — SymPy printer subclasses, one per kind of code.
+
+* :class:`KernelPrinter` — per-element code inside a Numba kernel. Derives from
+  ``PythonCodePrinter`` (``math.*``: ``numpy.*`` is not available in CUDA
+  kernels). Every literal is typed to the kernel's dtype, so a float32 kernel
+  never promotes to float64 (``0.5 * x`` with a Python float would). Small
+  integer powers become products, ``x**0.5`` a square root, ``x**-1`` a division.
+* :class:`HostPrinter` — the once-per-step host stage and the per-tensor stage,
+  in float64 numpy (a value of the wrong branch gives nan, never an exception).
+"""
+from __future__ import annotations
+
+import sympy
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..spec import TensorSum
+
+DTYPES = ("float32", "float64")
+
+
+class KernelPrinter(PythonCodePrinter):
+    """Per-element expressions for a ``numba.njit`` kernel of one dtype."""
+
+    def __init__(self, dtype: str = "float64", settings=None):
+        if dtype not in DTYPES:
+            raise ValueError(f"unsupported dtype {dtype!r}; supported: {DTYPES}")
+        super().__init__({"standard": "python3", **(settings or {})})
+        self.dtype = dtype
+
+    # -- literals stay in the kernel's dtype --
+    def literal(self, value: float) -> str:
+        text = repr(float(value))
+        return text if self.dtype == "float64" else f"np.{self.dtype}({text})"
+
+    def _print_Float(self, expr):
+        return self.literal(float(expr))
+
+    def _print_Integer(self, expr):
+        return self.literal(int(expr))
+
+    def _print_Rational(self, expr):
+        return self.literal(expr.p / expr.q)
+
+    def _print_Half(self, expr):
+        return self.literal(0.5)
+
+    def _print_One(self, expr):
+        return self.literal(1.0)
+
+    def _print_NegativeOne(self, expr):
+        return self.literal(-1.0)
+
+    def _print_Zero(self, expr):
+        return self.literal(0.0)
+
+    def _print_BooleanTrue(self, expr):
+        return "True"
+
+    def _print_BooleanFalse(self, expr):
+        return "False"
+
+    # -- arithmetic --
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.args
+        b = self.parenthesize(base, sympy.printing.precedence.PRECEDENCE["Pow"])
+        if e.is_Integer and 2 <= int(e) <= 4:
+            return "(" + "*".join([b] * int(e)) + ")"
+        if e == -1:
+            return f"({self.literal(1.0)}/{b})"
+        if e.is_Integer and -4 <= int(e) <= -2:
+            return f"({self.literal(1.0)}/(" + "*".join([b] * -int(e)) + "))"
+        if e == sympy.S.Half:
+            return f"{self.sqrt_function}({self._print(base)})"
+        if e == -sympy.S.Half:
+            return f"({self.literal(1.0)}/{self.sqrt_function}({self._print(base)}))"
+        return f"{b}**{self._print(e)}"
+
+    sqrt_function = "math.sqrt"
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _minmax(self, fn, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{fn}({out}, {self._print(a)})"
+        return out
+
+    def _print_Max(self, expr):
+        return self._minmax("max", expr.args)
+
+    def _print_Min(self, expr):
+        return self._minmax("min", expr.args)
+
+    def _print_sign(self, expr):
+        x = self._print(expr.args[0])
+        one, zero = self.literal(1.0), self.literal(0.0)
+        return f"({one} if {x} > {zero} else (-{one} if {x} < {zero} else {zero}))"
+
+    def _print_Piecewise(self, expr):
+        if expr.args[-1].cond != True:  # noqa: E712 - SymPy's true
+            raise ValueError(f"Piecewise without an otherwise branch: {expr}")
+        out = self._print(expr.args[-1].expr)
+        for value, cond in reversed(expr.args[:-1]):
+            out = f"({self._print(value)} if {self._print(cond)} else {out})"
+        return out
+
+    def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
+        raise ValueError("tensor_sum must be lowered into a pass before printing")
+
+
+class HostPrinter(NumPyPrinter):
+    """Host and per-tensor stages: float64 numpy, evaluated once per step or per tensor."""
+
+    def __init__(self, settings=None):
+        super().__init__({"allow_unknown_functions": False, **(settings or {})})
+
+    def _print_Piecewise(self, expr):
+        if expr.args[-1].cond != True:  # noqa: E712
+            raise ValueError(f"Piecewise without an otherwise branch: {expr}")
+        out = self._print(expr.args[-1].expr)
+        for value, cond in reversed(expr.args[:-1]):
+            out = f"numpy.where({self._print(cond)}, {self._print(value)}, {out})"
+        return out
+
+    def _print_Mod(self, expr):
+        return f"numpy.mod({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+
+def assignment_lines(printer, pairs, indent: str = "") -> list[str]:
+    return [f"{indent}{printer._print(s)} = {printer.doprint(e)}" for s, e in pairs]
+
+
+__all__ = ["KernelPrinter", "HostPrinter", "DTYPES", "assignment_lines", "TensorSum"]

@@ -1,0 +1,159 @@
+"""Pass 1: sequential assignments → single-assignment form, classified by level.
+
+Each assignment becomes a node with a fresh *version* symbol (``m`` assigned
+twice gives ``m_1`` and ``m_2``); right-hand sides refer to versions, so the
+program is a DAG. ``tensor_sum(e)`` becomes a reduction node. Every node gets a
+level, from what it depends on:
+
+* ``host``: only hyperparameters and ``t`` — computed once per step, float64;
+* ``tensor``: also per-tensor reduction results — computed once per tensor;
+* ``element``: also ``w``, ``g`` or states — computed per element in the kernel.
+
+A state's value before the first step is its ``init``: zero is the zeroed buffer;
+anything else is read as ``init if t == 1 else m``, a host condition that the
+staging pass turns into a kernel variant, never a per-element branch. A state
+whose old value is never read is not memory at all (e.g. ``vmax`` when
+``amsgrad`` is off): it is demoted to an intermediate and costs no traffic.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from ..spec import Grad, Hyper, Param, Spec, State, Step, TensorSum, g, t, w
+
+HOST, TENSOR, ELEMENT = "host", "tensor", "element"
+_LEVEL_RANK = {HOST: 0, TENSOR: 1, ELEMENT: 2}
+
+
+def input_symbol(name: str) -> sympy.Symbol:
+    """The value of array ``name`` (``w``, ``g`` or a state) before the step."""
+    return sympy.Symbol(name, real=True)
+
+
+@dataclasses.dataclass
+class SSA:
+    """A step as a DAG of named values."""
+
+    spec: Spec
+    nodes: dict          # version symbol -> expression over versions and inputs (in order)
+    reductions: dict     # reduction symbol -> the element expression it sums
+    arrays: list         # names of the arrays in memory: 'w', states that are read, then 'g'
+    finals: dict         # array name -> symbol of its value after the step
+    hypers: list         # Hyper symbols used
+    level: dict = dataclasses.field(default_factory=dict)  # symbol -> HOST/TENSOR/ELEMENT
+
+    def expr(self, sym):
+        return self.nodes.get(sym, self.reductions.get(sym))
+
+    @property
+    def states(self) -> list[str]:
+        return [a for a in self.arrays if a not in ("w", "g")]
+
+    def deps(self, sym) -> set:
+        e = self.expr(sym)
+        return set() if e is None else set(e.free_symbols)
+
+    def reachable(self, roots) -> set:
+        seen, stack = set(), list(roots)
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            stack.extend(self.deps(s))
+        return seen
+
+    def pretty(self) -> str:
+        lines = []
+        for sym, e in {**self.nodes, **self.reductions}.items():
+            tag = "sum" if sym in self.reductions else self.level.get(sym, "?")
+            lines.append(f"  [{tag:7}] {sym} = {('tensor_sum(%s)' % e) if sym in self.reductions else e}")
+        lines.append("  finals: " + ", ".join(f"{a} <- {s}" for a, s in self.finals.items()))
+        return "\n".join(lines)
+
+
+def _level_of(expr, level: dict) -> str:
+    rank = 0
+    for s in expr.free_symbols:
+        rank = max(rank, _LEVEL_RANK[level[s]])
+    return [HOST, TENSOR, ELEMENT][rank]
+
+
+def to_ssa(spec: Spec) -> SSA:
+    """Rename every assignment to a fresh version; extract reductions; classify."""
+    current: dict = {}        # declared symbol -> its current version (or input symbol)
+    level: dict = {}
+    nodes: dict = {}
+    reductions: dict = {}
+    count: dict[str, int] = {}
+    used_names = {lhs.name for lhs, _ in spec.equations}
+
+    def fresh(base: str) -> sympy.Symbol:
+        count[base] = count.get(base, 0) + 1
+        name = f"{base}_{count[base]}"
+        while name in used_names:
+            count[base] += 1
+            name = f"{base}_{count[base]}"
+        used_names.add(name)
+        return sympy.Symbol(name, real=True)
+
+    W, G = input_symbol("w"), input_symbol("g")
+    level.update({W: ELEMENT, G: ELEMENT, t: HOST})
+
+    def declare(s) -> None:
+        """First sight of an input: give it its symbol (and its first-step rule)."""
+        if isinstance(s, (Hyper, Step)):
+            current[s], level[s] = s, HOST
+        elif isinstance(s, (Param, Grad)):
+            current[s] = W if isinstance(s, Param) else G
+        elif isinstance(s, State):
+            sym = current[s] = input_symbol(s.name)
+            level[sym] = ELEMENT
+            if s.init is not None and s.init != 0:
+                for h in s.init.free_symbols:
+                    declare(h) if h not in current else None
+                init = s.init.xreplace({w: W, g: G})
+                first = current[s] = fresh(f"{s.name}_old")
+                nodes[first] = sympy.Piecewise((init, sympy.Eq(t, 1)), (sym, True))
+                level[first] = ELEMENT
+
+    for lhs, rhs in spec.equations:
+        for s in [lhs, *sorted(rhs.free_symbols, key=str)]:
+            if s not in current:
+                declare(s)
+        expr = rhs.xreplace({k: v for k, v in current.items() if k in rhs.free_symbols})
+        for ts in sorted(expr.atoms(TensorSum), key=sympy.count_ops):  # innermost first
+            red = fresh("sum")
+            reductions[red] = ts.args[0]
+            level[red] = TENSOR
+            expr = expr.xreplace({ts: red})
+            for other in reductions:
+                reductions[other] = reductions[other].xreplace({ts: red})
+        if isinstance(lhs, (Param, State)) or lhs.name in count:
+            version = fresh(lhs.name)
+        else:  # an intermediate keeps its own name on its first assignment
+            version = sympy.Symbol(lhs.name, real=True)
+            count[lhs.name] = 1
+        nodes[version] = expr
+        level[version] = _level_of(expr, level)
+        current[lhs] = version
+
+    arrays = ["w"] + [s.name for s in spec.states]
+    finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *spec.states]}
+    ssa = SSA(spec, nodes, reductions, arrays, finals,
+              [s for s in level if isinstance(s, Hyper)], level)
+    _demote_unread_states(ssa)
+    return ssa
+
+
+def _demote_unread_states(ssa: SSA) -> None:
+    """A state whose old value no final depends on is an intermediate, not memory."""
+    live = ssa.reachable([*ssa.finals.values()])
+    for name in list(ssa.states):
+        if input_symbol(name) not in live:
+            ssa.arrays.remove(name)
+            del ssa.finals[name]
+    if input_symbol("g") in ssa.reachable([*ssa.finals.values()]):
+        ssa.arrays.append("g")

@@ -1,0 +1,176 @@
+"""Pass 2: staging — kernel variants for host conditions, and passes over memory.
+
+*Variants.* A ``Piecewise`` in per-element (or per-tensor) work whose condition
+depends only on host values (``t == 1``, RAdam's ``rho_t > 4``, lookahead's
+``t mod k == 0``) is decided on the host once per step: each combination of
+such conditions gets its own kernel, in which the Piecewise has collapsed.
+
+*Passes.* A reduction's result is available only after a full pass over the
+tensor, so values that use it are computed in a later pass. Each array is
+written in the earliest pass that can compute its final value, unless a later
+pass still needs its old value (then the write waits). A later pass loads a
+value already written back instead of recomputing it; everything else it needs
+it recomputes from what memory holds. This gives the fewest passes the data
+dependencies allow, and never a temporary buffer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import sympy
+from sympy.logic.boolalg import BooleanAtom
+
+from .ssa import ELEMENT, HOST, SSA, TENSOR, input_symbol
+
+
+@dataclasses.dataclass
+class Pass:
+    """One loop over every element of every tensor."""
+
+    index: int
+    loads: dict          # array name -> the symbol its loaded value stands for
+    compute: list        # [(symbol, expr)] element values, in dependency order
+    stores: dict         # array name -> symbol of the value written back
+    reductions: list     # [(reduction symbol, element expr summed)]
+    tensor_inputs: list  # per-tensor symbols this pass reads
+
+    def bytes_per_element(self, itemsize: int) -> int:
+        return itemsize * (len(self.loads) + len(self.stores))
+
+
+@dataclasses.dataclass
+class Variant:
+    """The step for one combination of host conditions."""
+
+    key: tuple           # truth value of each host condition
+    passes: list
+    tensor_stages: list  # tensor_stages[q]: [(symbol, expr)] computed after pass q
+    host: list           # [(symbol, expr)] host values this variant needs, in order
+
+
+@dataclasses.dataclass
+class Staged:
+    ssa: SSA
+    conditions: list     # host-only boolean expressions that select the variant
+    condition_host: list  # [(symbol, expr)] host values the conditions need
+    variants: dict       # key -> Variant
+
+
+def host_conditions(ssa: SSA) -> list:
+    """Conditions of Piecewise nodes in per-element/tensor work that only the host decides."""
+    found: list = []
+    exprs = [e for s, e in ssa.nodes.items() if ssa.level[s] != HOST] + list(ssa.reductions.values())
+    for e in exprs:
+        for pw in e.atoms(sympy.Piecewise):
+            for _, cond in pw.args:
+                if isinstance(cond, BooleanAtom):
+                    continue
+                if all(ssa.level.get(s, HOST) == HOST for s in cond.free_symbols) and cond not in found:
+                    found.append(cond)
+    return found
+
+
+def _specialise(ssa: SSA, conditions: list, key: tuple) -> SSA:
+    repl = {c: sympy.true if v else sympy.false for c, v in zip(conditions, key)}
+    nodes = {s: e.xreplace(repl) for s, e in ssa.nodes.items()}
+    reds = {s: e.xreplace(repl) for s, e in ssa.reductions.items()}
+    return dataclasses.replace(ssa, nodes=nodes, reductions=reds, level=dict(ssa.level))
+
+
+def _ordered(ssa: SSA, wanted: set) -> list:
+    order = [*ssa.nodes, *ssa.reductions]
+    return [s for s in order if s in wanted]
+
+
+def plan_passes(ssa: SSA) -> tuple[list, list]:
+    """Split a (specialised) SSA into passes and per-tensor stages."""
+    avail: dict = {}  # element symbol -> earliest pass; tensor symbol -> first pass that can use it
+
+    def earliest(sym) -> int:
+        if sym in avail:
+            return avail[sym]
+        e = ssa.expr(sym)
+        if e is None:
+            avail[sym] = 0
+        elif sym in ssa.reductions:
+            avail[sym] = 1 + max([earliest(s) for s in e.free_symbols], default=0)
+        else:
+            avail[sym] = max([earliest(s) for s in e.free_symbols], default=0)
+        return avail[sym]
+
+    arrays = [a for a in ssa.arrays if a != "g"]
+    write_pass = {a: earliest(ssa.finals[a]) for a in arrays if ssa.finals[a] != input_symbol(a)}
+    red_pass = {r: earliest(r) - 1 for r in ssa.reductions}
+    finals_by_symbol = {ssa.finals[a]: a for a in write_pass}
+
+    while True:
+        n_passes = 1 + max([*write_pass.values(), *red_pass.values(), 0])
+        passes, conflict = [], None
+        for q in range(n_passes):
+            loads, compute, tensor_inputs = {}, set(), set()
+
+            def need(sym):
+                nonlocal conflict
+                if ssa.level.get(sym, HOST) == HOST:
+                    return
+                if ssa.level[sym] == TENSOR:
+                    tensor_inputs.add(sym)
+                    return
+                array = finals_by_symbol.get(sym)
+                if array is not None and write_pass[array] < q:
+                    loads[array] = sym          # written back by an earlier pass: load it
+                    return
+                if sym not in ssa.nodes:        # an input array's old value
+                    name = sym.name
+                    if name in write_pass and write_pass[name] < q:
+                        conflict = conflict or (name, q)
+                    loads[name] = sym
+                    return
+                if sym in compute:
+                    return
+                compute.add(sym)
+                for d in ssa.nodes[sym].free_symbols:
+                    need(d)
+
+            stores = {a: ssa.finals[a] for a, p in write_pass.items() if p == q}
+            reds = [(r, ssa.reductions[r]) for r, p in red_pass.items() if p == q]
+            for sym in stores.values():
+                need(sym)
+            for _, e in reds:
+                for d in e.free_symbols:
+                    need(d)
+            passes.append(Pass(q, dict(sorted(loads.items(), key=lambda kv: ssa.arrays.index(kv[0]))),
+                               [(s, ssa.nodes[s]) for s in _ordered(ssa, compute)],
+                               stores, reds, _ordered(ssa, tensor_inputs)))
+        if conflict is None:
+            break
+        name, q = conflict
+        write_pass[name] = q  # a later pass still reads the old value: write it there
+
+    tensor_stages = [[] for _ in range(max(n_passes - 1, 0))]
+    tensor_nodes = [s for s in ssa.nodes if ssa.level[s] == TENSOR]
+    needed = ssa.reachable([s for p in passes for s in p.tensor_inputs])
+    for s in tensor_nodes:
+        if s in needed:
+            tensor_stages[earliest(s) - 1].append((s, ssa.nodes[s]))
+    return passes, tensor_stages
+
+
+def _host_closure(ssa: SSA, exprs) -> list:
+    """Host nodes the given expressions need, in definition order."""
+    roots = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
+    wanted = {s for s in ssa.reachable(roots) if s in ssa.nodes and ssa.level[s] == HOST}
+    return [(s, ssa.nodes[s]) for s in _ordered(ssa, wanted)]
+
+
+def stage(ssa: SSA) -> Staged:
+    conditions = host_conditions(ssa)
+    variants = {}
+    for key in itertools.product((False, True), repeat=len(conditions)):
+        v = _specialise(ssa, conditions, key)
+        passes, tensor_stages = plan_passes(v)
+        exprs = [e for p in passes for _, e in [*p.compute, *p.reductions]]
+        exprs += [e for st in tensor_stages for _, e in st]
+        variants[key] = Variant(key, passes, tensor_stages, _host_closure(v, exprs))
+    return Staged(ssa, conditions, _host_closure(ssa, conditions), variants)

@@ -1,0 +1,66 @@
+"""The spec language: what a spec file imports.
+
+A spec reads like the paper::
+
+    from optgen.dsl import Spec, hyper, state, w, g, t, sqrt
+
+    lr = hyper("lr", 1e-3, latex=r"\\eta", domain="positive", doc="step size")
+    m = state("m", init=0)
+    spec = Spec("mine", [(m, 0.9 * m + g), (w, w - lr * m)])
+
+Everything here is SymPy: ``sqrt``, ``Abs``, ``Max``, ``Min``, ``sign``, ``exp``,
+``log`` and ``Piecewise`` are SymPy's own; :func:`tensor_sum` and :func:`norm`
+reduce over one tensor.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy import Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Rational, exp, log, sign, sqrt
+
+from .spec import Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
+
+__all__ = [
+    "Spec", "SpecError", "hyper", "option", "state", "var", "when", "tensor_sum", "norm",
+    "w", "g", "t", "sqrt", "Abs", "Max", "Min", "sign", "exp", "log", "Piecewise",
+    "Eq", "Ne", "Gt", "Ge", "Lt", "Le", "Mod", "Rational",
+]
+
+
+def hyper(name: str, default: float, latex: str | None = None, domain: str = "real",
+          doc: str = "") -> Hyper:
+    """A real hyperparameter with its default, LaTeX symbol, domain and a one-line doc."""
+    return Hyper(name, default, latex=latex, domain=domain, doc=doc)
+
+
+def option(name: str, default: bool = False, doc: str = "") -> Option:
+    """A boolean that changes the algorithm; each value gets its own kernel."""
+    return Option(name, default, doc=doc)
+
+
+def state(name: str, init=0, latex: str | None = None, doc: str = "") -> State:
+    """A per-element buffer with its value before the first step.
+
+    ``init`` may use ``w`` (e.g. slow weights start at the parameter) and ``g``
+    (the first gradient, e.g. RMSProp's sigma_0 = |g_0|).
+    """
+    return State(name, init=init, latex=latex, doc=doc)
+
+
+def var(name: str) -> sympy.Symbol:
+    """A named intermediate (any undeclared symbol assigned in the equations is one)."""
+    return sympy.Symbol(name, real=True)
+
+
+def when(condition, then, otherwise):
+    """``then`` if ``condition`` else ``otherwise`` (a two-branch Piecewise)."""
+    return Piecewise((then, condition), (otherwise, True))
+
+
+def tensor_sum(expr):
+    """Sum of ``expr`` over the elements of one tensor."""
+    return TensorSum(expr)
+
+
+def norm(expr):
+    """Euclidean norm of ``expr`` over one tensor: sqrt(sum expr^2)."""
+    return sqrt(TensorSum(expr**2))

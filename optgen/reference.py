@@ -1,0 +1,81 @@
+"""The reference oracle: a spec's equations evaluated directly.
+
+One equation at a time, in float64, with ``sympy.lambdify`` and numpy, per
+tensor, with none of the compiler's stages (no staging, no CSE, no templates, no
+Numba). It is slow and obviously right; every generated kernel is tested
+against it. ``tensor_sum`` is ``numpy.sum`` over the tensor.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+import sympy
+
+from .registry import load_spec
+from .runtime import hypers as hyper_values
+from .runtime.checks import check_grads, check_params
+from .spec import Grad, Param, Spec, State, Step
+
+_MODULES = [{"TensorSum": np.sum}, "numpy"]
+
+
+class _Equation:
+    """One assignment, compiled by lambdify over the symbols it reads."""
+
+    def __init__(self, target, expr):
+        self.target = target
+        self.args = sorted(expr.free_symbols, key=lambda s: s.name)
+        self.fn = sympy.lambdify(self.args, expr, modules=_MODULES)
+
+    def __call__(self, env: dict):
+        return self.fn(*(env[a.name] for a in self.args))
+
+
+class ReferenceOptimizer:
+    """Same interface as :func:`optgen.create`: ``step``, ``state_dict``, ``load_state_dict``."""
+
+    def __init__(self, spec: Spec, params: Sequence[np.ndarray], **given: Any):
+        where = f"optgen.reference({spec.name!r})"
+        self.params = check_params(params, where)
+        self.options, self.values = hyper_values.resolve(spec, given)
+        self.spec = spec.resolve(**self.options)
+        self._where = where
+        self._equations = [_Equation(lhs, rhs) for lhs, rhs in self.spec.equations]
+        self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
+        self.t = 0
+        self.states: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        grads = check_grads(grads, self.params, self._where)
+        t = self.t + 1
+        hyper = hyper_values.values_at(self.spec, self.values, t)
+        with np.errstate(all="ignore"):  # Piecewise evaluates every branch
+            for p, gr, states in zip(self.params, grads, self.states):
+                env: dict[str, Any] = dict(hyper)
+                env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
+                if t == 1 or not states:
+                    for name, init in self._inits.items():
+                        states[name] = np.broadcast_to(np.asarray(init(env), np.float64), p.shape).copy()
+                env.update(states)
+                for eq in self._equations:
+                    env[eq.target.name] = np.broadcast_to(eq(env), p.shape) if p.ndim else eq(env)
+                for s in self.spec.states:
+                    if s.name in env:
+                        states[s.name] = np.array(env[s.name], dtype=np.float64)
+                p[...] = env["w"]
+        self.t = t
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "states": copy.deepcopy(self.states),
+                "hypers": dict(self.values), "options": dict(self.options)}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.t = int(sd["t"])
+        self.states = copy.deepcopy(sd["states"])
+
+
+def reference(name: str | Spec, params: Sequence[np.ndarray], **hypers: Any) -> ReferenceOptimizer:
+    """The oracle for optimizer ``name``: same interface as :func:`optgen.create`."""
+    return ReferenceOptimizer(load_spec(name), params, **hypers)

@@ -1,0 +1,1 @@
+"""The runtime: hyperparameter checks, buffers, the host stage and kernel launches."""

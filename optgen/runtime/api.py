@@ -1,0 +1,30 @@
+"""``optgen.create``: a spec name (or path) and arrays in, a running optimizer out."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..registry import load_spec
+from . import hypers as hyper_values
+
+DEVICES = ("cpu", "cuda")
+
+
+def create(name, params: Sequence, device: str = "cpu", **given: Any):
+    """Build (if needed) and load the kernels of ``name`` and wrap ``params``.
+
+    Every check on the hyperparameters runs before any buffer is allocated.
+    """
+    spec = load_spec(name)
+    options, values = hyper_values.resolve(spec, given)
+    if device == "cpu":
+        from ..compiler.driver import load_module
+        from .cpu import CPUOptimizer
+        params = list(params)
+        from .checks import check_params
+        check_params(params, f"optgen.create({spec.name!r})")
+        module = load_module(spec, options, "cpu")
+        return CPUOptimizer(spec, module, params, options, values)
+    if device == "cuda":
+        from .cuda import create_cuda  # optional: needs numba-cuda
+        return create_cuda(spec, params, options, values)
+    raise ValueError(f"optgen.create({spec.name!r}): unknown device {device!r}; use one of {DEVICES}")

@@ -1,0 +1,44 @@
+"""Checks on the arrays a user passes: clear errors, and nothing touched before them."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_params(params: Sequence, where: str) -> list[np.ndarray]:
+    if isinstance(params, np.ndarray):
+        raise TypeError(f"{where}: params must be a list of arrays, not one array (wrap it: [w])")
+    params = list(params)
+    for i, p in enumerate(params):
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"{where}: params[{i}] is {type(p).__name__}; a numpy array is required "
+                            "(for GPU arrays use device='cuda')")
+        if p.dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"{where}: params[{i}] has dtype {p.dtype}; supported: float32, float64")
+        if not p.flags.c_contiguous:
+            raise ValueError(f"{where}: params[{i}] is not C-contiguous; it is updated in place, "
+                             "so pass a contiguous array (np.ascontiguousarray makes a copy you then own)")
+        if not p.flags.writeable:
+            raise ValueError(f"{where}: params[{i}] is read-only")
+    return params
+
+
+def check_grads(grads: Sequence, params: Sequence[np.ndarray], where: str) -> list:
+    if isinstance(grads, np.ndarray):
+        raise TypeError(f"{where}: grads must be a list of arrays, not one array")
+    grads = list(grads)
+    if len(grads) != len(params):
+        raise ValueError(f"{where}: got {len(grads)} gradients for {len(params)} parameters")
+    for i, (gr, p) in enumerate(zip(grads, params)):
+        shape = getattr(gr, "shape", None)
+        dtype = getattr(gr, "dtype", None)
+        if shape is None or dtype is None:
+            raise TypeError(f"{where}: grads[{i}] is {type(gr).__name__}, not an array")
+        if tuple(shape) != p.shape:
+            raise ValueError(f"{where}: grads[{i}] has shape {tuple(shape)}, params[{i}] has {p.shape}")
+        if np.dtype(dtype) != p.dtype:
+            raise TypeError(f"{where}: grads[{i}] has dtype {np.dtype(dtype)}, params[{i}] has {p.dtype}")
+    return grads

@@ -1,0 +1,152 @@
+"""The CPU runtime: owns the state buffers and launches the generated kernels.
+
+Tensors are grouped by dtype; each group is one kernel call per pass, over a
+chunk table that covers every tensor of the group. Nothing proportional to the
+number of parameters is allocated per step: states are allocated once, the
+per-step work on the host is a handful of scalars (and per-tensor arrays for
+reductions).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+from numba import typed
+
+from ..spec import Spec, SpecError
+from . import hypers as hyper_values
+from .checks import check_grads, check_params
+
+CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
+
+
+class _Group:
+    """The tensors of one dtype, with their chunk table and typed lists."""
+
+    def __init__(self, dtype, indices, params, state_names):
+        self.dtype = np.dtype(dtype)
+        self.indices = indices
+        self.flat = {"w": [params[i].reshape(-1) for i in indices]}
+        for s in state_names:
+            self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
+        self.lists = {name: typed.List(arrs) for name, arrs in self.flat.items()} if indices else {}
+        tensor, start, stop = [], [], []
+        for k, i in enumerate(indices):
+            n = params[i].size
+            for s in range(0, n, CHUNK):
+                tensor.append(k)
+                start.append(s)
+                stop.append(min(s + CHUNK, n))
+        self.chunk_tensor = np.array(tensor, dtype=np.int64)
+        # unsigned bounds: the inner loop index is then unsigned, which lets LLVM vectorise
+        self.chunk_start = np.array(start, dtype=np.uint64)
+        self.chunk_stop = np.array(stop, dtype=np.uint64)
+        self.n_tensors = len(indices)
+        self._grads_key: tuple = ()
+        self._grads_list = None
+
+    def grads_list(self, grads):
+        mine = [grads[i] for i in self.indices]
+        if len(mine) == len(self._grads_key) and all(a is b for a, b in zip(mine, self._grads_key)):
+            return self._grads_list  # the same gradient buffers as last step: reuse the list
+        flat = [np.ascontiguousarray(gr).reshape(-1) for gr in mine]
+        self._grads_key = tuple(mine)
+        self._grads_list = typed.List(flat)
+        return self._grads_list
+
+
+class CPUOptimizer:
+    """A compiled optimizer over a list of numpy arrays, updated in place."""
+
+    device = "cpu"
+
+    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
+        self.spec = spec
+        self.module = module
+        self._where = f"optgen.create({spec.name!r})"
+        self.params = check_params(params, self._where)
+        self.options = options
+        self.values = values
+        self.t = 0
+        self.states = list(module.STATES)
+        by_dtype: dict = {}
+        for i, p in enumerate(self.params):
+            by_dtype.setdefault(p.dtype, []).append(i)
+        self.groups = [_Group(dt, idx, self.params, self.states) for dt, idx in by_dtype.items()]
+        n_red = max((len(p["reductions"]) for v in module.VARIANTS.values() for p in v["passes"]), default=0)
+        for gr in self.groups:
+            gr.partials = np.zeros((len(gr.chunk_tensor), max(n_red, 1)), np.float64)
+
+    # -- hyperparameters --
+    @property
+    def hypers(self) -> dict:
+        return {**self.values, **self.options}
+
+    def set_hyper(self, name: str, value: Any) -> None:
+        """Change a real hyperparameter (or give it a schedule) between steps."""
+        if name in self.options:
+            raise SpecError(f"{self._where}: {name} is a build-time option; create a new optimizer to change it")
+        _, new = hyper_values.resolve(self.spec, {name: value})
+        self.values[name] = new[name]
+
+    # -- the step --
+    def step(self, grads: Sequence) -> None:
+        grads = check_grads(grads, self.params, self._where)
+        t = self.t + 1
+        hyper = hyper_values.values_at(self.spec, self.values, t)
+        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
+        host = variant["host"](t, hyper)
+        for gr in self.groups:
+            if gr.n_tensors:
+                self._run_group(gr, variant, host, grads)
+        self.t = t
+
+    def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
+        dt = gr.dtype.type
+        values = dict(host)
+        g_list = gr.grads_list(grads) if "g" in self.module.ARRAYS else None
+        for q, p in enumerate(variant["passes"]):
+            arrays = [g_list if a == "g" else gr.lists[a] for a in p["arrays"]]
+            scalars = [dt(values[h]) for h in p["host_args"]]
+            per_tensor = [np.ascontiguousarray(np.broadcast_to(values[s], (gr.n_tensors,)), dtype=gr.dtype)
+                          for s in p["tensor_args"]]
+            p["kernels"][gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop,
+                                        *arrays, *scalars, *per_tensor, gr.partials)
+            if p["reductions"]:
+                sums = np.zeros((gr.n_tensors, len(p["reductions"])))
+                np.add.at(sums, gr.chunk_tensor, gr.partials[:, :len(p["reductions"])])
+                values.update({r: sums[:, j] for j, r in enumerate(p["reductions"])})
+            if q < len(variant["tensor_stages"]):
+                with np.errstate(all="ignore"):  # a branch not taken may divide by zero
+                    values.update(variant["tensor_stages"][q](values))
+
+    # -- checkpoints --
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-identically: step, states, hyperparameters."""
+        states: list[dict] = [{} for _ in self.params]
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                for s in self.states:
+                    states[i][s] = gr.flat[s][k].reshape(self.params[i].shape).copy()
+        return {"spec": self.spec.name, "t": self.t, "states": states,
+                "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
+
+    def load_state_dict(self, sd: dict) -> None:
+        if sd.get("spec", self.spec.name) != self.spec.name:
+            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
+        if dict(sd.get("options", self.options)) != self.options:
+            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
+        states = sd["states"]
+        if len(states) != len(self.params):
+            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(self.params)}")
+        for i, (st, p) in enumerate(zip(states, self.params)):
+            for s in self.states:
+                if s not in st or np.shape(st[s]) != p.shape:
+                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {p.shape}")
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                for s in self.states:
+                    gr.flat[s][k][...] = np.asarray(states[i][s]).reshape(-1)
+        self.t = int(sd["t"])
+        self.values.update(copy.deepcopy(sd.get("hypers", {})))

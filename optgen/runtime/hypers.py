@@ -1,0 +1,77 @@
+"""Checking the values a user gives for hyperparameters, before any memory is touched.
+
+A real hyperparameter's value is a finite number inside its domain, or a
+schedule: any object with a ``value(t)`` method or a plain callable of ``t``.
+Schedules are evaluated on the host once per step, in float64.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Mapping
+
+from ..spec import Spec, SpecError
+
+
+def is_schedule(value: Any) -> bool:
+    return hasattr(value, "value") and callable(getattr(value, "value")) or (
+        callable(value) and not isinstance(value, (numbers.Number, bool)))
+
+
+def value_at(value: Any, t: int) -> float:
+    """The float a hyperparameter takes at step ``t``."""
+    if isinstance(value, numbers.Real):
+        return float(value)
+    fn = value.value if hasattr(value, "value") and callable(value.value) else value
+    return float(fn(t))
+
+
+def check_number(spec: Spec, name: str, value: Any, *, context: str = "") -> float:
+    hyper = next(h for h in spec.hyper_symbols if h.name == name)
+    where = f"{spec.source or spec.name}: {spec.name}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SpecError(f"{where}: {name}={value!r}{context} must be a real number "
+                        f"(or a schedule), not {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise SpecError(f"{where}: {name}={value!r}{context} is not finite")
+    if not hyper.domain.contains(v):
+        raise SpecError(f"{where}: {name}={value!r}{context} is outside its domain {hyper.domain.text}")
+    return v
+
+
+def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict[str, Any]]:
+    """Split ``given`` into build-time options and real hyperparameter values.
+
+    Missing names take their defaults. Unknown names, wrong types, non-finite
+    values and values outside a domain raise :class:`SpecError`.
+    """
+    options = dict(spec.options)
+    values: dict[str, Any] = {h.name: h.default for h in spec.hyper_symbols}
+    where = f"{spec.source or spec.name}: {spec.name}"
+    for name, value in given.items():
+        if name in options:
+            if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool):
+                raise SpecError(f"{where}: option {name}={value!r} must be True or False")
+            options[name] = bool(value)
+        elif name in values:
+            if is_schedule(value):
+                check_number(spec, name, value_at(value, 1), context=" (the schedule's value at t=1)")
+                values[name] = value
+            else:
+                values[name] = check_number(spec, name, value)
+        else:
+            allowed = sorted([*options, *values])
+            raise SpecError(f"{where}: unknown hyperparameter {name!r}; allowed: {', '.join(allowed)}")
+    return options, values
+
+
+def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]:
+    """Every hyperparameter's float at step ``t``; a schedule leaving its domain is an error."""
+    out = {}
+    for name, value in values.items():
+        v = value_at(value, t)
+        if not isinstance(value, numbers.Real):
+            check_number(spec, name, v, context=f" (the schedule's value at t={t})")
+        out[name] = v
+    return out
