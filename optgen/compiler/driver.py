@@ -25,6 +25,11 @@ from .ssa import to_ssa
 from .stage import stage
 
 TARGETS = {"cpu": cpu}
+try:  # the CUDA target only renders source: it needs no GPU and no numba-cuda
+    from . import cuda as _cuda
+    TARGETS["cuda"] = _cuda
+except ImportError:  # pragma: no cover - until the CUDA target exists
+    pass
 
 
 def register_target(name: str, module) -> None:
