@@ -101,10 +101,11 @@ class Domain:
 
 # --- declared symbols ----------------------------------------------------------
 
-# Declared symbols bypass SymPy's symbol cache (``Symbol.__xnew__``): two specs may
-# both declare ``lr`` with different defaults, and the cache would hand the second
-# the first's object. Equality stays by name, so ``lr`` of one spec equals ``lr``
-# of another, which is what the verifier wants.
+# Declared symbols carry metadata (default, domain, doc), so they bypass SymPy's
+# symbol cache (``Symbol.__xnew__``) and compare equal only when their metadata is
+# equal too: SymPy caches expressions, and an ``lr * g`` built for one spec must
+# not hand its ``lr`` (with that spec's default) to another spec. Two specs that
+# declare ``lr`` identically share the symbol; the verifier matches by name.
 
 _declaration_order = itertools.count()
 
@@ -127,6 +128,9 @@ class Hyper(sympy.Symbol):
         obj.doc = doc
         return obj
 
+    def _hashable_content(self):
+        return super()._hashable_content() + (self.default, self.latex_name, self.domain, self.doc)
+
     def _latex(self, printer):  # SymPy's LatexPrinter hook
         return self.latex_name
 
@@ -144,6 +148,9 @@ class Option(sympy.Symbol):
         obj.doc = doc
         return obj
 
+    def _hashable_content(self):
+        return super()._hashable_content() + (self.default, self.doc)
+
 
 class State(sympy.Symbol):
     """A per-element buffer. ``init`` is its value before the first step; it may
@@ -160,6 +167,9 @@ class State(sympy.Symbol):
         obj.latex_name = latex or name
         obj.doc = doc
         return obj
+
+    def _hashable_content(self):
+        return super()._hashable_content() + (self.init, self.latex_name, self.doc)
 
     def _latex(self, printer):
         return self.latex_name
