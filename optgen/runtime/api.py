@@ -18,10 +18,9 @@ def create(name, params: Sequence, device: str = "cpu", **given: Any):
     options, values = hyper_values.resolve(spec, given)
     if device == "cpu":
         from ..compiler.driver import load_module
-        from .cpu import CPUOptimizer
-        params = list(params)
         from .checks import check_params
-        check_params(params, f"optgen.create({spec.name!r})")
+        from .cpu import CPUOptimizer
+        params = check_params(params, f"optgen.create({spec.name!r})")
         module = load_module(spec, options, "cpu")
         return CPUOptimizer(spec, module, params, options, values)
     if device == "cuda":
