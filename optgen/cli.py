@@ -3,6 +3,7 @@
     optgen list                       optimizers, their hyperparameters and a line each
     optgen show NAME [--stage S]      equations, hyperparameter table, passes, kernel
     optgen build [NAME...] [--check] [--target cpu,cuda]
+    optgen docs [--check]             docs/optimizers/NAME.md from the specs
     optgen new NAME [--dir DIR]       a spec skeleton for your own optimizer
     optgen verify / optgen bench      (see their own --help)
 
@@ -123,6 +124,20 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    from .docs import write_docs
+    results = write_docs(check=args.check)
+    stale = [p for p, s in results if s == "stale"]
+    counts: dict = {}
+    for _, s in results:
+        counts[s] = counts.get(s, 0) + 1
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if stale:
+        print("docs/optimizers is out of date: run `optgen docs`", file=sys.stderr)
+        return 1
+    return 0
+
+
 SKELETON = '''"""{title}: one line that says what it is (and the paper: Author, year, arXiv id)."""
 from optgen.dsl import Spec, hyper, option, state, var, when, w, g, t, sqrt
 
@@ -179,6 +194,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help="cpu, cuda or cpu,cuda (default: every target)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_build)
+    p = sub.add_parser("docs", help="write docs/optimizers/NAME.md from the specs (or check they are current)")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(func=cmd_docs)
     p = sub.add_parser("new", help="write a spec skeleton for your own optimizer")
     p.add_argument("name")
     p.add_argument("--dir", default=".", help="directory for NAME.py (default: here)")

@@ -12,6 +12,11 @@ def test_generated_is_current():
     assert main(["build", "--check", "--quiet"]) == 0
 
 
+def test_docs_are_current():
+    """docs/optimizers/ is generated from the specs and committed."""
+    assert main(["docs", "--check"]) == 0
+
+
 def test_list_shows_every_optimizer_with_its_defaults(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
