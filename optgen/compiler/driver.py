@@ -140,8 +140,7 @@ def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> l
         elif check:
             results.append((b.path, "stale"))
         else:
-            b.path.parent.mkdir(parents=True, exist_ok=True)
-            b.path.write_text(b.code)
+            write_atomic(b.path, b.code)
             results.append((b.path, "written"))
     if not names:
         results += _orphans(specs, targets, check)
@@ -163,6 +162,14 @@ def _orphans(specs, targets, check) -> list:
     return out
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: a concurrent reader sees old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 _modules: dict = {}
 
 
@@ -174,8 +181,7 @@ def load_module(name_or_spec, options: dict | None = None, target: str = "cpu"):
     want = spec_hash(spec)
     if not _is_current(path, want):
         b = compile_spec(spec, options, target)
-        b.path.parent.mkdir(parents=True, exist_ok=True)
-        b.path.write_text(b.code)
+        write_atomic(b.path, b.code)
     key = (str(path), path.stat().st_mtime_ns)
     if key not in _modules:
         mod_name = f"optgen_generated_{target}_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
