@@ -1,0 +1,52 @@
+"""``optgen bench``: the command line."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parser(subparsers) -> None:
+    from .impls import IMPLS
+    from .models import MODELS
+    p = subparsers.add_parser(
+        "bench", help="time optgen's kernels against the bandwidth floor and the peers",
+        description="Each implementation runs in its own process; the processes alternate over "
+                    "rounds and the figure is the median. Ratios to the same-traffic streaming "
+                    "kernel ('x stream', 1.0 = at the memory-bandwidth floor) matter; absolute "
+                    "times on a shared machine are noise.")
+    p.add_argument("names", nargs="+", metavar="NAME", help="optimizer name(s) (see `optgen list`)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--size", type=lambda s: int(eval(s, {"__builtins__": {}})), default=None,
+                       help="elements in one tensor (default 2**24; expressions like 2**24 allowed)")
+    where.add_argument("--model", choices=sorted(MODELS), default=None, help="a real model's list of tensors")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of one process each (default 3)")
+    p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed steps per process (default 1)")
+    p.add_argument("--impl", default=None,
+                   help=f"comma-separated implementations (default all available): {', '.join(IMPLS)}")
+    p.add_argument("--option", "-o", action="append", default=[], metavar="NAME=BOOL",
+                   help="a build-time option of the spec, e.g. amsgrad=true")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from ..cli import progress_bar
+    from .runner import format_table, run_bench
+    impls = [s.strip() for s in args.impl.split(",") if s.strip()] if args.impl else None
+    options = {}
+    for o in args.option:
+        k, _, v = o.partition("=")
+        options[k] = v.lower() in ("1", "true", "yes")
+    res = run_bench(args.names, size=args.size, model=args.model, dtype=args.dtype, rounds=args.rounds,
+                    impls=impls, min_time=args.min_time, options=options,
+                    progress=None if args.quiet else progress_bar,
+                    log=lambda m: print(m, file=sys.stderr))
+    res["command"] = "optgen bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
+    print(format_table(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,313 @@
+"""The implementations a benchmark compares; each is set up inside its own worker process.
+
+An implementation is ``setup(cfg) -> step``: it allocates parameters, gradients
+and its state for ``cfg["shapes"]`` in ``cfg["dtype"]``, and returns a function
+that performs one optimizer step (and waits for it to finish). ``available(cfg)``
+says whether it can run here (library installed, optimizer known to it).
+
+Peers run with their own defaults for the same algorithm; only the bytes moved
+matter here, and those are the spec's (``traffic``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+from typing import Callable
+
+import numpy as np
+
+
+def _rng(cfg):
+    return np.random.default_rng(cfg.get("seed", 0))
+
+
+def _numpy_arrays(cfg, scale=1.0):
+    rng = _rng(cfg)
+    dt = np.dtype(cfg["dtype"])
+    params = [rng.standard_normal(s, dtype=dt) for s in cfg["shapes"]]
+    grads = [rng.standard_normal(s, dtype=dt) * dt.type(scale) for s in cfg["shapes"]]
+    return params, grads
+
+
+def _hypers(cfg) -> dict:
+    return dict(cfg.get("hypers") or {})
+
+
+# -- optgen ---------------------------------------------------------------------------
+
+def setup_optgen(cfg) -> Callable[[], None]:
+    import optgen
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    opt = optgen.create(cfg["name"], params, **_hypers(cfg), **(cfg.get("options") or {}))
+    return lambda: opt.step(grads)
+
+
+def setup_optgen_one_tensor(cfg) -> Callable[[], None]:
+    """optgen on one tensor holding as many parameters as the whole list."""
+    n = sum(math.prod(s) for s in cfg["shapes"])
+    return setup_optgen({**cfg, "shapes": [(n,)]})
+
+
+# -- the bandwidth floor ----------------------------------------------------------------
+
+_STREAM_SRC = '''
+def make(numba, np):
+    @numba.njit(parallel=True, fastmath={{"reassoc", "nsz", "contract"}})
+    def kernel({args}):
+        acc = {zero}
+        for i in numba.prange({first}.shape[0]):
+            s = {load_sum}
+{stores}
+            acc += s
+        return acc
+    return kernel
+'''
+
+
+def stream_kernel(n_loads: int, n_inplace: int, n_write_only: int, dtype: str):
+    """A ``prange`` kernel that reads ``n_loads`` arrays, writes ``n_inplace`` of them
+    back and writes ``n_write_only`` more: nothing but the traffic."""
+    import numba
+    loads = [f"a{j}" for j in range(n_loads)]
+    outs = [f"o{j}" for j in range(n_write_only)]
+    cast = f"np.{dtype}"
+    zero = f"{cast}(0.0)"
+    load_sum = " + ".join(f"{a}[i]" for a in loads) or zero
+    scale = f"{cast}({1.0 / max(n_loads, 1)!r})"
+    stores = "\n".join(f"            {a}[i] = s * {scale}" for a in [*loads[:n_inplace], *outs])
+    src = _STREAM_SRC.format(args=", ".join([*loads, *outs]), zero=zero, first=(loads or outs)[0],
+                             load_sum=load_sum, stores=stores or "            pass")
+    ns: dict = {}
+    exec(compile(src, f"<optgen stream kernel {n_loads}/{n_inplace}/{n_write_only}>", "exec"), ns)
+    return ns["make"](numba, np)
+
+
+def setup_stream(cfg) -> Callable[[], None]:
+    """Flat buffers of the total size; one streaming kernel per pass of the spec."""
+    n = sum(math.prod(s) for s in cfg["shapes"])
+    dt = np.dtype(cfg["dtype"])
+    rng = _rng(cfg)
+    buffers: dict = {}
+
+    def buf(name):
+        if name not in buffers:
+            buffers[name] = rng.standard_normal(n, dtype=dt)
+        return buffers[name]
+
+    calls = []
+    for p in cfg["traffic"]["passes"]:
+        loads, stores = p["loads"], p["stores"]
+        inplace = [a for a in loads if a in stores]
+        ordered = inplace + [a for a in loads if a not in stores]
+        write_only = [a for a in stores if a not in loads]
+        k = stream_kernel(len(loads), len(inplace), len(write_only), dt.name)
+        arrays = [buf(a) for a in ordered + write_only]
+        calls.append((k, arrays))
+
+    def step():
+        for k, arrays in calls:
+            k(*arrays)
+    return step
+
+
+# -- naive numpy ---------------------------------------------------------------------
+
+def setup_numpy(cfg) -> Callable[[], None]:
+    """The spec's equations, one numpy expression each, per tensor, in the array's dtype."""
+    import sympy
+
+    from ..registry import load_spec
+    from ..runtime import hypers as hyper_values
+    spec = load_spec(cfg["name"])
+    options, values = hyper_values.resolve(spec, {**_hypers(cfg), **(cfg.get("options") or {})})
+    spec = spec.resolve(**options)
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    modules = [{"TensorSum": np.sum}, "numpy"]
+    eqs = []
+    for lhs, rhs in spec.equations:
+        args = sorted(rhs.free_symbols, key=lambda s: s.name)
+        eqs.append((lhs.name, [a.name for a in args], sympy.lambdify(args, rhs, modules=modules)))
+    state_names = [s.name for s in spec.states]
+    states = []
+    for p in params:
+        st = {}
+        for s in spec.states:
+            init = float(s.init) if s.init is not None and not getattr(s.init, "free_symbols", None) else 0.0
+            st[s.name] = np.full(p.shape, init, p.dtype)
+        states.append(st)
+    clock = {"t": 0}
+
+    def step():
+        clock["t"] += 1
+        t = clock["t"]
+        hyper = hyper_values.values_at(spec, values, t)
+        with np.errstate(all="ignore"):
+            for p, gr, st in zip(params, grads, states):
+                env = dict(hyper)
+                env.update(st, w=p, g=gr, t=t)
+                for target, names, fn in eqs:
+                    env[target] = fn(*(env[a] for a in names))
+                p[...] = env["w"]
+                for s in state_names:
+                    st[s][...] = env[s]
+    return step
+
+
+# -- torch.optim --------------------------------------------------------------------------
+
+# spec name -> (torch.optim class name, extra keyword arguments)
+TORCH = {
+    "adam": ("Adam", {}), "adamw": ("AdamW", {}), "sgd": ("SGD", {"lr": 1e-3}),
+    "momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
+    "sgd_momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
+    "nesterov": ("SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("RMSprop", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {}),
+    "adamax": ("Adamax", {}), "adadelta": ("Adadelta", {}), "adagrad": ("Adagrad", {}),
+    "asgd": ("ASGD", {}), "rprop": ("Rprop", {}),
+}
+TORCH_MODES = {"torch-forloop": {"foreach": False}, "torch-foreach": {"foreach": True},
+               "torch-fused": {"fused": True}}
+
+
+def _torch_options(cfg) -> dict:
+    out = {}
+    for k, v in (cfg.get("options") or {}).items():
+        if k in ("amsgrad", "maximize", "nesterov", "centered", "decoupled_weight_decay"):
+            out[k] = bool(v)
+    return out
+
+
+def torch_available(cfg, mode) -> bool:
+    if importlib.util.find_spec("torch") is None or cfg["name"] not in TORCH:
+        return False
+    import torch
+    cls_name, kw = TORCH[cfg["name"]]
+    cls = getattr(torch.optim, cls_name)
+    try:  # does this class accept the mode (fused is not everywhere on the CPU)?
+        w = torch.zeros(4, dtype=getattr(torch, cfg["dtype"]), requires_grad=True)
+        w.grad = torch.ones_like(w)
+        opt = cls([w], **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+        opt.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def setup_torch(cfg, mode) -> Callable[[], None]:
+    import torch
+    cls_name, kw = TORCH[cfg["name"]]
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    tensors = []
+    for p, gr in zip(params, grads):
+        x = torch.from_numpy(p).requires_grad_(True)
+        x.grad = torch.from_numpy(gr)
+        tensors.append(x)
+    opt = getattr(torch.optim, cls_name)(tensors, **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+    return opt.step
+
+
+# -- optax under jax.jit ----------------------------------------------------------------
+
+OPTAX = {"adam": "adam", "adamw": "adamw", "sgd": "sgd", "momentum": "sgd", "sgd_momentum": "sgd",
+         "nesterov": "sgd", "rmsprop": "rmsprop", "nadam": "nadam", "radam": "radam",
+         "adamax": "adamax", "adadelta": "adadelta", "adagrad": "adagrad", "lamb": "lamb",
+         "lars": "lars", "lion": "lion", "adabelief": "adabelief", "yogi": "yogi",
+         "novograd": "novograd", "amsgrad": "amsgrad", "fromage": "fromage"}
+OPTAX_KW = {"momentum": {"momentum": 0.9}, "sgd_momentum": {"momentum": 0.9},
+            "nesterov": {"momentum": 0.9, "nesterov": True}}
+
+
+def optax_available(cfg) -> bool:
+    if importlib.util.find_spec("optax") is None or importlib.util.find_spec("jax") is None:
+        return False
+    return cfg["name"] in OPTAX
+
+
+def setup_optax(cfg) -> Callable[[], None]:
+    import jax
+    if cfg["dtype"] == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    lr = 1e-2 if cfg["name"] == "rmsprop" else 1.0 if cfg["name"] == "adadelta" else 1e-3
+    tx = getattr(optax, OPTAX[cfg["name"]])(lr, **OPTAX_KW.get(cfg["name"], {}))
+    p = [jnp.asarray(x) for x in params]
+    gs = [jnp.asarray(x) for x in grads]
+    del params, grads
+    state = {"p": p, "s": tx.init(p)}
+
+    def update(p, s, g):
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s
+
+    jitted = jax.jit(update, donate_argnums=(0, 1))  # in place, as the others are
+
+    def step():
+        p, s = jitted(state["p"], state["s"], gs)
+        jax.block_until_ready(p)
+        state["p"], state["s"] = p, s
+    return step
+
+
+# -- pytorch-optimizer -------------------------------------------------------------------
+
+PYTORCH_OPTIMIZER = {"lamb": "lamb", "lars": "lars", "adabelief": "adabelief", "lion": "lion",
+                     "radam": "radam", "adamp": "adamp", "madgrad": "madgrad", "novograd": "novograd",
+                     "yogi": "yogi", "ranger": "ranger", "adan": "adan", "sophia": "sophiah",
+                     "adafactor": "adafactor", "diffgrad": "diffgrad", "adamax": "adamax"}
+
+
+def pytorch_optimizer_available(cfg) -> bool:
+    if importlib.util.find_spec("pytorch_optimizer") is None or cfg["name"] not in PYTORCH_OPTIMIZER:
+        return False
+    try:
+        import pytorch_optimizer
+        pytorch_optimizer.load_optimizer(PYTORCH_OPTIMIZER[cfg["name"]])
+    except Exception:  # noqa: BLE001 - an optimizer this version lacks
+        return False
+    return True
+
+
+def setup_pytorch_optimizer(cfg) -> Callable[[], None]:
+    import pytorch_optimizer
+    import torch
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    tensors = []
+    for p, gr in zip(params, grads):
+        x = torch.from_numpy(p).requires_grad_(True)
+        x.grad = torch.from_numpy(gr)
+        tensors.append(x)
+    cls = pytorch_optimizer.load_optimizer(PYTORCH_OPTIMIZER[cfg["name"]])
+    opt = cls(tensors, lr=1e-3)
+    return opt.step
+
+
+# -- the table -------------------------------------------------------------------------
+
+def _always(cfg) -> bool:
+    return True
+
+
+def _spec_known(cfg) -> bool:
+    try:
+        from ..registry import load_spec
+        load_spec(cfg["name"])
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+IMPLS: dict[str, tuple[Callable, Callable]] = {
+    "stream": (_always, setup_stream),
+    "optgen": (_spec_known, setup_optgen),
+    "optgen-1tensor": (lambda cfg: _spec_known(cfg) and len(cfg["shapes"]) > 1, setup_optgen_one_tensor),
+    "numpy": (_spec_known, setup_numpy),
+    "torch-forloop": (lambda cfg: torch_available(cfg, "torch-forloop"), lambda cfg: setup_torch(cfg, "torch-forloop")),
+    "torch-foreach": (lambda cfg: torch_available(cfg, "torch-foreach"), lambda cfg: setup_torch(cfg, "torch-foreach")),
+    "torch-fused": (lambda cfg: torch_available(cfg, "torch-fused"), lambda cfg: setup_torch(cfg, "torch-fused")),
+    "optax-jit": (optax_available, setup_optax),
+    "pytorch-optimizer": (pytorch_optimizer_available, setup_pytorch_optimizer),
+}
+
+DEFAULT_IMPLS = list(IMPLS)

@@ -1,0 +1,55 @@
+"""Parameter shapes of real models: the lists of tensors a step walks over."""
+from __future__ import annotations
+
+
+def gpt2_small() -> list[tuple[int, ...]]:
+    """GPT-2 small (124M): 148 tensors, in the order of the Hugging Face checkpoint."""
+    d, vocab, ctx, layers = 768, 50257, 1024, 12
+    shapes: list[tuple[int, ...]] = [(vocab, d), (ctx, d)]          # token and position embeddings
+    for _ in range(layers):
+        shapes += [(d,), (d,),                                      # ln_1 weight, bias
+                   (d, 3 * d), (3 * d,),                            # attn c_attn (qkv)
+                   (d, d), (d,),                                    # attn c_proj
+                   (d,), (d,),                                      # ln_2
+                   (d, 4 * d), (4 * d,),                            # mlp c_fc
+                   (4 * d, d), (d,)]                                # mlp c_proj
+    shapes += [(d,), (d,)]                                          # ln_f
+    return shapes
+
+
+def resnet50_like() -> list[tuple[int, ...]]:
+    """ResNet-50 (25.6M): 161 tensors (convolutions, batch-norm scale and shift, classifier)."""
+    shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]
+    cin = 64
+    for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):
+        for b in range(blocks):
+            shapes += [(width, cin, 1, 1), (width,), (width,),
+                       (width, width, 3, 3), (width,), (width,),
+                       (4 * width, width, 1, 1), (4 * width,), (4 * width,)]
+            if b == 0:
+                shapes += [(4 * width, cin, 1, 1), (4 * width,), (4 * width,)]
+            cin = 4 * width
+    shapes += [(1000, 2048), (1000,)]
+    return shapes
+
+
+MODELS = {"gpt2-small": gpt2_small, "resnet50-like": resnet50_like}
+
+
+def model_shapes(model: str | None = None, size: int | None = None) -> list[tuple[int, ...]]:
+    """The shapes a benchmark runs on: a model's list, or one tensor of ``size`` elements."""
+    if model is not None:
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
+        return MODELS[model]()
+    return [(int(size if size is not None else 1 << 24),)]
+
+
+def numel(shapes) -> int:
+    total = 0
+    for s in shapes:
+        n = 1
+        for d in s:
+            n *= d
+        total += n
+    return total

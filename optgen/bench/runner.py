@@ -1,0 +1,161 @@
+"""Orchestrating a benchmark: traffic of the spec, worker processes in alternating rounds, medians."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from importlib import metadata
+from typing import Callable
+
+from .impls import DEFAULT_IMPLS, IMPLS
+from .models import model_shapes, numel
+
+WORKER_TIMEOUT_S = 900
+
+
+def traffic(name: str, options: dict | None = None, dtype: str = "float32", t: int = 1000) -> dict:
+    """The passes optgen's kernel makes at step ``t`` (steady state) and the bytes each moves.
+
+    This is the spec's own traffic floor: the streaming kernel moves exactly these
+    bytes, and every implementation's GB/s is these bytes over its time.
+    """
+    from ..compiler.driver import compile_spec, load_module
+    from ..registry import load_spec
+    from ..runtime import hypers as hyper_values
+    spec = load_spec(name)
+    opts, values = hyper_values.resolve(spec, dict(options or {}))
+    build = compile_spec(spec, opts, "cpu")
+    hyper = hyper_values.values_at(spec, values, t)
+    key = tuple(load_module(spec, opts, "cpu").select_variant(t, hyper))  # the runtime's own choice
+    itemsize = 4 if dtype == "float32" else 8
+    passes = [{"loads": list(p.loads), "stores": list(p.stores), "reductions": len(p.reductions)}
+              for p in build.variants[key].passes]
+    per_elem = sum(len(p["loads"]) + len(p["stores"]) for p in passes) * itemsize
+    return {"passes": passes, "bytes_per_element": per_elem, "variant": list(key)}
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("Model name", "L2 cache", "L3 cache", "Thread(s) per core", "Core(s) per socket"):
+                info[k.strip()] = v.strip()
+        info["avx512"] = "avx512f" in out
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            info["memory_GiB"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    for pkg in ("numpy", "numba", "llvmlite", "torch", "jax", "optax", "pytorch_optimizer"):
+        try:
+            info[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return info
+
+
+def spawn(cfg: dict) -> dict:
+    """Run one worker process and return its JSON answer."""
+    cmd = [sys.executable, "-m", "optgen.bench.worker", json.dumps(cfg)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {WORKER_TIMEOUT_S} s"}
+    for line in reversed(proc.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"ok": False, "error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
+
+
+def run_bench(names, *, size: int | None = None, model: str | None = None, dtype: str = "float32",
+              rounds: int = 3, impls=None, min_time: float = 1.0, options: dict | None = None,
+              progress: Callable | None = None, log: Callable | None = None) -> dict:
+    """Benchmark each optimizer in ``names``; return the results (see ``optgen bench --help``)."""
+    shapes = model_shapes(model, size)
+    n = numel(shapes)
+    wanted = list(impls or DEFAULT_IMPLS)
+    unknown = [i for i in wanted if i not in IMPLS]
+    if unknown:
+        raise ValueError(f"unknown implementation(s) {unknown}; available: {', '.join(IMPLS)}")
+    plans = []
+    for name in names:
+        tr = traffic(name, options, dtype)
+        base = {"name": name, "shapes": shapes, "dtype": dtype, "traffic": tr, "options": options or {},
+                "min_time": min_time}
+        probe = spawn({**base, "impl": "probe", "impls": wanted})
+        if not probe.get("ok"):
+            raise RuntimeError(f"probing implementations for {name}: {probe.get('error')}")
+        plans.append((name, base, probe["available"]))
+    total = sum(rounds * len(av) for _, _, av in plans)
+    done = 0
+    results = []
+    for name, base, avail in plans:
+        runs: dict = {i: [] for i in avail}
+        firsts: dict = {i: [] for i in avail}
+        errors: dict = {}
+        for r in range(rounds):
+            k = r % max(len(avail), 1)
+            for impl in avail[k:] + avail[:k]:  # rotate the order each round
+                if progress:
+                    progress(done, total, f"{name} {impl} (round {r + 1}/{rounds})")
+                done += 1
+                if impl in errors:
+                    continue
+                out = spawn({**base, "impl": impl})
+                if not out.get("ok"):
+                    errors[impl] = out.get("error", "failed")
+                    if log:
+                        log(f"{name} {impl}: {errors[impl]}")
+                    continue
+                runs[impl].append(statistics.median(out["times"]))
+                firsts[impl].append(out["first_step_s"])
+        bytes_per_step = tr_bytes = base["traffic"]["bytes_per_element"] * n
+        table = {}
+        for impl in avail:
+            if not runs[impl]:
+                table[impl] = {"error": errors.get(impl, "no result")}
+                continue
+            t = statistics.median(runs[impl])
+            table[impl] = {"time_s": t, "gbps": tr_bytes / t / 1e9, "params_per_s": n / t,
+                           "rounds_s": runs[impl], "first_step_s": statistics.median(firsts[impl])}
+        floor = table.get("stream", {}).get("time_s")
+        for row in table.values():
+            if "time_s" in row and floor:
+                row["vs_stream"] = floor / row["time_s"]
+        results.append({"name": name, "model": model, "size": n, "tensors": len(shapes), "dtype": dtype,
+                        "options": options or {}, "bytes_per_step": bytes_per_step,
+                        "traffic": base["traffic"], "rounds": rounds, "impls": table})
+    return {"machine": machine(), "results": results}
+
+
+def format_table(res: dict) -> str:
+    lines = []
+    for r in res["results"]:
+        where = r["model"] or f"one tensor of {r['size']:,}"
+        tr = r["traffic"]
+        lines.append(f"{r['name']}  {where}  ({r['tensors']} tensors, {r['size'] / 1e6:.1f}M params, {r['dtype']}): "
+                     f"{tr['bytes_per_element']} B/param in {len(tr['passes'])} pass(es), "
+                     f"median of {r['rounds']} rounds")
+        fused = r["impls"].get("torch-fused", {}).get("time_s")
+        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'x stream':>9}"
+        if fused:
+            head += f" {'x torch-fused':>14}"
+        lines.append(head)
+        for impl, row in r["impls"].items():
+            if "time_s" not in row:
+                lines.append(f"  {impl:18} {'error: ' + row['error'][:70]}")
+                continue
+            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} "
+                    f"{row.get('vs_stream', float('nan')):9.2f}")
+            if fused:
+                text += f" {fused / row['time_s']:14.2f}"
+            lines.append(text)
+        lines.append("")
+    return "\n".join(lines)
