@@ -131,6 +131,8 @@ def to_ssa(spec: Spec) -> SSA:
             expr = expr.xreplace({ts: red})
             for other in reductions:
                 reductions[other] = reductions[other].xreplace({ts: red})
+        if expr == current.get(lhs):  # `x = x` (e.g. an option that leaves a state as it is)
+            continue
         if isinstance(lhs, (Param, State)) or lhs.name in count:
             version = fresh(lhs.name)
         else:  # an intermediate keeps its own name on its first assignment
@@ -150,7 +152,7 @@ def to_ssa(spec: Spec) -> SSA:
 
 def _demote_unread_states(ssa: SSA) -> None:
     """A state whose old value no final depends on is an intermediate, not memory."""
-    live = ssa.reachable([*ssa.finals.values()])
+    live = ssa.reachable([f for a, f in ssa.finals.items() if f != input_symbol(a)])
     for name in list(ssa.states):
         if input_symbol(name) not in live:
             ssa.arrays.remove(name)

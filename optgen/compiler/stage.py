@@ -75,7 +75,13 @@ def _specialise(ssa: SSA, conditions: list, key: tuple) -> SSA:
     repl = {c: sympy.true if v else sympy.false for c, v in zip(conditions, key)}
     nodes = {s: e.xreplace(repl) for s, e in ssa.nodes.items()}
     reds = {s: e.xreplace(repl) for s, e in ssa.reductions.items()}
-    return dataclasses.replace(ssa, nodes=nodes, reductions=reds, level=dict(ssa.level))
+    finals = dict(ssa.finals)
+    for array, sym in ssa.finals.items():  # a variant that leaves a state as it is:
+        while isinstance(nodes.get(sym), sympy.Symbol):  # no store, and no load for it
+            sym = nodes[sym]
+        if sym == input_symbol(array):
+            finals[array] = sym
+    return dataclasses.replace(ssa, nodes=nodes, reductions=reds, finals=finals, level=dict(ssa.level))
 
 
 def _ordered(ssa: SSA, wanted: set) -> list:
