@@ -11,7 +11,7 @@ import os
 import runpy
 from pathlib import Path
 
-from .spec import Spec, SpecError
+from .spec import Hyper, Option, Spec, SpecError, State
 from .validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,10 +64,13 @@ def load_file(path: str | Path) -> list[Spec]:
     except Exception as exc:  # the user's file failed to execute: say where
         raise SpecError(f"{shown}: failed to load: {type(exc).__name__}: {exc}") from exc
     specs = []
+    declared = tuple(v.name for v in namespace.values() if isinstance(v, (Hyper, Option, State)))
     for value in namespace.values():
         if isinstance(value, Spec) and all(value is not s for s in specs):
             if value.source is None:
                 value.source = shown
+            if not value.declared:
+                value.declared = declared
             specs.append(validate(value))
     if not specs:
         raise SpecError(f"{shown}: defines no Spec (assign one at module level, e.g. `spec = Spec(...)`)")

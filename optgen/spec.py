@@ -205,6 +205,7 @@ class Spec:
     source: str | None = None          # the file it came from, for error messages
     transforms: Sequence[str] = ()     # how it was derived from other specs, if it was
     claims: list = dataclasses.field(default_factory=list)  # derivations to verify
+    declared: Sequence[str] = ()       # names in the order the file declares them (set on load)
 
     def __post_init__(self):
         self.equations = [(lhs, sympy.sympify(rhs)) for lhs, rhs in self.equations]
@@ -220,7 +221,10 @@ class Spec:
                 for s in sorted(lhs.init.free_symbols, key=str):
                     if isinstance(s, kind):
                         seen.setdefault(s.name, s)
-        return sorted(seen.values(), key=lambda s: s.order)  # as declared in the file
+        # As declared in the file. ``order`` alone is not enough: SymPy's expression cache
+        # may hand this spec an equal symbol declared (identically) by another spec file.
+        rank = {n: i for i, n in enumerate(self.declared)}
+        return sorted(seen.values(), key=lambda s: (rank.get(s.name, len(rank)), s.order))
 
     @property
     def hyper_symbols(self) -> list[Hyper]:
