@@ -127,6 +127,20 @@ class HostPrinter(NumPyPrinter):
     def _print_Mod(self, expr):
         return f"numpy.mod({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    # Max/Min of per-tensor arrays and host scalars: nested numpy.maximum/minimum
+    # (NumPyPrinter's default uses functools, which the generated module does not import).
+    def _minmax(self, fn, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{fn}({out}, {self._print(a)})"
+        return out
+
+    def _print_Max(self, expr):
+        return self._minmax("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._minmax("numpy.minimum", expr.args)
+
 
 def assignment_lines(printer, pairs, indent: str = "") -> list[str]:
     return [f"{indent}{printer._print(s)} = {printer.doprint(e)}" for s, e in pairs]
