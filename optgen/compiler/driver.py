@@ -77,9 +77,14 @@ def output_dir(spec: Spec, target: str) -> Path:
 
 def spec_hash(spec: Spec) -> str:
     src = _spec_path(spec)
-    if src is not None and src.is_file():
+    if src is not None and src.is_file() and not spec.transforms:
         return file_hash(src)
+    # In memory, or made by transforms from other spec files (which the file hash
+    # does not cover): hash what the module is built from.
     text = repr([(str(l), str(r)) for l, r in spec.equations])
+    if spec.transforms:
+        text += repr([file_hash(src) if src is not None and src.is_file() else "",
+                      sorted(spec.hypers.items()), [(s.name, str(s.init)) for s in spec.states], spec.doc])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
