@@ -74,6 +74,7 @@ class ReferenceOptimizer:
     def load_state_dict(self, sd: dict) -> None:
         self.t = int(sd["t"])
         self.states = copy.deepcopy(sd["states"])
+        hyper_values.restore(self.values, sd.get("hypers", {}))
 
 
 def reference(name: str | Spec, params: Sequence[np.ndarray], **hypers: Any) -> ReferenceOptimizer:

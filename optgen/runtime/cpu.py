@@ -149,4 +149,4 @@ class CPUOptimizer:
                 for s in self.states:
                     gr.flat[s][k][...] = np.asarray(states[i][s]).reshape(-1)
         self.t = int(sd["t"])
-        self.values.update(copy.deepcopy(sd.get("hypers", {})))
+        hyper_values.restore(self.values, sd.get("hypers", {}))

@@ -75,3 +75,21 @@ def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]
             check_number(spec, name, v, context=f" (the schedule's value at t={t})")
         out[name] = v
     return out
+
+
+def restore(values: dict, saved: Mapping[str, Any]) -> None:
+    """Load hyperparameter values from a state_dict into ``values``.
+
+    A schedule with state (``state_dict``/``load_state_dict``, e.g.
+    ``optgen.schedules.ReduceOnPlateau``) already in ``values`` is restored in place,
+    so the object the user holds and reports metrics to stays the one in use;
+    anything else is replaced by a copy of the saved value.
+    """
+    import copy
+    for name, value in saved.items():
+        current = values.get(name)
+        if (type(current) is type(value) and hasattr(current, "load_state_dict")
+                and hasattr(value, "state_dict")):
+            current.load_state_dict(value.state_dict())
+        else:
+            values[name] = copy.deepcopy(value)
