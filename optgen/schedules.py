@@ -1,0 +1,375 @@
+"""Schedules: a hyperparameter's value as a function of the step.
+
+Any real hyperparameter of any optimizer takes a schedule in place of a number::
+
+    from optgen import schedules
+    opt = optgen.create("adam", params, lr=schedules.WarmupCosine(1e-3, warmup_steps=100, decay_steps=10_000))
+
+A schedule is a SymPy expression in the step ``t`` (``.expr``, shown by
+``.latex()`` and in docs) and ``.value(t)``, evaluated on the host once per step
+in float64 — the host stage — and passed to the kernels as an argument: a schedule
+never changes a kernel. A hyperparameter's domain is checked at every step.
+
+Step convention: ``t`` is optgen's 1-based step; a schedule is written in
+``n = t - 1``, the number of steps already taken, so the first step uses the
+value at ``n = 0`` — as torch.optim.lr_scheduler (whose ``last_epoch`` counts the
+``scheduler.step()`` calls before an optimizer step) and optax (``count``). With
+``steps_per_epoch = S`` the unit is an epoch: ``n = floor((t - 1) / S)``, as a
+torch scheduler stepped once per epoch.
+
+Shipped (seed 002, "Learning Rate Schedules", and the usual ones):
+
+=========================  ==========================================================
+``Constant(v)``            v
+``PiecewiseConstant``      a value per interval of epochs (torch MultiStepLR, optax piecewise_constant)
+``Exponential(v0, r)``     v0 exp(-n / r)                     (seed 002; torch ExponentialLR with gamma = e^(-1/r))
+``Reciprocal(v0, r, c)``   v0 (1 + n / r)^(-c)                (seed 002)
+``LinearWarmup``           v0 + (v1 - v0) min(n, W) / W       (optax linear_schedule, torch LinearLR)
+``PolynomialDecay``        (v0 - v1) (1 - min(n, T) / T)^p + v1  (LARS: p = 2; optax polynomial_schedule, torch PolynomialLR)
+``WarmupCosine``           linear warmup, then cosine decay   (optax warmup_cosine_decay_schedule)
+``ExponentialGrowth``      v0 q^n; ``.equivalent_to_weight_decay(lr, wd, momentum)``: seed 003 / Li & Arora
+``Expression(expr)``       any SymPy expression in ``t``; schedules multiply: ``LinearWarmup(...) * Exponential(...)``
+``ReduceOnPlateau``        performance-dependent (seed 002): multiply by ``factor`` when a metric stops improving
+=========================  ==========================================================
+
+``ReduceOnPlateau`` is driven by the metric values the user reports
+(``sched.observe(metric)``, or ``optgen.schedules.report(opt, metric)`` for
+every such schedule of an optimizer); its state is plain attributes, so it is in
+the optimizer's ``state_dict`` (under ``hypers``) and restored by
+``load_state_dict``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import sympy
+
+from .spec import t
+
+__all__ = [
+    "Schedule", "Constant", "PiecewiseConstant", "Exponential", "Reciprocal", "LinearWarmup",
+    "PolynomialDecay", "WarmupCosine", "ExponentialGrowth", "Expression", "ReduceOnPlateau",
+    "report", "steps_done",
+]
+
+
+def steps_done(steps_per_epoch: int = 1) -> sympy.Expr:
+    """``n``: steps (or epochs) completed before step ``t``."""
+    if steps_per_epoch == 1:
+        return t - 1
+    return sympy.floor((t - 1) / sympy.Integer(steps_per_epoch))
+
+
+def _num(x) -> sympy.Expr:
+    """A number as an exact SymPy value (ints and floats keep their value)."""
+    if isinstance(x, sympy.Basic):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"a schedule parameter must be a real number, not {x!r}")
+    if not math.isfinite(x):
+        raise ValueError(f"a schedule parameter must be finite, not {x!r}")
+    return sympy.Integer(x) if isinstance(x, int) else sympy.Float(x, 17)
+
+
+def _positive_int(name, x) -> int:
+    if isinstance(x, bool) or int(x) != x or x < 1:
+        raise ValueError(f"{name} must be a positive integer, not {x!r}")
+    return int(x)
+
+
+class Schedule:
+    """A value per step: ``expr`` (SymPy, in ``t``) and ``value(t)`` (float64)."""
+
+    expr: sympy.Expr
+
+    def value(self, step: int) -> float:
+        fn = self.__dict__.get("_fn")
+        if fn is None:
+            fn = self.__dict__["_fn"] = sympy.lambdify([t], self.expr, modules="math")
+        return float(fn(int(step)))
+
+    def values(self, steps: Iterable[int]) -> list[float]:
+        return [self.value(s) for s in steps]
+
+    def latex(self) -> str:
+        return sympy.latex(self.expr)
+
+    # lambdified functions do not pickle: rebuild on demand
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_fn", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __mul__(self, other) -> "Expression":
+        o = other.expr if isinstance(other, Schedule) else _num(other)
+        return Expression(self.expr * o)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.expr})"
+
+
+class Expression(Schedule):
+    """Any SymPy expression in ``t`` (``optgen.spec.t``), e.g. ``1e-3 * Min(1, t / 100)``."""
+
+    def __init__(self, expr):
+        expr = sympy.sympify(expr)
+        bad = {s for s in expr.free_symbols if s != t}
+        if bad:
+            raise ValueError(f"a schedule may depend on t only; {expr} also uses {sorted(map(str, bad))}")
+        self.expr = expr
+
+
+class Constant(Schedule):
+    def __init__(self, value: float):
+        self.expr = _num(value)
+
+
+class PiecewiseConstant(Schedule):
+    """``values[i]`` while ``boundaries[i-1] <= n < boundaries[i]`` (n in epochs with ``steps_per_epoch``).
+
+    ``values`` has one more entry than ``boundaries``. :meth:`from_scales` builds it
+    from an initial value and multiplicative factors at boundaries (optax
+    ``piecewise_constant_schedule``; torch ``MultiStepLR`` is ``scales = [gamma] * k``).
+    """
+
+    def __init__(self, values: Sequence[float], boundaries: Sequence[int], steps_per_epoch: int = 1):
+        values, boundaries = list(values), [int(b) for b in boundaries]
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"PiecewiseConstant: {len(values)} values need {len(values) - 1} boundaries, "
+                             f"got {len(boundaries)}")
+        if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"PiecewiseConstant: boundaries must increase, got {boundaries}")
+        self.values_, self.boundaries = values, boundaries
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        n = steps_done(self.steps_per_epoch)
+        pieces = [(_num(v), n < b) for v, b in zip(values, boundaries)]
+        self.expr = sympy.Piecewise(*pieces, (_num(values[-1]), True))
+
+    @classmethod
+    def from_scales(cls, init: float, boundaries_and_scales: dict, steps_per_epoch: int = 1):
+        values, boundaries, v = [init], [], init
+        for b in sorted(boundaries_and_scales):
+            v = v * boundaries_and_scales[b]
+            values.append(v)
+            boundaries.append(b)
+        return cls(values, boundaries, steps_per_epoch)
+
+
+class Exponential(Schedule):
+    """``init * exp(-n / r)`` (seed 002: r ~ the training set size)."""
+
+    def __init__(self, init: float, r: float, steps_per_epoch: int = 1):
+        if r <= 0:
+            raise ValueError(f"Exponential: r must be positive, got {r!r}")
+        self.init, self.r = init, r
+        self.expr = _num(init) * sympy.exp(-steps_done(steps_per_epoch) / _num(r))
+
+    @classmethod
+    def from_gamma(cls, init: float, gamma: float, steps_per_epoch: int = 1) -> "Exponential":
+        """``init * gamma^n`` (torch ExponentialLR), i.e. r = -1 / log(gamma)."""
+        if not 0 < gamma < 1:
+            raise ValueError(f"Exponential.from_gamma: gamma must be in (0, 1), got {gamma!r}")
+        return cls(init, -1.0 / math.log(gamma), steps_per_epoch)
+
+
+class Reciprocal(Schedule):
+    """``init * (1 + n / r)^(-c)`` (seed 002: c ~ 1)."""
+
+    def __init__(self, init: float, r: float, c: float = 1.0, steps_per_epoch: int = 1):
+        if r <= 0:
+            raise ValueError(f"Reciprocal: r must be positive, got {r!r}")
+        self.expr = _num(init) * (1 + steps_done(steps_per_epoch) / _num(r)) ** (-_num(c))
+
+
+class LinearWarmup(Schedule):
+    """From ``init`` to ``peak`` linearly over ``warmup_steps``, then ``peak``."""
+
+    def __init__(self, peak: float, warmup_steps: int, init: float = 0.0, steps_per_epoch: int = 1):
+        W = _positive_int("warmup_steps", warmup_steps)
+        n = steps_done(steps_per_epoch)
+        self.expr = _num(init) + (_num(peak) - _num(init)) * sympy.Min(n, W) / W
+
+
+class PolynomialDecay(Schedule):
+    """``(init - end) (1 - min(n, T) / T)^power + end`` (LARS: lr0 (1 - t/T)^2)."""
+
+    def __init__(self, init: float, total_steps: int, power: float = 2.0, end: float = 0.0,
+                 steps_per_epoch: int = 1):
+        T = _positive_int("total_steps", total_steps)
+        n = steps_done(steps_per_epoch)
+        self.expr = (_num(init) - _num(end)) * (1 - sympy.Min(n, T) / T) ** _num(power) + _num(end)
+
+
+class WarmupCosine(Schedule):
+    """Linear warmup from ``init`` to ``peak`` over ``warmup_steps``, then cosine decay to
+    ``end`` at ``decay_steps`` (counted from the start, warmup included), then ``end``:
+    optax.warmup_cosine_decay_schedule's parametrisation (``exponent`` as optax)."""
+
+    def __init__(self, peak: float, warmup_steps: int, decay_steps: int, init: float = 0.0,
+                 end: float = 0.0, exponent: float = 1.0, steps_per_epoch: int = 1):
+        W, D = int(warmup_steps), _positive_int("decay_steps", decay_steps)
+        if W < 0 or W >= D:
+            raise ValueError(f"WarmupCosine: need 0 <= warmup_steps < decay_steps, got {W}, {D}")
+        n = steps_done(steps_per_epoch)
+        peak_, end_ = _num(peak), _num(end)
+        frac = sympy.Min(n - W, D - W) / (D - W)
+        cosine = end_ + (peak_ - end_) * ((1 + sympy.cos(sympy.pi * frac)) / 2) ** _num(exponent)
+        if W == 0:
+            self.expr = cosine
+        else:
+            self.expr = sympy.Piecewise((_num(init) + (peak_ - _num(init)) * n / W, n < W), (cosine, True))
+
+
+class ExponentialGrowth(Schedule):
+    """``init * rate^n`` with ``rate > 1``: an exponentially growing learning rate (seed 003).
+
+    :meth:`equivalent_to_weight_decay` gives the schedule of Li & Arora (2020, "An
+    Exponential Learning Rate Schedule for Deep Learning", ICLR, arXiv:1910.07454):
+    on a scale-invariant loss (e.g. a network with batch norm), SGD with momentum
+    ``gamma`` (torch's form, v <- gamma v + g, w <- w - lr_t v), weight decay
+    ``lambda`` and a constant ``lr`` is equivalent to SGD with momentum ``gamma``,
+    no weight decay and ``lr_n = lr alpha^(-2n-1)``, where alpha is the root near 1
+    of ``x^2 - (1 + gamma - lr lambda) x + gamma = 0`` (alpha = 1 - lr lambda when
+    gamma = 0): the weights differ by the factor alpha^n, the function they compute
+    does not. With momentum, the equivalence needs the growing-lr run's momentum
+    buffer to start at ``-(1 - alpha) w_0 / (alpha lr)`` (``initial_velocity``).
+    """
+
+    def __init__(self, init: float, rate: float, steps_per_epoch: int = 1):
+        if rate <= 0:
+            raise ValueError(f"ExponentialGrowth: rate must be positive, got {rate!r}")
+        self.init, self.rate = init, rate
+        self.expr = _num(init) * _num(rate) ** steps_done(steps_per_epoch)
+
+    @staticmethod
+    def alpha(lr: float, weight_decay: float, momentum: float = 0.0) -> float:
+        """The root near 1 of x^2 - (1 + momentum - lr weight_decay) x + momentum = 0."""
+        s = 1.0 + momentum - lr * weight_decay
+        disc = s * s - 4.0 * momentum
+        if disc < 0:
+            raise ValueError(f"ExponentialGrowth: no real alpha for lr={lr}, weight_decay={weight_decay}, "
+                             f"momentum={momentum} (need (1 + momentum - lr wd)^2 >= 4 momentum)")
+        return (s + math.sqrt(disc)) / 2.0
+
+    @classmethod
+    def equivalent_to_weight_decay(cls, lr: float, weight_decay: float, momentum: float = 0.0,
+                                   steps_per_epoch: int = 1) -> "ExponentialGrowth":
+        a = cls.alpha(lr, weight_decay, momentum)
+        return cls(lr / a, a ** -2, steps_per_epoch)
+
+    @classmethod
+    def initial_velocity(cls, w0, lr: float, weight_decay: float, momentum: float = 0.0):
+        a = cls.alpha(lr, weight_decay, momentum)
+        return -(1.0 - a) * w0 / (a * lr)
+
+
+class ReduceOnPlateau(Schedule):
+    """Performance-dependent (seed 002): keep the value until a metric stops improving,
+    then multiply it by ``factor`` (the seed halves it: ``factor=0.5``, the default here;
+    torch's default is 0.1).
+
+    The rules are torch.optim.lr_scheduler.ReduceLROnPlateau's: after each
+    :meth:`observe`, the metric improves when it beats the best so far by
+    ``threshold`` (``threshold_mode`` 'rel' or 'abs', ``mode`` 'min' or 'max');
+    after more than ``patience`` observations without improvement the value becomes
+    ``max(value * factor, min_lr)`` (unless that changes it by less than ``eps``),
+    then ``cooldown`` observations are ignored. Observe once per epoch, with the
+    validation metric. ``min_lr`` bounds any hyperparameter this schedules.
+    """
+
+    def __init__(self, init: float, mode: str = "min", factor: float = 0.5, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float = 0.0, eps: float = 1e-8):
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceOnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceOnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceOnPlateau: factor must be in (0, 1), got {factor!r}")
+        self.init, self.mode, self.factor, self.patience = float(init), mode, float(factor), int(patience)
+        self.threshold, self.threshold_mode, self.cooldown = float(threshold), threshold_mode, int(cooldown)
+        self.min_lr, self.eps = float(min_lr), float(eps)
+        self.current = float(init)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.reductions = 0
+        self.observations = 0
+
+    @property
+    def expr(self) -> sympy.Expr:
+        """The value so far: max(min_lr, init factor^k) after k reductions (k is the metric's doing)."""
+        k = sympy.Symbol("k", integer=True, nonnegative=True)
+        return sympy.Max(_num(self.min_lr), _num(self.init) * _num(self.factor) ** k)
+
+    def value(self, step: int) -> float:
+        return self.current
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def observe(self, metric: float) -> bool:
+        """Report a metric (e.g. the validation loss after an epoch); True if the value was reduced."""
+        current = float(metric)
+        self.observations += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        reduced = False
+        if self.num_bad_epochs > self.patience:
+            new = max(self.current * self.factor, self.min_lr)
+            if self.current - new > self.eps:
+                self.current = new
+                self.reductions += 1
+                reduced = True
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        return reduced
+
+    # -- checkpoints (also carried whole in an optimizer's state_dict) --
+    _STATE = ("current", "best", "num_bad_epochs", "cooldown_counter", "reductions", "observations")
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def load_state_dict(self, sd: dict) -> None:
+        for k in self._STATE:
+            setattr(self, k, sd[k])
+
+    def __repr__(self) -> str:
+        return (f"ReduceOnPlateau(current={self.current}, best={self.best}, bad={self.num_bad_epochs}, "
+                f"reductions={self.reductions})")
+
+
+def report(opt, metric: float) -> dict[str, bool]:
+    """Pass a metric to every performance-dependent schedule of optimizer ``opt``.
+
+    Returns ``{hyperparameter: reduced}``. Works after ``load_state_dict``, which
+    may have replaced the schedule objects with restored copies.
+    """
+    values = getattr(opt, "values", None)
+    if values is None:
+        raise TypeError(f"report: {type(opt).__name__} has no hyperparameter values")
+    out = {}
+    for name, value in values.items():
+        if hasattr(value, "observe"):
+            out[name] = value.observe(metric)
+    return out
+
