@@ -20,4 +20,11 @@ def create(name, params, device: str = "cpu", **hypers):
     return _create(name, params, device=device, **hypers)
 
 
-__all__ = ["create", "reference", "load_spec", "names", "Spec", "SpecError", "__version__"]
+def ema(params, momentum=0.999, debias: bool = False, eps: float = 1e-6, device: str = "cpu"):
+    """An exponential moving average of ``params`` beside any optimizer (objax's form):
+    ``.update()`` after each step, ``.averaged()`` for the averaged weights."""
+    from .averaging import ema as _ema
+    return _ema(params, momentum=momentum, debias=debias, eps=eps, device=device)
+
+
+__all__ = ["create", "reference", "ema", "load_spec", "names", "Spec", "SpecError", "__version__"]
