@@ -210,6 +210,8 @@ def decoupled_weight_decay(inner, weight_decay=1e-2, *, lr: str | None = "lr",
         spec_wo = spec
     wd = _hyper(spec_wo, weight_decay, wd_name, latex=r"\lambda", domain="nonnegative",
                 doc="decoupled weight decay: w <- w - lr * weight_decay * w, beside the update")
+    if old is not None and not isinstance(weight_decay, Hyper):
+        wd.order = old.order  # it takes the place of the L2 term in the hyperparameter list
     scale = _hyper_named(spec, lr, "decoupled_weight_decay(lr=...)") if lr is not None else sympy.Integer(1)
     w_old = sympy.Symbol(_fresh(spec, "w_old"), real=True)
     eqs = [(w_old, w), *eqs, (w, w - scale * wd * w_old)]
