@@ -107,7 +107,8 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
 
     arrays = [a for a in ssa.arrays if a != "g"]
     write_pass = {a: earliest(ssa.finals[a]) for a in arrays if ssa.finals[a] != input_symbol(a)}
-    red_pass = {r: earliest(r) - 1 for r in ssa.reductions}
+    live = ssa.reachable([ssa.finals[a] for a in write_pass])  # a sum nothing uses costs no pass
+    red_pass = {r: earliest(r) - 1 for r in ssa.reductions if r in live}
     finals_by_symbol = {ssa.finals[a]: a for a in write_pass}
 
     while True:
