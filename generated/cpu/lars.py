@@ -12,7 +12,7 @@
 #   w = w - v
 #
 # Passes over memory, bytes moved per element (float32 / float64):
-#   variant 0 pass 0: 8 / 16 B (loads w, g; stores -; sums sum_1, sum_2, sum_3)
+#   variant 0 pass 0: 8 / 16 B (loads w, g; stores -; sums sum_1, sum_2)
 #   variant 0 pass 1: 20 / 40 B (loads w, v, g; stores w, v)
 """LARS: SGD with momentum and a layer-wise trust ratio ||w|| / (||g|| + wd ||w||) (objax's form)."""
 import math
@@ -65,46 +65,40 @@ def tensor_v0_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
-def lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, weight_decay, partials):
-    """Pass 0 of variant (), float32: loads w, g; stores nothing; sums sum_1, sum_2, sum_3."""
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
+def lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, partials):
+    """Pass 0 of variant (), float32: loads w, g; stores nothing; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
         w_k = buf_w[k]
         g_k = buf_g[k]
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
-        acc_2 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
             acc_0 += (w*w)
             acc_1 += (g*g)
-            acc_2 += ((weight_decay*w + g)*(weight_decay*w + g))
         partials[c, 0] = acc_0
         partials[c, 1] = acc_1
-        partials[c, 2] = acc_2
 
 
-@numba.njit(parallel=True, cache=True)
-def lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, weight_decay, partials):
-    """Pass 0 of variant (), float64: loads w, g; stores nothing; sums sum_1, sum_2, sum_3."""
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
+def lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, partials):
+    """Pass 0 of variant (), float64: loads w, g; stores nothing; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
         w_k = buf_w[k]
         g_k = buf_g[k]
         acc_0 = 0.0
         acc_1 = 0.0
-        acc_2 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
             acc_0 += (w*w)
             acc_1 += (g*g)
-            acc_2 += ((weight_decay*w + g)*(weight_decay*w + g))
         partials[c, 0] = acc_0
         partials[c, 1] = acc_1
-        partials[c, 2] = acc_2
 
 
 @numba.njit(parallel=True, cache=True)
@@ -151,8 +145,8 @@ VARIANT_v0 = {
     "host": host_v0,
     "tensor_stages": [tensor_v0_0, ],
     "passes": [
-        {"arrays": ['w', 'g'], "host_args": ['weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2', 'sum_3'], "kernels": { "float32": lars_v0_pass0_float32, "float64": lars_v0_pass0_float64, }},
+        {"arrays": ['w', 'g'], "host_args": [], "tensor_args": [],
+         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": lars_v0_pass0_float32, "float64": lars_v0_pass0_float64, }},
         {"arrays": ['w', 'v', 'g'], "host_args": ['h0', 'h1', 'lr', 'momentum', 'weight_decay'], "tensor_args": ['ratio'],
          "reductions": [], "kernels": { "float32": lars_v0_pass1_float32, "float64": lars_v0_pass1_float64, }},
     ],
