@@ -1,0 +1,204 @@
+"""Printing results: a plain-text table for the terminal, Markdown with LaTeX for docs.
+
+The Markdown report has the summary table (claim, kind, method, result, time),
+then one section per claim: the statement, the mathematics in LaTeX (both
+formulations' equations for an equivalence, the closed form and its recursion,
+the identity ...), the method and what it showed, and for a failed claim the
+first failing step, the counterexample and the difference.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sympy
+
+from . import claims as C
+from .symbols import canon, latex
+
+__all__ = ["table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
+
+
+def _time(r) -> str:
+    return f"{r.seconds:.2f}s"
+
+
+def table(results) -> str:
+    rows = [("claim", "kind", "method", "result", "time")]
+    for r in results:
+        rows.append((r.claim.name, r.claim.kind, r.method, r.outcome, _time(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(wd) for c, wd in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * wd for wd in widths))
+    return "\n".join(lines)
+
+
+def summary(results) -> str:
+    counts = {k: sum(r.outcome == k for r in results) for k in (C.PASS, C.XFAIL, C.FAIL, C.XPASS, C.ERROR)}
+    total = sum(r.seconds for r in results)
+    sym = sum(r.method == "symbolic" for r in results if r.outcome == C.PASS)
+    return (f"{len(results)} claims: {counts[C.PASS]} proved or verified ({sym} symbolically), "
+            f"{counts[C.XFAIL]} failed as expected, {counts[C.FAIL]} failed, "
+            f"{counts[C.XPASS]} passed unexpectedly, {counts[C.ERROR]} errors; {total:.1f} s")
+
+
+def details(r) -> str:
+    """A few lines on what was found (for failures, errors, and -v)."""
+    out = [f"{r.claim.name}: {r.outcome} ({r.method}: {r.how})"]
+    if r.claim.statement:
+        out.append(f"  claim: {r.claim.statement}")
+    if r.claim.xfail:
+        out.append(f"  expected to fail: {r.claim.xfail}")
+    if r.error:
+        out.append(f"  error: {r.error}")
+    if r.detail:
+        out.append(f"  {r.detail}")
+    if r.counterexample:
+        out.append(f"  counterexample: {r.counterexample_text()}")
+    if r.values:
+        out.append("  values there: " + ", ".join(f"{k} = {C._short(v)}" for k, v in r.values.items()))
+    if r.difference is not None:
+        out.append(f"  difference: {r.difference}")
+    return "\n".join(out)
+
+
+# --- LaTeX ---------------------------------------------------------------------------------
+
+def _side_latex(side) -> str:
+    try:
+        spec = side.load()
+    except Exception as exc:  # the report shows what could not be loaded
+        return r"\text{(cannot load: %s)}" % str(exc).replace("_", r"\_")[:80]
+    lines = [r"%s &\leftarrow %s" % (sympy.latex(lhs), sympy.latex(rhs)) for lhs, rhs in spec.equations]
+    extra = []
+    if side.hypers:
+        extra.append(", ".join(f"{latex(sympy.Symbol(k))} = {latex(canon(v))}" for k, v in side.hypers.items()))
+    if side.grad_at is not None:
+        extra.append(r"g = \nabla F(%s)" % latex(canon(side.grad_at)))
+    if side.init:
+        extra.append(", ".join(r"%s_0 = %s" % (latex(sympy.Symbol(k)), latex(canon(v))) for k, v in side.init.items()))
+    body = r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+    if extra:
+        body += r"\quad \text{with } " + r",\ ".join(extra)
+    return body
+
+
+def _assumptions(substitute: dict) -> str:
+    """``{beta2**T: 1 - c2, eps: eps_pos}`` as "beta_2^T = 1 - c_2; c_2 > 0, eps > 0"."""
+    eqs, positive = [], []
+    for a, b in substitute.items():
+        a, b = canon(a), canon(b)
+        if isinstance(b, sympy.Symbol) and b.is_positive and latex(a) == latex(b):
+            positive.append(latex(a))
+            continue
+        eqs.append(f"{latex(a)} = {latex(b)}")
+        positive += [latex(x) for x in sorted(b.free_symbols, key=str) if x.is_positive]
+    text = r",\ ".join(eqs)
+    if positive:
+        text += (r";\ " if eqs else "") + r"\text{assumed } " + ", ".join(f"{p} > 0" for p in positive)
+    return text
+
+
+def _obs(x):
+    return sympy.Symbol(x) if isinstance(x, str) and x.isidentifier() else (
+        sympy.parse_expr(x) if isinstance(x, str) else canon(x))
+
+
+def claim_latex(c) -> list[str]:
+    """Display equations for a claim (each a LaTeX string)."""
+    if c.latex:
+        return [c.latex]
+    if isinstance(c, C.Equivalence):
+        rel = r",\quad ".join(r"%s^{(1)} = %s^{(2)}" % (latex(_obs(a)), latex(_obs(b))) if a == b else
+                              r"\left.%s\right|_{(1)} = \left.%s\right|_{(2)}" % (latex(_obs(a)), latex(_obs(b)))
+                              for a, b in c.observe)
+        out = [r"(1)\ " + _side_latex(c.left), r"(2)\ " + _side_latex(c.right), rel]
+        if c.residual is not None:
+            out.append(r"w^{(1)} - w^{(2)} = %s" % latex(canon(c.residual)))
+        if c.state_map:
+            out.append(r",\ ".join(r"%s^{(2)}_0 = %s" % (latex(sympy.Symbol(k)), latex(_obs(v)))
+                                   for k, v in c.state_map.items()))
+        if c.substitute:
+            out.append(_assumptions(c.substitute))
+        return out
+    if isinstance(c, C.ClosedForm):
+        target = latex(sympy.Symbol(c.target))
+        out = [r"%s_{%s} = %s" % (target, latex(c.t), latex(canon(c.closed)))]
+        if c.side is not None:
+            out.append(_side_latex(c.side))
+        else:
+            out.append(r"%s_{%s} = %s,\quad %s_0 = %s" % (target, latex(c.t), latex(canon(c.recurrence)),
+                                                           target, latex(canon(c.initial))))
+        return out
+    if isinstance(c, C.Identity):
+        lhs = c.lhs() if callable(c.lhs) and not isinstance(c.lhs, sympy.Basic) else c.lhs
+        return [r"%s = %s" % (latex(canon(lhs)), latex(canon(c.rhs)))]
+    if isinstance(c, C.Limit):
+        sub = (r"\quad (%s)" % r",\ ".join(f"{latex(canon(a))} = {latex(canon(b))}" for a, b in c.substitute.items())
+               if c.substitute else "")
+        return [r"\lim_{%s \to %s} %s = %s%s" % (latex(canon(c.var)), latex(c.point), latex(canon(c.expr)),
+                                                 latex(canon(c.value)), sub)]
+    if isinstance(c, C.Expectation):
+        moments = r",\ ".join(r"\mathbb{E}[g_j^{%d}] = %s" % (k, latex(canon(v))) for k, v in c.moments.items())
+        return [r"\mathbb{E}\left[%s\right] = %s \quad \text{given } %s" % (latex(canon(c.expr)),
+                                                                          latex(canon(c.value)), moments)]
+    if isinstance(c, C.SolutionSet):
+        return [r"\left\{%s \in %s : %s\right\} = %s" % (latex(canon(c.var)), sympy.latex(c.domain),
+                                                         latex(canon(c.condition)), sympy.latex(c.expected))]
+    if isinstance(c, C.ScaleInvariance):
+        return [r"L(c\theta) = L(\theta)\ \forall c > 0 \implies \langle \nabla L(\theta), \theta \rangle = 0,"
+                r"\quad \nabla L(c\theta) = \nabla L(\theta) / c"]
+    return []
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def markdown(results, title: str = "Derivations checked by `optgen verify`", command: str = "") -> str:
+    out = [f"# {title}", ""]
+    if command:
+        out += [f"Generated by `{command}`; do not edit by hand.", ""]
+    out += ["Each claim is data in `specs/derivations/*.py` (or a spec's `claims`). *Method*: "
+            "**symbolic** means a chain of sound rewrites reduced the difference to 0 (the step that did it "
+            "is named); **numeric** means evaluation at random points inside the symbols' domains (exact "
+            "rationals, or 50 digits), which finds counterexamples but proves nothing. "
+            "XFAIL: a claim marked expected-to-fail (an error in a source text) that failed, with its "
+            "counterexample.", "", summary(results), "",
+            "| claim | kind | method | result | time |", "|---|---|---|---|---|"]
+    for r in results:
+        out.append(f"| [{r.claim.name}](#{r.claim.name.replace('_', '-').lower()}) | {r.claim.kind} | "
+                   f"{r.method} | {r.outcome} | {_time(r)} |")
+    origin = None
+    for r in results:
+        c = r.claim
+        if c.origin != origin:
+            origin = c.origin
+            out += ["", f"## {Path(origin).stem} (`{origin}`)" if origin else "## other claims"]
+        out += ["", f"### {c.name}", "", f"**{r.outcome}** — {r.method}: {_cell(r.how)}", ""]
+        if c.statement:
+            out.append(f"*Claim.* {c.statement}" + (f" (source: {c.source})" if c.source else ""))
+            out.append("")
+        if c.xfail:
+            out += [f"*Expected to fail:* {c.xfail}", ""]
+        for eq in claim_latex(c):
+            out += ["$$", eq, "$$", ""]
+        if r.detail and not r.error:
+            out += [f"*Found:* {_cell(r.detail)}", ""]
+        if r.error:
+            out += [f"*Error:* `{_cell(r.error)}`", ""]
+        if r.first_step is not None:
+            out += [f"*First failing step:* {r.first_step}", ""]
+        if r.counterexample:
+            out += [f"*Counterexample:* {r.counterexample_text()}", ""]
+        if r.values:
+            out += ["*Values there:* " + ", ".join(f"{k} = {C._short(v)}" for k, v in r.values.items()), ""]
+        if r.difference is not None:
+            out += ["*Difference:*", "", "$$", latex(r.difference), "$$", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_markdown(results, path, command: str = "") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown(results, command=command))
+    return path
