@@ -1,0 +1,241 @@
+"""The CUDA target: ``@cuda.jit`` multi-tensor kernels (numba-cuda), from the same staged IR.
+
+This module only renders source text: it needs neither a GPU nor numba-cuda.
+Importing the generated module needs numba-cuda; running it needs a GPU or the
+CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+
+Layout: one launch per pass per dtype over every tensor of that dtype
+---------------------------------------------------------------------
+The user's parameters and gradients are separate allocations (PyTorch
+parameters, CuPy arrays, numba device arrays), and they must be updated in
+place, without copies. Three layouts were considered:
+
+* *Flat buffers* (the runtime owns one buffer per dtype and the parameters are
+  views of it): one launch and plain array indexing, but only if the user lets
+  the optimizer own the parameters' memory. A PyTorch model's parameters are not
+  views of one buffer, and gradients are reallocated by ``zero_grad``; making
+  them so means copying, or rewriting the model's storage.
+* *One launch per tensor*: works with any input, but a GPT-2-sized model is about
+  150 tensors, so 150 launches per pass, each ~5 us of launch latency for a few
+  microseconds of work on the small tensors.
+* *A chunk table and device tables of addresses* (apex's ``multi_tensor_apply``):
+  numba cannot pass a list of arrays to a kernel, but it can pass a ``uint64``
+  device array of addresses, and a four-line ``@intrinsic`` turns an address into
+  a typed pointer (``inttoptr`` into the global address space, so the loads and
+  stores are ``ld.global`` / ``st.global``). Blocks walk a chunk table (tensor,
+  start, stop) with a grid-stride loop; threads stride through the chunk. One
+  launch covers every tensor of a dtype, whatever their number and wherever they
+  live; apex must split its lists at the 4 KB kernel-parameter limit, the tables
+  here are in device memory and have no limit.
+
+The third is what this target emits. States are the runtime's own flat buffers
+(per dtype); their tables are built once. The parameter table is built once; the
+gradient table is rebuilt (a few bytes per tensor) only when the gradient
+objects change. Under the simulator device memory is host memory, and the same
+helper returns a numpy view of the address instead (``pointer_float32``).
+
+Reductions
+----------
+A pass that sums per tensor (‖w‖, ‖u‖ for LAMB/LARS) accumulates per thread in
+the kernel's dtype, reduces within the block in shared memory (a tree; the
+block size is a power of two), and writes one partial per chunk. A finishing
+kernel, one thread per tensor, adds the tensor's chunk partials in float64 and
+computes the per-tensor stage (trust ratios) on the device, like the CPU
+runtime's float64 tensor stage; the next pass reads the results from a small
+per-tensor table. Nothing goes back to the host within a step.
+
+Precision
+---------
+Float32 kernels stay float32: literals are ``np.float32(...)``, host scalars are
+passed as float32, and ``math.sqrt``/``exp``/``log`` of a float32 are the
+single-precision device functions (``sqrt.rn.f32``, libdevice ``__nv_expf``,
+``__nv_logf``); the tests check the PTX for ``.f64``. Calls are wrapped in
+``np.float32(...)``: a no-op on the device, and under the simulator (where
+``math.*`` returns a Python float) it rounds like the device does.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy.printing.pycode import PythonCodePrinter, _print_known_func
+
+from .printers import DTYPES, HostPrinter, KernelPrinter, assignment_lines
+
+TEMPLATE = "cuda_module.py.j2"
+
+#: Shared memory per reduction: a block may have at most this many threads.
+MAX_BLOCK = 1024
+
+
+class CudaPrinter(KernelPrinter):
+    """Per-element code for a ``@cuda.jit`` kernel of one dtype.
+
+    ``math.*`` works on the device (numba-cuda lowers it to libdevice, choosing the
+    single-precision function for a float32 argument); ``numpy.*`` functions do
+    not. Every function result is cast back to the kernel's dtype, and
+    ``floor``/``ceiling`` (which return an integer in numba) too, so that an
+    integer never promotes float32 arithmetic to float64.
+    """
+
+    def _cast(self, text: str) -> str:
+        return f"np.{self.dtype}({text})"
+
+    def literal(self, value: float) -> str:
+        return self._cast(repr(float(value)))
+
+    def _print_math_call(self, expr):
+        return self._cast(_print_known_func(self, expr))
+
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.args
+        if e == sympy.S.Half:
+            return self._cast(f"math.sqrt({self._print(base)})")
+        if e == -sympy.S.Half:
+            return f"({self.literal(1.0)}/{self._cast(f'math.sqrt({self._print(base)})')})"
+        return super()._print_Pow(expr, rational)
+
+
+# every math.* function of PythonCodePrinter (exp, log, floor, ceil, ...) not printed
+# otherwise by KernelPrinter (Abs, Max, Min, sign, ...) is cast back to the dtype
+for _k in PythonCodePrinter._kf:
+    if f"_print_{_k}" not in KernelPrinter.__dict__:
+        setattr(CudaPrinter, f"_print_{_k}", CudaPrinter._print_math_call)
+
+
+def host_lines(pairs) -> list[str]:
+    return assignment_lines(HostPrinter(), pairs)
+
+
+def _free(pairs) -> set:
+    out = set()
+    for _, e in pairs:
+        out |= e.free_symbols
+    return out
+
+
+def _names(symbols) -> list[str]:
+    return [s.name for s in symbols]
+
+
+def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, reductions: bool) -> str:
+    """The numba signature of a pass kernel (for ``cuda.compile_ptx`` and for eager compiles)."""
+    args = ["int32[::1]", "int64[::1]", "int64[::1]"] + ["uint64[::1]"] * n_arrays + [dtype] * n_host
+    if tensor_args:
+        args.append(f"{dtype}[:, ::1]")
+    if reductions:
+        args.append(f"{dtype}[:, ::1]")
+    return f"void({', '.join(args)})"
+
+
+def finish_signature(dtype: str, n_host: int) -> str:
+    args = ["int64[::1]", f"{dtype}[:, ::1]", "float64[:, ::1]", f"{dtype}[:, ::1]"] + ["float64"] * n_host
+    return f"void({', '.join(args)})"
+
+
+def variant_context(name: str, index: int, v, conditions) -> dict:
+    vid = f"v{index}"
+    key_text = ", ".join(f"{c} is {val}" for c, val in zip(conditions, v.key))
+
+    # every per-tensor value (a reduction's sum or a tensor-stage output) gets a column
+    # of the per-tensor tables, in the order the step computes them
+    columns: dict = {}
+    for q, p in enumerate(v.passes):
+        for s, _ in p.reductions:
+            columns.setdefault(s, len(columns))
+        if q < len(v.tensor_stages):
+            for s, _ in v.tensor_stages[q]:
+                columns.setdefault(s, len(columns))
+
+    host_needed = set()
+    passes = []
+    for q, p in enumerate(v.passes):
+        arrays = list(dict.fromkeys([*p.loads, *p.stores]))
+        host_args = _names(p.host_args)
+        host_needed |= set(p.host_args)
+        params = ["_chunk_tensor", "_chunk_start", "_chunk_stop", *[f"_table_{a}" for a in arrays], *host_args]
+        params += ["_per_tensor"] if p.tensor_args else []
+        params += ["_partials"] if p.reductions else []
+        kernels = []
+        for dtype in DTYPES:
+            pr = CudaPrinter(dtype)
+            kernels.append({
+                "dtype": dtype,
+                "fn": f"{name}_{vid}_pass{p.index}_{dtype}",
+                "zero": pr.literal(0.0),
+                "body": assignment_lines(pr, p.body),
+                "reductions": [pr.doprint(e) for _, e in p.reductions],
+                "signature": pass_signature(dtype, len(arrays), len(host_args),
+                                            bool(p.tensor_args), bool(p.reductions)),
+            })
+        summary = (f"loads {', '.join(p.loads) or 'nothing'}; stores {', '.join(p.stores) or 'nothing'}"
+                   + (f"; sums {', '.join(s.name for s, _ in p.reductions)}" if p.reductions else ""))
+
+        stage = v.tensor_stages[q] if q < len(v.tensor_stages) else []
+        finish = None
+        if p.reductions or stage:
+            defined = {s for s, _ in stage} | {s for s, _ in p.reductions}
+            inputs = _free(stage) - defined
+            per_tensor_in = sorted((s for s in inputs if s in columns), key=lambda s: columns[s])
+            host_in = sorted((s for s in inputs if s not in columns), key=lambda s: s.name)
+            host_needed |= set(host_in)
+            f64 = CudaPrinter("float64")
+            outputs = [s for s, _ in p.reductions] + [s for s, _ in stage]
+            finish = {
+                "host_args": _names(host_in),
+                "params": ", ".join(["_chunk_first", "_partials", "_values", "_per_tensor", *_names(host_in)]),
+                "sums": [(s.name, j) for j, (s, _) in enumerate(p.reductions)],
+                "inputs": [(s.name, columns[s]) for s in per_tensor_in],
+                "lines": assignment_lines(f64, stage),
+                "outputs": [(s.name, columns[s]) for s in outputs],
+                "zero": f64.literal(0.0),
+                "kernels": [{"dtype": dtype, "fn": f"{name}_{vid}_finish{p.index}_{dtype}",
+                             "signature": finish_signature(dtype, len(host_in))} for dtype in DTYPES],
+            }
+        passes.append({
+            "index": p.index, "arrays": arrays, "summary": summary, "params": ", ".join(params),
+            "loads": [(a, s.name) for a, s in p.loads.items()],
+            "stores": [(a, s.name) for a, s in p.stores.items()],
+            "host_args": host_args,
+            "tensor_args": [(s.name, columns[s]) for s in p.tensor_args],
+            "tensor_arg_names": _names(p.tensor_args),
+            "reduction_names": [s.name for s, _ in p.reductions],
+            "kernels": kernels,
+            "finish": finish,
+        })
+    return {"id": vid, "key": v.key, "key_text": key_text, "host": host_lines(v.host),
+            "host_out": sorted(s.name for s in host_needed),
+            "columns": [s.name for s in columns], "passes": passes}
+
+
+def pass_summary(variants) -> list[str]:
+    lines = []
+    for i, v in enumerate(variants.values()):
+        for p in v.passes:
+            n = len(p.loads) + len(p.stores)
+            lines.append(f"variant {i} pass {p.index}: {n * 4} / {n * 8} B "
+                         f"(loads {', '.join(p.loads)}; stores {', '.join(p.stores) or '-'}"
+                         + (f"; sums {', '.join(s.name for s, _ in p.reductions)}" if p.reductions else "") + ")")
+    return lines
+
+
+def context(build) -> dict:
+    """The template context for one build (spec + options)."""
+    staged = build.staged
+    conditions = staged.conditions
+    host = HostPrinter()
+    variants = [variant_context(build.spec.name, i, v, conditions)
+                for i, v in enumerate(build.variants.values())]
+    n_red = max((len(p["reduction_names"]) for v in variants for p in v["passes"]), default=0)
+    return {
+        "conditions": [host.doprint(c) for c in conditions],
+        "condition_host": host_lines(staged.condition_host),
+        "variants": variants,
+        "pass_summary": pass_summary(build.variants),
+        "states": build.ssa.states,
+        "arrays": build.ssa.arrays,
+        "max_block": MAX_BLOCK,
+        "n_reductions": n_red,
+        "n_columns": max((len(v["columns"]) for v in variants), default=0),
+    }
+
+
+__all__ = ["context", "TEMPLATE", "CudaPrinter", "pass_signature", "finish_signature", "MAX_BLOCK"]

@@ -1,0 +1,373 @@
+"""The CUDA runtime: device states, address tables, and one launch per pass per dtype.
+
+``optgen.create(name, params, device="cuda")`` lands here. ``params`` (and the
+gradients given to ``step``) are device arrays: numba device arrays, or any
+object with ``__cuda_array_interface__`` (PyTorch CUDA tensors, CuPy arrays).
+They are never copied: the kernels read and write them in place through tables
+of their device addresses (see :mod:`optgen.compiler.cuda` for why). The
+states live on the device, in one buffer per state per dtype. Per step, what
+crosses from the host is the host stage's scalars (kernel arguments, by value)
+and, only when the gradient objects differ from the previous step's, a new table
+of gradient addresses (8 bytes per tensor).
+
+Nothing here imports numba-cuda until an optimizer is created, so that the rest
+of optgen works without it; :func:`cuda_support` says what is missing.
+
+Streams: kernels run on ``stream`` (``step(grads, stream=...)``, a numba stream;
+default: the default stream, which is also PyTorch's unless you set one). Work
+that produced the gradients on another stream must be ordered before the step
+by the caller, as for any CUDA kernel. Steps are asynchronous;
+:meth:`CUDAOptimizer.synchronize` waits for them (for timing, call it before
+reading the clock).
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..spec import Spec, SpecError
+from . import hypers as hyper_values
+
+INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: Launch configuration. ``block``: threads per block (a power of two, at most 1024: the
+#: block reduction is a tree); ``chunk``: elements per chunk (a block's unit of work);
+#: ``max_blocks``: grid size cap (None: one block per chunk, up to 65535); blocks stride
+#: over the chunks. Not tuned on a GPU yet: see docs/cuda.md.
+DEFAULT_LAUNCH = {"block": 256, "chunk": 1 << 15, "max_blocks": None}
+FINISH_BLOCK = 128
+
+
+class CudaUnavailableError(RuntimeError):
+    """``device="cuda"`` cannot run here; the message says what is missing."""
+
+
+def _find_spec(name: str):  # a seam for the test of the missing-package message
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+def cuda_support():
+    """``(numba.cuda, None)`` when CUDA kernels can run here (a GPU, or the simulator), else ``(None, why)``."""
+    if _find_spec("numba_cuda") is None:
+        return None, f"numba-cuda is not installed; install it with: {INSTALL_HINT}"
+    try:
+        import numba
+        from numba import cuda
+    except Exception as exc:  # a broken install: say so rather than fail later
+        return None, (f"numba-cuda is installed but `from numba import cuda` failed "
+                      f"({type(exc).__name__}: {exc}); reinstall with: {INSTALL_HINT}")
+    if getattr(cuda, "implementation", None) != "NVIDIA":
+        return None, ("`numba.cuda` is numba's deprecated built-in target, not numba-cuda; "
+                      f"install numba-cuda with: {INSTALL_HINT}")
+    if numba.config.ENABLE_CUDASIM:
+        return cuda, None
+    if not cuda.is_available():
+        detail = ""
+        try:
+            err = cuda.cuda_error()
+            detail = f" (driver: {' '.join(str(err).split())})" if err else ""
+        except Exception:  # pragma: no cover - depends on the driver
+            pass
+        return None, ("no CUDA GPU found: numba-cuda is installed but no NVIDIA GPU and driver are usable"
+                      f"{detail}. Use device='cpu', or set NUMBA_ENABLE_CUDASIM=1 before numba is "
+                      "imported to run the kernels on the (slow) CUDA simulator")
+    return cuda, None
+
+
+def require_cuda(where: str):
+    cuda, why = cuda_support()
+    if cuda is None:
+        raise CudaUnavailableError(f"{where}: device='cuda' is not available: {why}")
+    return cuda
+
+
+# -- device arrays, without copies -----------------------------------------------------
+
+class DeviceTensor:
+    """What the kernels need of a device array: address, shape, dtype."""
+
+    __slots__ = ("obj", "address", "shape", "dtype", "size")
+
+    def __init__(self, obj, address: int, shape: tuple, dtype: np.dtype):
+        self.obj, self.address, self.shape, self.dtype = obj, int(address), shape, dtype
+        self.size = math.prod(shape)
+
+
+def _interface(obj, simulator: bool):
+    cai = getattr(obj, "__cuda_array_interface__", None)
+    if cai is not None:
+        return cai
+    if simulator:  # the simulator's device arrays wrap a host numpy array, its "device memory"
+        ary = getattr(obj, "_ary", None)
+        if isinstance(ary, np.ndarray):
+            return ary.__array_interface__
+    return None
+
+
+def _c_contiguous(shape, strides, itemsize) -> bool:
+    if strides is None or math.prod(shape) == 0:
+        return True
+    expected = itemsize
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n != 1 and s != expected:
+            return False
+        expected *= n
+    return True
+
+
+def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -> DeviceTensor:
+    """Check one array and read its device address; raise a clear error otherwise."""
+    cai = _interface(obj, simulator)
+    if cai is None:
+        if isinstance(obj, np.ndarray):
+            raise TypeError(f"{where}: {name} is a numpy array in host memory; device='cuda' updates "
+                            "device arrays in place: pass numba device arrays (numba.cuda.to_device), "
+                            "PyTorch CUDA tensors or CuPy arrays (or use device='cpu' for numpy arrays)")
+        raise TypeError(f"{where}: {name} is {type(obj).__name__}, which has no __cuda_array_interface__; "
+                        "pass numba device arrays, PyTorch CUDA tensors or CuPy arrays")
+    shape = tuple(int(n) for n in cai["shape"])
+    dtype = np.dtype(cai["typestr"])
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{where}: {name} has dtype {dtype}; supported: float32, float64")
+    if cai.get("mask") is not None:
+        raise ValueError(f"{where}: {name} is a masked array; not supported")
+    if not _c_contiguous(shape, cai.get("strides"), dtype.itemsize):
+        raise ValueError(f"{where}: {name} is not C-contiguous; it is read in place, so pass a "
+                         "contiguous array (a contiguous copy of a parameter would not be updated)")
+    address, readonly = cai["data"]
+    if writable and readonly:
+        raise ValueError(f"{where}: {name} is read-only")
+    return DeviceTensor(obj, address or 0, shape, dtype)
+
+
+# -- the optimizer ------------------------------------------------------------------------
+
+class _Group:
+    """The tensors of one dtype: chunk table, address tables, states, per-tensor tables."""
+
+    def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator):
+        self.dtype = np.dtype(dtype)
+        self.indices = indices
+        self.sizes = [params[i].size for i in indices]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)]).astype(np.int64)
+        total = int(self.offsets[-1])
+        self.n_tensors = len(indices)
+        chunk = launch["chunk"]
+        tensor, start, stop, first = [], [], [], []
+        for k, n in enumerate(self.sizes):
+            first.append(len(tensor))
+            for s in range(0, n, chunk):
+                tensor.append(k)
+                start.append(s)
+                stop.append(min(s + chunk, n))
+        first.append(len(tensor))
+        self.n_chunks = len(tensor)
+        to_dev = cuda.to_device
+        pad = [0] if not tensor else []  # no zero-size device arrays; with no chunk nothing is launched
+        self.chunk_tensor = to_dev(np.array(tensor + pad, dtype=np.int32))
+        self.chunk_start = to_dev(np.array(start + pad, dtype=np.int64))
+        self.chunk_stop = to_dev(np.array(stop + pad, dtype=np.int64))
+        self.chunk_first = to_dev(np.array(first, dtype=np.int64))
+        self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
+        self.tables = {"w": to_dev(np.array([params[i].address for i in indices], dtype=np.uint64))}
+        for s, buf in self.states.items():
+            base = int(_interface(buf, simulator)["data"][0])
+            addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
+            self.tables[s] = to_dev(addrs.astype(np.uint64))
+        self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), self.dtype)
+        self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
+        self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
+        max_blocks = launch["max_blocks"] or 65535
+        self.grid = max(1, min(self.n_chunks, max_blocks))
+        self.block = launch["block"]
+        self.finish_grid = max(1, -(-self.n_tensors // FINISH_BLOCK))
+        self._grads_key: tuple = ()
+
+    def grads_table(self, cuda, grads: list):
+        """The gradients' address table: uploaded again only when an address changed."""
+        key = tuple(grads[i].address for i in self.indices)
+        if key != self._grads_key:
+            self.tables["g"] = cuda.to_device(np.array(key, dtype=np.uint64))
+            self._grads_key = key
+        return self.tables["g"]
+
+
+def _zeros(cuda, n: int, dtype, simulator: bool):
+    if not simulator:
+        try:
+            from numba.cuda.cudadrv.driver import device_memset
+            arr = cuda.device_array(n, dtype)
+            device_memset(arr, 0, arr.nbytes)
+            return arr
+        except Exception:  # pragma: no cover - fall back to a host copy of zeros
+            pass
+    return cuda.to_device(np.zeros(n, dtype))
+
+
+class CUDAOptimizer:
+    """A compiled optimizer over a list of device arrays, updated in place on the GPU."""
+
+    device = "cuda"
+
+    def __init__(self, spec: Spec, module, params: Sequence, options: dict, values: dict,
+                 cuda=None, **launch):
+        import numba
+        self.cuda = cuda if cuda is not None else require_cuda(f"optgen.create({spec.name!r})")
+        self.simulator = bool(numba.config.ENABLE_CUDASIM)
+        self.spec = spec
+        self.module = module
+        self._where = f"optgen.create({spec.name!r}, device='cuda')"
+        self.launch = _check_launch({**DEFAULT_LAUNCH, **launch}, self._where)
+        if isinstance(params, np.ndarray) or _interface(params, self.simulator) is not None:
+            raise TypeError(f"{self._where}: params must be a list of arrays, not one array (wrap it: [w])")
+        self.params = list(params)
+        self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
+                         for i, p in enumerate(self.params)]
+        self.options = options
+        self.values = values
+        self.t = 0
+        self.states = list(module.STATES)
+        by_dtype: dict = {}
+        for i, p in enumerate(self._tensors):
+            by_dtype.setdefault(p.dtype, []).append(i)
+        self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
+                              module.N_COLUMNS, self.launch, self.simulator)
+                       for dt, idx in by_dtype.items()]
+
+    # -- hyperparameters --
+    @property
+    def hypers(self) -> dict:
+        return {**self.values, **self.options}
+
+    def set_hyper(self, name: str, value: Any) -> None:
+        """Change a real hyperparameter (or give it a schedule) between steps."""
+        if name in self.options:
+            raise SpecError(f"{self._where}: {name} is a build-time option; create a new optimizer to change it")
+        _, new = hyper_values.resolve(self.spec, {name: value})
+        self.values[name] = new[name]
+
+    # -- the step --
+    def _check_grads(self, grads) -> list[DeviceTensor]:
+        if isinstance(grads, np.ndarray) or _interface(grads, self.simulator) is not None:
+            raise TypeError(f"{self._where}: grads must be a list of arrays, not one array")
+        grads = list(grads)
+        if len(grads) != len(self.params):
+            raise ValueError(f"{self._where}: got {len(grads)} gradients for {len(self.params)} parameters")
+        out = []
+        for i, (gr, p) in enumerate(zip(grads, self._tensors)):
+            d = device_tensor(gr, f"grads[{i}]", self._where, self.simulator, False)
+            if d.shape != p.shape:
+                raise ValueError(f"{self._where}: grads[{i}] has shape {d.shape}, params[{i}] has {p.shape}")
+            if d.dtype != p.dtype:
+                raise TypeError(f"{self._where}: grads[{i}] has dtype {d.dtype}, params[{i}] has {p.dtype}")
+            out.append(d)
+        return out
+
+    def step(self, grads: Sequence, stream=0) -> None:
+        """One step: the host stage on the host, then every pass as one launch per dtype (asynchronous)."""
+        needs_g = "g" in self.module.ARRAYS
+        tensors = self._check_grads(grads)
+        t = self.t + 1
+        hyper = hyper_values.values_at(self.spec, self.values, t)
+        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
+        host = variant["host"](t, hyper)
+        for gr in self.groups:
+            if gr.n_tensors:
+                if needs_g:
+                    gr.grads_table(self.cuda, tensors)
+                self._run_group(gr, variant, host, stream)
+        self.t = t
+
+    def _run_group(self, gr: _Group, variant: dict, host: dict, stream) -> None:
+        dt, name = gr.dtype.type, gr.dtype.name
+        for p in variant["passes"]:
+            if gr.n_chunks:
+                args = [gr.chunk_tensor, gr.chunk_start, gr.chunk_stop]
+                args += [gr.tables[a] for a in p["arrays"]]
+                args += [dt(host[h]) for h in p["host_args"]]
+                if p["tensor_args"]:
+                    args.append(gr.per_tensor)
+                if p["reductions"]:
+                    args.append(gr.partials)
+                p["kernels"][name][gr.grid, gr.block, stream](*args)
+            f = p["finish"]
+            if f is not None:
+                f["kernels"][name][gr.finish_grid, FINISH_BLOCK, stream](
+                    gr.chunk_first, gr.partials, gr.values, gr.per_tensor,
+                    *[np.float64(host[h]) for h in f["host_args"]])
+
+    def synchronize(self) -> None:
+        """Wait for every launched step to finish (before reading a clock or the arrays on the host)."""
+        self.cuda.synchronize()
+
+    # -- checkpoints (host numpy arrays) --
+    def _state_view(self, gr: _Group, k: int, s: str):
+        lo, hi = int(gr.offsets[k]), int(gr.offsets[k + 1])
+        return gr.states[s][lo:hi]
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-identically: step, states (as host arrays), hyperparameters."""
+        states: list[dict] = [{} for _ in self.params]
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                for s in self.states:
+                    host = self._state_view(gr, k, s).copy_to_host() if gr.sizes[k] else np.zeros(0, gr.dtype)
+                    states[i][s] = host.reshape(self._tensors[i].shape)
+        return {"spec": self.spec.name, "t": self.t, "states": states,
+                "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
+
+    def load_state_dict(self, sd: dict) -> None:
+        if sd.get("spec", self.spec.name) != self.spec.name:
+            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
+        if dict(sd.get("options", self.options)) != self.options:
+            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
+        states = sd["states"]
+        if len(states) != len(self.params):
+            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(self.params)}")
+        for i, (st, p) in enumerate(zip(states, self._tensors)):
+            for s in self.states:
+                if s not in st or tuple(np.shape(st[s])) != p.shape:
+                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {p.shape}")
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                if gr.sizes[k]:
+                    for s in self.states:
+                        host = np.ascontiguousarray(np.asarray(states[i][s], dtype=gr.dtype).reshape(-1))
+                        self._state_view(gr, k, s).copy_to_device(host)
+        self.t = int(sd["t"])
+        self.values.update(copy.deepcopy(sd.get("hypers", {})))
+
+
+def _check_launch(launch: dict, where: str) -> dict:
+    unknown = set(launch) - set(DEFAULT_LAUNCH)
+    if unknown:
+        raise TypeError(f"{where}: unknown launch option(s) {sorted(unknown)}; known: {sorted(DEFAULT_LAUNCH)}")
+    block, chunk = launch["block"], launch["chunk"]
+    if not (isinstance(block, int) and 1 <= block <= 1024 and block & (block - 1) == 0):
+        raise ValueError(f"{where}: block={block!r} must be a power of two from 1 to 1024")
+    if not (isinstance(chunk, int) and chunk >= 1):
+        raise ValueError(f"{where}: chunk={chunk!r} must be a positive integer")
+    mb = launch["max_blocks"]
+    if mb is not None and not (isinstance(mb, int) and mb >= 1):
+        raise ValueError(f"{where}: max_blocks={mb!r} must be a positive integer or None")
+    return launch
+
+
+def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, **launch) -> CUDAOptimizer:
+    """The CUDA optimizer for ``spec``: checks that CUDA can run, builds (if needed) and loads its kernels."""
+    cuda = require_cuda(f"optgen.create({spec.name!r})")
+    from ..compiler.driver import load_module
+    module = load_module(spec, options, "cuda")
+    return CUDAOptimizer(spec, module, params, options, values, cuda=cuda, **launch)
+
+
+__all__ = ["create_cuda", "cuda_support", "require_cuda", "CUDAOptimizer", "CudaUnavailableError",
+           "DEFAULT_LAUNCH", "INSTALL_HINT", "device_tensor"]
