@@ -160,7 +160,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'exp_avg', 'exp_avg_sq', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'lower', 'upper', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'exp_avg', 'exp_avg_sq', 'g'], "stores": ['w', 'exp_avg', 'exp_avg_sq'],
          "kernels": { "float32": adabound_v0_pass0_float32, "float64": adabound_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},

@@ -157,7 +157,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'square_avg', 'acc_delta', 'g'], "host_args": ['eps', 'h0', 'h1', 'rho', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'square_avg', 'acc_delta', 'g'], "stores": ['w', 'square_avg', 'acc_delta'],
          "kernels": { "float32": adadelta_v0_pass0_float32, "float64": adadelta_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64)", },
          "finish": None},

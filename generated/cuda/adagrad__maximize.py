@@ -148,7 +148,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'sum', 'g'], "host_args": ['eps', 'h0', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'sum', 'g'], "stores": ['w', 'sum'],
          "kernels": { "float32": adagrad_v0_pass0_float32, "float64": adagrad_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64)", },
          "finish": None},
@@ -215,7 +215,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'g', 'sum'], "host_args": ['eps', 'h0', 'initial_accumulator_value', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'g'], "stores": ['w', 'sum'],
          "kernels": { "float32": adagrad_v1_pass0_float32, "float64": adagrad_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64)", },
          "finish": None},

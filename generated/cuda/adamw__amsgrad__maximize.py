@@ -161,7 +161,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'vmax', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'vmax', 'g'], "stores": ['w', 'm', 'v', 'vmax'],
          "kernels": { "float32": adamw_v0_pass0_float32, "float64": adamw_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},

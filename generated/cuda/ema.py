@@ -126,7 +126,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm'], "host_args": ['h0', 'momentum'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm'], "stores": ['m'],
          "kernels": { "float32": ema_v0_pass0_float32, "float64": ema_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64)", },
          "finish": None},

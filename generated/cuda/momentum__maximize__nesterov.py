@@ -147,7 +147,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'buf', 'g'], "host_args": ['h0', 'h1', 'momentum', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'buf', 'g'], "stores": ['w', 'buf'],
          "kernels": { "float32": momentum_v0_pass0_float32, "float64": momentum_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64)", },
          "finish": None},
@@ -211,7 +211,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'g', 'buf'], "host_args": ['h0', 'momentum', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'g'], "stores": ['w', 'buf'],
          "kernels": { "float32": momentum_v1_pass0_float32, "float64": momentum_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64)", },
          "finish": None},

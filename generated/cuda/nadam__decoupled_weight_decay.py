@@ -181,7 +181,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'exp_avg', 'exp_avg_sq', 'mu_product', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'mu'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'exp_avg', 'exp_avg_sq', 'mu_product', 'g'], "stores": ['w', 'exp_avg', 'exp_avg_sq', 'mu_product'],
          "kernels": { "float32": nadam_v0_pass0_float32, "float64": nadam_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -270,7 +270,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'exp_avg', 'exp_avg_sq', 'g', 'mu_product'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'mu'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'exp_avg', 'exp_avg_sq', 'g'], "stores": ['w', 'exp_avg', 'exp_avg_sq', 'mu_product'],
          "kernels": { "float32": nadam_v1_pass0_float32, "float64": nadam_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},

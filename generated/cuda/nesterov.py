@@ -138,7 +138,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'v', 'g'], "host_args": ['h0', 'h1', 'h2', 'momentum'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'v', 'g'], "stores": ['w', 'v'],
          "kernels": { "float32": nesterov_v0_pass0_float32, "float64": nesterov_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64)", },
          "finish": None},

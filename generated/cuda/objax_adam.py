@@ -148,7 +148,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
          "kernels": { "float32": objax_adam_v0_pass0_float32, "float64": objax_adam_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
          "finish": None},

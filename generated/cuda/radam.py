@@ -169,7 +169,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
          "kernels": { "float32": radam_v0_pass0_float32, "float64": radam_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -253,7 +253,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
          "kernels": { "float32": radam_v1_pass0_float32, "float64": radam_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},

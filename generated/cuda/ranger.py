@@ -182,7 +182,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
          "kernels": { "float32": ranger_v0_pass0_float32, "float64": ranger_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -270,7 +270,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'phi', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v1_pass0_float32, "float64": ranger_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -356,7 +356,7 @@ VARIANT_v2 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v2_pass0_float32, "float64": ranger_v2_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -442,7 +442,7 @@ VARIANT_v3 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v3_pass0_float32, "float64": ranger_v3_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -527,7 +527,7 @@ VARIANT_v4 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
          "kernels": { "float32": ranger_v4_pass0_float32, "float64": ranger_v4_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -618,7 +618,7 @@ VARIANT_v5 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'phi', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v5_pass0_float32, "float64": ranger_v5_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -707,7 +707,7 @@ VARIANT_v6 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v6_pass0_float32, "float64": ranger_v6_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -796,7 +796,7 @@ VARIANT_v7 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
          "kernels": { "float32": ranger_v7_pass0_float32, "float64": ranger_v7_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)", },
          "finish": None},

@@ -160,7 +160,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'square_avg', 'momentum_buffer', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1', 'momentum', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'square_avg', 'momentum_buffer', 'g'], "stores": ['w', 'square_avg', 'momentum_buffer'],
          "kernels": { "float32": rmsprop_v0_pass0_float32, "float64": rmsprop_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
          "finish": None},
@@ -230,7 +230,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'square_avg', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'square_avg', 'g'], "stores": ['w', 'square_avg'],
          "kernels": { "float32": rmsprop_v1_pass0_float32, "float64": rmsprop_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64)", },
          "finish": None},

@@ -142,7 +142,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'sigma', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'sigma', 'g'], "stores": ['w', 'sigma'],
          "kernels": { "float32": rmsprop_seed_v0_pass0_float32, "float64": rmsprop_seed_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64)", },
          "finish": None},
@@ -208,7 +208,7 @@ VARIANT_v1 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'g', 'sigma'], "host_args": ['alpha', 'eps', 'h0', 'h1'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'g'], "stores": ['w', 'sigma'],
          "kernels": { "float32": rmsprop_seed_v1_pass0_float32, "float64": rmsprop_seed_v1_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64)", },
          "finish": None},

@@ -127,7 +127,7 @@ VARIANT_v0 = {
     "columns": [],
     "passes": [
         {"arrays": ['w', 'g'], "host_args": ['h0', 'weight_decay'], "tensor_args": [],
-         "reductions": [],
+         "reductions": [], "loads": ['w', 'g'], "stores": ['w'],
          "kernels": { "float32": sgd_v0_pass0_float32, "float64": sgd_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64)", },
          "finish": None},

@@ -198,6 +198,7 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             "tensor_args": [(s.name, columns[s]) for s in p.tensor_args],
             "tensor_arg_names": _names(p.tensor_args),
             "reduction_names": [s.name for s, _ in p.reductions],
+            "load_names": list(p.loads), "store_names": list(p.stores),
             "kernels": kernels,
             "finish": finish,
         })

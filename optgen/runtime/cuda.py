@@ -304,6 +304,17 @@ class CUDAOptimizer:
                     gr.chunk_first, gr.partials, gr.values, gr.per_tensor,
                     *[np.float64(host[h]) for h in f["host_args"]])
 
+    def bytes_per_step(self, t: int | None = None) -> int:
+        """Bytes the kernels of step ``t`` (default: the next) must move: every element's loads and stores.
+
+        The floor of a step's time is this over the memory bandwidth (DESIGN.md, performance model).
+        """
+        t = self.t + 1 if t is None else t
+        hyper = hyper_values.values_at(self.spec, self.values, t)
+        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
+        per_element = sum(len(p["loads"]) + len(p["stores"]) for p in variant["passes"])
+        return sum(int(gr.offsets[-1]) * gr.dtype.itemsize * per_element for gr in self.groups)
+
     def synchronize(self) -> None:
         """Wait for every launched step to finish (before reading a clock or the arrays on the host)."""
         self.cuda.synchronize()
@@ -315,6 +326,7 @@ class CUDAOptimizer:
 
     def state_dict(self) -> dict:
         """Everything needed to resume bit-identically: step, states (as host arrays), hyperparameters."""
+        self.synchronize()
         states: list[dict] = [{} for _ in self.params]
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
@@ -336,6 +348,7 @@ class CUDAOptimizer:
             for s in self.states:
                 if s not in st or tuple(np.shape(st[s])) != p.shape:
                     raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {p.shape}")
+        self.synchronize()
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
                 if gr.sizes[k]:

@@ -129,6 +129,7 @@ def test_gradient_table_is_uploaded_again_only_when_an_address_changes():
     opt = optgen.create("adam", dev, device="cuda")
     opt.step(grads)
     table = opt.groups[0].tables["g"]
+    assert opt.bytes_per_step() == (3 + 70) * 8 * 7  # Adam: read w, m, v, g; write w, m, v
     opt.step(grads)
     assert opt.groups[0].tables["g"] is table  # same gradient buffers: nothing crossed
     opt.step([cuda.to_device(g.copy_to_host()) for g in grads])
