@@ -172,6 +172,19 @@ def test_float32_math_functions_are_single_precision_in_ptx():
     assert "call" not in re.sub(r"//.*", "", ptx32).split()  # libdevice is inlined: no calls
 
 
+@pytest.mark.skipif(SIMULATOR, reason="compile_ptx needs the real numba-cuda, not the simulator")
+def test_adam_float32_kernel_reads_tables_then_streams_global_memory():
+    """Per chunk: the tensor's addresses from the device tables (u64); per element: float32 global
+    loads of w, m, v, g, stores of w, m, v, and single-precision sqrt and division."""
+    module = load_module("adam", {}, "cuda")
+    p = module.VARIANTS[()]["passes"][0]
+    ptx = _ptx_all(p["kernels"]["float32"].py_func, p["signatures"]["float32"])[(9, 0)]
+    assert "ld.global.u64" in ptx and "ld.global.s32" in ptx  # address tables, chunk table
+    n_ld, n_st = ptx.count("ld.global.f32"), ptx.count("st.global.f32")
+    assert n_ld > 0 and n_ld % 4 == 0 and n_st % 3 == 0 and n_ld // 4 == n_st // 3  # (unrolled) iterations
+    assert "sqrt.rn.f32" in ptx and "div.rn.f32" in ptx and not F64.search(ptx)
+
+
 # -- the clear errors ----------------------------------------------------------------------
 
 def _has_gpu():
