@@ -14,7 +14,7 @@ import sympy
 
 from . import claims as C
 from .oracles import Atoms, Function, ScaleInvariant, Sequence
-from .prove import check_zero, display, samplers_for, symbolic_zero
+from .prove import Timeout, check_zero, display, samplers_for, symbolic_zero, time_limit
 from .sums import assume, combine_sums
 from .symbols import Sampler, canon, sym, t as T_SPEC, variables
 from .unroll import recursion, unroll
@@ -72,7 +72,9 @@ ORACLES = {"sequence": Sequence, "function": Function, "scale_invariant": ScaleI
 
 
 def check_equivalence(c: C.Equivalence, steps: int | None) -> C.Result:
-    k = steps or c.steps
+    # ``steps`` (optgen verify --steps) applies to unrolling from the inits; a claim from
+    # arbitrary states is about its own number of steps (one step of an induction, or a residual)
+    k = (steps or c.steps) if c.start != "symbolic" else c.steps
     oracle = ORACLES[c.grads](c.dim)
     if c.start == "symbolic":
         start, states0 = T_START + c.start_offset, "symbolic"
@@ -260,11 +262,17 @@ def checkers() -> dict:
     }
 
 
-def run(claim: C.Claim, steps: int | None = None) -> C.Result:
-    """Decide one claim; never raises (an exception becomes an ERROR result)."""
+CLAIM_TIMEOUT = 120.0   # seconds; a claim that takes longer is reported as an ERROR
+
+
+def run(claim: C.Claim, steps: int | None = None, timeout: float | None = CLAIM_TIMEOUT) -> C.Result:
+    """Decide one claim; never raises (an exception or the time limit becomes an ERROR result)."""
     start = time.perf_counter()
     try:
-        result = checkers()[type(claim)](claim, steps)
+        with time_limit(timeout):
+            result = checkers()[type(claim)](claim, steps)
+    except Timeout:
+        result = C.Result(claim, None, "-", error=f"no decision within {timeout:.0f} s (try fewer --steps)")
     except Exception as exc:  # report it as this claim's error, keep verifying the others
         result = C.Result(claim, None, "-", error=f"{type(exc).__name__}: {exc}",
                           detail=traceback.format_exc(limit=3))

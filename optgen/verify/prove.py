@@ -49,25 +49,41 @@ class Timeout(Exception):
     """A symbolic step ran out of its time budget."""
 
 
+_deadlines: list[float] = []   # nested time limits: the innermost effective deadline last
+
+
+def _raise_timeout(signum, frame):
+    raise Timeout()
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
-    """Interrupt the block after ``seconds`` (SIGALRM; only on the main thread of Unix)."""
+    """Interrupt the block after ``seconds`` (SIGALRM; only on the main thread of Unix).
+
+    Limits nest: an inner limit never extends an outer one, and the outer limit is
+    re-armed when the inner block ends (if the outer deadline passed meanwhile, it
+    fires at once)."""
     usable = (seconds is not None and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
         yield
         return
-
-    def handler(signum, frame):
-        raise Timeout()
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    now = time.monotonic()
+    deadline = now + seconds
+    if _deadlines:
+        deadline = min(deadline, _deadlines[-1])
+    old = signal.signal(signal.SIGALRM, _raise_timeout) if not _deadlines else None
+    _deadlines.append(deadline)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 1e-4))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        _deadlines.pop()
+        if _deadlines:
+            signal.setitimer(signal.ITIMER_REAL, max(_deadlines[-1] - time.monotonic(), 1e-4))
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
 
 @dataclasses.dataclass

@@ -107,7 +107,7 @@ def _zero_or_expanded(body):
     """0 if a cheap normal form of ``body`` is 0 (symbolic powers frozen, see
     :func:`freeze_powers`, or like powers combined), else ``body`` expanded."""
     expanded = sympy.expand(body)
-    for form in (lambda e: sympy.expand(freeze_powers(e)),
+    for form in (lambda e: sympy.cancel(freeze_powers(e)),
                  lambda e: sympy.expand(sympy.powsimp(e))):
         if form(expanded) == 0:
             return 0

@@ -15,7 +15,8 @@ default, domain and doc). Before unrolling, every declared symbol is replaced by
 its domain (a hyperparameter's declared domain; a positive symbol gets a positive
 value; an integer one a small integer). The values are exact rationals with
 small denominators, so an expression without radicals evaluates *exactly*; with
-radicals it is evaluated in 50-digit floating point (mpmath, through SymPy).
+radicals (or exp, log) the values enter as 50-digit floats (mpmath, through
+SymPy), since exact nested radicals grow without bound.
 """
 from __future__ import annotations
 
@@ -171,9 +172,23 @@ class Sampler:
         """``expr`` at the sampled values: exact when rational, else ``prec`` digits."""
         expr = sympy.sympify(expr)
         self.assign(variables(expr))
-        val = expr.xreplace(self.values)
+        values = self.values
+        if _irrational(expr):  # exact algebraic numbers would nest without bound: use floats
+            values = {k: (sympy.Float(v, prec) if v.is_Rational and not v.is_Integer else v)
+                      for k, v in values.items()}
+        val = expr.xreplace(values)
         if variables(val):
             raise ValueError(f"cannot evaluate {val}: free symbols {val.free_symbols}")
         if val.is_Rational:
             return val
         return val.evalf(prec)
+
+
+def _irrational(expr) -> bool:
+    """Has a radical or a transcendental function (its value at rationals is not rational)."""
+    for node in sympy.preorder_traversal(expr):
+        if node.is_Pow and not node.exp.is_Integer and not (node.exp.is_Symbol or node.exp.is_Add):
+            return True
+        if isinstance(node, (sympy.exp, sympy.log, sympy.sin, sympy.cos)):
+            return True
+    return False
