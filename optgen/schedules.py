@@ -28,7 +28,7 @@ Shipped (seed 002, "Learning Rate Schedules", and the usual ones):
 ``PolynomialDecay``        (v0 - v1) (1 - min(n, T) / T)^p + v1  (LARS: p = 2; optax polynomial_schedule, torch PolynomialLR)
 ``WarmupCosine``           linear warmup, then cosine decay   (optax warmup_cosine_decay_schedule)
 ``ExponentialGrowth``      v0 q^n; ``.equivalent_to_weight_decay(lr, wd, momentum)``: seed 003 / Li & Arora
-``Expression(expr)``       any SymPy expression in ``t``; schedules multiply: ``LinearWarmup(...) * Exponential(...)``
+``Expression(expr)``       any SymPy expression in ``t`` (``StepExpression``: in ``n``); schedules multiply: ``LinearWarmup(...) * Exponential(...)``
 ``ReduceOnPlateau``        performance-dependent (seed 002): multiply by ``factor`` when a metric stops improving
 =========================  ==========================================================
 
@@ -49,13 +49,16 @@ from .spec import t
 
 __all__ = [
     "Schedule", "Constant", "PiecewiseConstant", "Exponential", "Reciprocal", "LinearWarmup",
-    "PolynomialDecay", "WarmupCosine", "ExponentialGrowth", "Expression", "ReduceOnPlateau",
-    "report", "steps_done",
+    "PolynomialDecay", "WarmupCosine", "ExponentialGrowth", "Expression", "StepExpression",
+    "ReduceOnPlateau", "report", "steps_done", "N",
 ]
 
 
+N = sympy.Symbol("n", integer=True, nonnegative=True)  # steps (or epochs) done before step t
+
+
 def steps_done(steps_per_epoch: int = 1) -> sympy.Expr:
-    """``n``: steps (or epochs) completed before step ``t``."""
+    """``n`` in terms of ``t``: steps (or epochs) completed before step ``t``."""
     if steps_per_epoch == 1:
         return t - 1
     return sympy.floor((t - 1) / sympy.Integer(steps_per_epoch))
@@ -79,15 +82,33 @@ def _positive_int(name, x) -> int:
 
 
 class Schedule:
-    """A value per step: ``expr`` (SymPy, in ``t``) and ``value(t)`` (float64)."""
+    """A value per step: ``expr`` (SymPy, in ``t``) and ``value(t)`` (float64).
 
-    expr: sympy.Expr
+    Subclasses write their formula in ``n`` (:data:`N`, steps or epochs done) and set
+    ``self.steps_per_epoch``; ``value`` computes n = (t - 1) // steps_per_epoch in
+    integers and evaluates the formula at it, so an epoch boundary is never missed
+    by a float rounding of (t - 1) / S. :class:`Expression` is written in ``t`` itself.
+    """
+
+    expr_n: sympy.Expr = None
+    steps_per_epoch: int = 1
+
+    @property
+    def expr(self) -> sympy.Expr:
+        """The schedule as an expression in the step ``t``."""
+        return self.expr_n.subs(N, steps_done(self.steps_per_epoch))
+
+    def _arg(self, step: int):
+        return (int(step) - 1) // self.steps_per_epoch
+
+    def _function(self):
+        return sympy.lambdify([N], self.expr_n, modules="math")
 
     def value(self, step: int) -> float:
         fn = self.__dict__.get("_fn")
         if fn is None:
-            fn = self.__dict__["_fn"] = sympy.lambdify([t], self.expr, modules="math")
-        return float(fn(int(step)))
+            fn = self.__dict__["_fn"] = self._function()
+        return float(fn(self._arg(step)))
 
     def values(self, steps: Iterable[int]) -> list[float]:
         return [self.value(s) for s in steps]
@@ -104,9 +125,23 @@ class Schedule:
     def __setstate__(self, state):
         self.__dict__.update(state)
 
-    def __mul__(self, other) -> "Expression":
-        o = other.expr if isinstance(other, Schedule) else _num(other)
-        return Expression(self.expr * o)
+    def __mul__(self, other) -> "Schedule":
+        """The product of two schedules, or of a schedule and a number (e.g. warmup * decay)."""
+        if isinstance(self, ReduceOnPlateau) or isinstance(other, ReduceOnPlateau):
+            return NotImplemented  # driven by a metric, not a function of t
+        if isinstance(other, Schedule):
+            if self.expr_n is not None and other.expr_n is not None and \
+                    self.steps_per_epoch == other.steps_per_epoch:
+                return StepExpression(self.expr_n * other.expr_n, self.steps_per_epoch)
+            if self.steps_per_epoch == other.steps_per_epoch == 1:
+                return Expression(self.expr * other.expr)
+            raise ValueError("schedules with different steps_per_epoch do not multiply; "
+                             "write an Expression in t instead")
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            if self.expr_n is None:
+                return Expression(self.expr * _num(other))
+            return StepExpression(self.expr_n * _num(other), self.steps_per_epoch)
+        return NotImplemented
 
     __rmul__ = __mul__
 
@@ -122,12 +157,34 @@ class Expression(Schedule):
         bad = {s for s in expr.free_symbols if s != t}
         if bad:
             raise ValueError(f"a schedule may depend on t only; {expr} also uses {sorted(map(str, bad))}")
-        self.expr = expr
+        self.expr_t = expr
+
+    @property
+    def expr(self) -> sympy.Expr:
+        return self.expr_t
+
+    def _arg(self, step: int):
+        return int(step)
+
+    def _function(self):
+        return sympy.lambdify([t], self.expr_t, modules="math")
+
+
+class StepExpression(Schedule):
+    """Any SymPy expression in ``n`` (:data:`N`: steps, or epochs of ``steps_per_epoch``, done)."""
+
+    def __init__(self, expr_n, steps_per_epoch: int = 1):
+        expr_n = sympy.sympify(expr_n)
+        bad = {s for s in expr_n.free_symbols if s != N}
+        if bad:
+            raise ValueError(f"a StepExpression may depend on n only; {expr_n} also uses {sorted(map(str, bad))}")
+        self.expr_n = expr_n
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
 
 
 class Constant(Schedule):
     def __init__(self, value: float):
-        self.expr = _num(value)
+        self.expr_n = _num(value)
 
 
 class PiecewiseConstant(Schedule):
@@ -147,9 +204,8 @@ class PiecewiseConstant(Schedule):
             raise ValueError(f"PiecewiseConstant: boundaries must increase, got {boundaries}")
         self.values_, self.boundaries = values, boundaries
         self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
-        n = steps_done(self.steps_per_epoch)
-        pieces = [(_num(v), n < b) for v, b in zip(values, boundaries)]
-        self.expr = sympy.Piecewise(*pieces, (_num(values[-1]), True))
+        pieces = [(_num(v), N < b) for v, b in zip(values, boundaries)]
+        self.expr_n = sympy.Piecewise(*pieces, (_num(values[-1]), True))
 
     @classmethod
     def from_scales(cls, init: float, boundaries_and_scales: dict, steps_per_epoch: int = 1):
@@ -168,7 +224,8 @@ class Exponential(Schedule):
         if r <= 0:
             raise ValueError(f"Exponential: r must be positive, got {r!r}")
         self.init, self.r = init, r
-        self.expr = _num(init) * sympy.exp(-steps_done(steps_per_epoch) / _num(r))
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        self.expr_n = _num(init) * sympy.exp(-N / _num(r))
 
     @classmethod
     def from_gamma(cls, init: float, gamma: float, steps_per_epoch: int = 1) -> "Exponential":
@@ -184,7 +241,8 @@ class Reciprocal(Schedule):
     def __init__(self, init: float, r: float, c: float = 1.0, steps_per_epoch: int = 1):
         if r <= 0:
             raise ValueError(f"Reciprocal: r must be positive, got {r!r}")
-        self.expr = _num(init) * (1 + steps_done(steps_per_epoch) / _num(r)) ** (-_num(c))
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        self.expr_n = _num(init) * (1 + N / _num(r)) ** (-_num(c))
 
 
 class LinearWarmup(Schedule):
@@ -192,8 +250,8 @@ class LinearWarmup(Schedule):
 
     def __init__(self, peak: float, warmup_steps: int, init: float = 0.0, steps_per_epoch: int = 1):
         W = _positive_int("warmup_steps", warmup_steps)
-        n = steps_done(steps_per_epoch)
-        self.expr = _num(init) + (_num(peak) - _num(init)) * sympy.Min(n, W) / W
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        self.expr_n = _num(init) + (_num(peak) - _num(init)) * sympy.Min(N, W) / W
 
 
 class PolynomialDecay(Schedule):
@@ -202,8 +260,8 @@ class PolynomialDecay(Schedule):
     def __init__(self, init: float, total_steps: int, power: float = 2.0, end: float = 0.0,
                  steps_per_epoch: int = 1):
         T = _positive_int("total_steps", total_steps)
-        n = steps_done(steps_per_epoch)
-        self.expr = (_num(init) - _num(end)) * (1 - sympy.Min(n, T) / T) ** _num(power) + _num(end)
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        self.expr_n = (_num(init) - _num(end)) * (1 - sympy.Min(N, T) / T) ** _num(power) + _num(end)
 
 
 class WarmupCosine(Schedule):
@@ -216,14 +274,14 @@ class WarmupCosine(Schedule):
         W, D = int(warmup_steps), _positive_int("decay_steps", decay_steps)
         if W < 0 or W >= D:
             raise ValueError(f"WarmupCosine: need 0 <= warmup_steps < decay_steps, got {W}, {D}")
-        n = steps_done(steps_per_epoch)
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
         peak_, end_ = _num(peak), _num(end)
-        frac = sympy.Min(n - W, D - W) / (D - W)
+        frac = sympy.Min(N - W, D - W) / (D - W)
         cosine = end_ + (peak_ - end_) * ((1 + sympy.cos(sympy.pi * frac)) / 2) ** _num(exponent)
         if W == 0:
-            self.expr = cosine
+            self.expr_n = cosine
         else:
-            self.expr = sympy.Piecewise((_num(init) + (peak_ - _num(init)) * n / W, n < W), (cosine, True))
+            self.expr_n = sympy.Piecewise((_num(init) + (peak_ - _num(init)) * N / W, N < W), (cosine, True))
 
 
 class ExponentialGrowth(Schedule):
@@ -245,7 +303,8 @@ class ExponentialGrowth(Schedule):
         if rate <= 0:
             raise ValueError(f"ExponentialGrowth: rate must be positive, got {rate!r}")
         self.init, self.rate = init, rate
-        self.expr = _num(init) * _num(rate) ** steps_done(steps_per_epoch)
+        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        self.expr_n = _num(init) * _num(rate) ** N
 
     @staticmethod
     def alpha(lr: float, weight_decay: float, momentum: float = 0.0) -> float:

@@ -99,10 +99,21 @@ def _hyper_named(spec: Spec, name: str, what: str) -> Hyper:
                     f"{spec.name!r}; it has {[h.name for h in spec.hyper_symbols]}")
 
 
-def _derived(inner: Spec, name: str, equations, how: str, doc: str, references=()) -> Spec:
-    return Spec(name, equations, doc=doc,
+def _derived(inner: Spec, name: str, equations, how: str, doc: str, references=(), new=()) -> Spec:
+    spec = Spec(name, equations, doc=doc,
                 references=[*inner.references, *[r for r in references if r not in inner.references]],
                 source=None, transforms=[*inner.transforms, how])
+    # Hyperparameters keep the inner spec's order, new ones follow in order of appearance
+    # (a symbol's global declaration counter is not enough: SymPy's expression cache may
+    # hand us an identical symbol declared by another spec file).
+    base = list(inner.declared) or [s.name for s in [*inner.hyper_symbols, *inner.option_symbols, *inner.states]]
+    seen = [n for n in new if n not in base]
+    for lhs, rhs in spec.equations:
+        for sym in [lhs, *sorted(rhs.free_symbols, key=str)]:
+            if isinstance(sym, (Hyper, Option, State)) and sym.name not in base and sym.name not in seen:
+                seen.append(sym.name)
+    spec.declared = tuple(dict.fromkeys([*base, *seen]))
+    return spec
 
 
 def _clone_hyper(h: Hyper, default) -> Hyper:
@@ -183,7 +194,8 @@ def lookahead(inner, k=5, alpha=0.5, *, name: str | None = None, doc: str | None
     return _derived(spec, name or f"lookahead_{spec.name}", eqs,
                     f"lookahead({spec.name}, k={k_sym.name}, alpha={alpha_sym.name})",
                     doc if doc is not None else f"Lookahead around {spec.name} ({first})",
-                    references=["Zhang, Lucas, Hinton & Ba 2019, arXiv:1907.08610"])
+                    references=["Zhang, Lucas, Hinton & Ba 2019, arXiv:1907.08610"],
+                    new=[k_sym.name, alpha_sym.name, phi.name])
 
 
 # --- decoupled weight decay --------------------------------------------------------------
