@@ -13,7 +13,7 @@ from pathlib import Path
 import sympy
 
 from . import claims as C
-from .symbols import canon, latex
+from .symbols import canon, latex as _latex
 
 __all__ = ["table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
 
@@ -63,6 +63,25 @@ def details(r) -> str:
 
 # --- LaTeX ---------------------------------------------------------------------------------
 
+_NAMES: dict = {}   # the LaTeX names of the specs of the claim being printed
+
+
+def latex(expr) -> str:
+    return _latex(expr, _NAMES)
+
+
+def _spec_names(sides) -> dict:
+    """LaTeX names of the hyperparameters of the specs of ``sides`` (the first side wins)."""
+    out: dict = {}
+    for side in reversed([s for s in sides if s is not None]):
+        try:
+            spec = side.load()
+        except Exception:  # the report of a spec that does not load says so elsewhere
+            continue
+        out.update({h.name: h.latex_name for h in spec.hyper_symbols})
+    return out
+
+
 def _side_latex(side) -> str:
     try:
         spec = side.load()
@@ -71,7 +90,7 @@ def _side_latex(side) -> str:
     lines = [r"%s &\leftarrow %s" % (sympy.latex(lhs), sympy.latex(rhs)) for lhs, rhs in spec.equations]
     extra = []
     if side.hypers:
-        extra.append(", ".join(f"{latex(sympy.Symbol(k))} = {latex(canon(v))}" for k, v in side.hypers.items()))
+        extra.append(", ".join(r"%s \mapsto %s" % (latex(sympy.Symbol(k)), latex(canon(v))) for k, v in side.hypers.items()))
     if side.grad_at is not None:
         extra.append(r"g = \nabla F(%s)" % latex(canon(side.grad_at)))
     if side.init:
@@ -104,7 +123,9 @@ def _obs(x):
 
 
 def claim_latex(c) -> list[str]:
-    """Display equations for a claim (each a LaTeX string)."""
+    """Display equations for a claim (each a LaTeX string), in the notation of its specs."""
+    _NAMES.clear()
+    _NAMES.update(_spec_names([getattr(c, "left", None), getattr(c, "right", None), getattr(c, "side", None)]))
     if c.latex:
         return [c.latex]
     if isinstance(c, C.Equivalence):

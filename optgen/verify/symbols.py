@@ -102,14 +102,17 @@ def variables(expr) -> set:
     return free
 
 
-def latex(expr) -> str:
-    """LaTeX of ``expr`` with the declared LaTeX names of canonical symbols."""
+def latex(expr, names: dict | None = None) -> str:
+    """LaTeX of ``expr`` with the LaTeX names of canonical symbols (``names``, by
+    symbol name, first: e.g. those of the spec a claim is about; then :data:`LATEX`)."""
     expr = sympy.sympify(expr)
-    names = {}
+    chosen = {}
     for s in getattr(expr, "free_symbols", ()):
-        if s.name in LATEX:
-            names[s] = LATEX[s.name]
-    return sympy.latex(expr, symbol_names=names)
+        if names and s.name in names:
+            chosen[s] = names[s.name]
+        elif s.name in LATEX:
+            chosen[s] = LATEX[s.name]
+    return sympy.latex(expr, symbol_names=chosen)
 
 
 # --- random values ----------------------------------------------------------------
