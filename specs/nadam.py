@@ -15,10 +15,10 @@ mu_t = beta1 (1 - 0.5 * 0.96^(t momentum_decay)):
 
 mu_prod is a product over the steps so far, prod_{k<=t} beta1 (1 - 0.5 q^k) with
 q = 0.96^momentum_decay: a q-Pochhammer symbol, which has no closed form in t.
-The spec language has no host-side (scalar) state yet, so mu_prod is written as
-a per-element state with the recurrence torch uses; it holds the same value in
-every element (and is stored in the parameter's dtype, as torch stores its
-mu_product in float32). It costs one extra array of traffic per step.
+It is written as a state with torch's recurrence; since its update reads only t
+and hyperparameters, the compiler makes it a host state: one float64 scalar
+updated in the host stage, not an array (NAdam moves 28 bytes per float32
+parameter, as Adam).
 """
 from optgen.dsl import Spec, hyper, option, state, var, when, w, g, t, sqrt
 

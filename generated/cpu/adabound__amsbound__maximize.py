@@ -27,6 +27,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'amsbound': True, 'maximize': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'final_lr': 0.1, 'gamma': 0.001, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'g']
 
 

@@ -24,6 +24,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 1.0, 'rho': 0.9, 'eps': 1e-06, 'weight_decay': 0.0}
 STATES = ['square_avg', 'acc_delta']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'square_avg', 'acc_delta', 'g']
 
 

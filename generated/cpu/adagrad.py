@@ -23,6 +23,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 0.01, 'lr_decay': 0.0, 'weight_decay': 0.0, 'initial_accumulator_value': 0.0, 'eps': 1e-10}
 STATES = ['sum']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'sum', 'g']
 
 

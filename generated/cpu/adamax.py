@@ -23,6 +23,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 0.002, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_inf']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'exp_avg', 'exp_inf', 'g']
 
 

@@ -24,6 +24,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'amsgrad': False, 'maximize': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.01}
 STATES = ['m', 'v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'g']
 
 

@@ -21,6 +21,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
 HYPERS = {'momentum': 0.999}
 STATES = ['m']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm']
 
 

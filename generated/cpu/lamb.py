@@ -27,6 +27,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-06, 'weight_decay': 0.0}
 STATES = ['m', 'v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'g']
 
 
@@ -65,7 +66,7 @@ def tensor_v0_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -91,7 +92,7 @@ def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lamb_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):

@@ -27,6 +27,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'norm_of_decayed_grad': True}
 HYPERS = {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.0001, 'trust_coefficient': 0.001, 'eps': 1e-05}
 STATES = ['v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'v', 'g']
 
 

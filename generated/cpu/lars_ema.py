@@ -25,6 +25,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
 HYPERS = {'lr': 0.1, 'beta1': 0.9, 'weight_decay': 0.0001, 'trust_coefficient': 0.001, 'eps': 1e-05}
 STATES = ['m']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'g']
 
 
@@ -63,7 +64,7 @@ def tensor_v0_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lars_ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_g, beta1, h0, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, m, g; stores m; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -85,7 +86,7 @@ def lars_ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lars_ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_g, beta1, h0, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, m, g; stores m; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):

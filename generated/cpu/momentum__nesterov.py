@@ -23,6 +23,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'nesterov': True, 'maximize': False}
 HYPERS = {'lr': 0.001, 'momentum': 0.9, 'dampening': 0.0, 'weight_decay': 0.0}
 STATES = ['buf']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'buf', 'g']
 
 

@@ -22,6 +22,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'momentum': 0.9}
 STATES = ['v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'v', 'g']
 
 

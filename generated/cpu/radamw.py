@@ -29,16 +29,17 @@ SPEC = "radamw"
 SPEC_HASH = "314955fc5322e7c5"
 OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
-HYPERS = {'beta1': 0.9, 'beta2': 0.999, 'lr': 0.001, 'eps': 1e-08, 'weight_decay': 0.01, 'rho_threshold': 5.0}
+HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.01, 'rho_threshold': 5.0}
 STATES = ['m', 'v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'g']
 
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -53,9 +54,9 @@ def select_variant(t, hyper):
 
 def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -127,9 +128,9 @@ VARIANT_v0 = {
 
 def host_v1(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])

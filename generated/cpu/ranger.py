@@ -37,16 +37,17 @@ SPEC = "ranger"
 SPEC_HASH = "44c72d3bd8387aba"
 OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
-HYPERS = {'beta1': 0.95, 'beta2': 0.999, 'lr': 0.001, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
+HYPERS = {'lr': 0.001, 'beta1': 0.95, 'beta2': 0.999, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
 STATES = ['m', 'v', 'phi']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -63,9 +64,9 @@ def select_variant(t, hyper):
 
 def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -139,9 +140,9 @@ VARIANT_v0 = {
 
 def host_v1(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -221,9 +222,9 @@ VARIANT_v1 = {
 
 def host_v2(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -301,9 +302,9 @@ VARIANT_v2 = {
 
 def host_v3(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -381,9 +382,9 @@ VARIANT_v3 = {
 
 def host_v4(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -460,9 +461,9 @@ VARIANT_v4 = {
 
 def host_v5(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -545,9 +546,9 @@ VARIANT_v5 = {
 
 def host_v6(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -628,9 +629,9 @@ VARIANT_v6 = {
 
 def host_v7(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])

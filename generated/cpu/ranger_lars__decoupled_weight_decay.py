@@ -49,16 +49,17 @@ SPEC = "ranger_lars"
 SPEC_HASH = "92cf28b9158b57f9"
 OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'decoupled_weight_decay': True}
-HYPERS = {'beta1': 0.95, 'beta2': 0.999, 'lr': 0.001, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
+HYPERS = {'lr': 0.001, 'beta1': 0.95, 'beta2': 0.999, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
 STATES = ['m', 'v', 'phi']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -75,9 +76,9 @@ def select_variant(t, hyper):
 
 def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -104,7 +105,7 @@ def tensor_v0_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -130,7 +131,7 @@ def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -202,9 +203,9 @@ VARIANT_v0 = {
 
 def host_v1(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -231,7 +232,7 @@ def tensor_v1_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -257,7 +258,7 @@ def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -335,9 +336,9 @@ VARIANT_v1 = {
 
 def host_v2(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -364,7 +365,7 @@ def tensor_v2_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -392,7 +393,7 @@ def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -466,9 +467,9 @@ VARIANT_v2 = {
 
 def host_v3(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -495,7 +496,7 @@ def tensor_v3_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -521,7 +522,7 @@ def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -597,9 +598,9 @@ VARIANT_v3 = {
 
 def host_v4(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -629,7 +630,7 @@ def tensor_v4_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -655,7 +656,7 @@ def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -731,9 +732,9 @@ VARIANT_v4 = {
 
 def host_v5(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -763,7 +764,7 @@ def tensor_v5_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -789,7 +790,7 @@ def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -871,9 +872,9 @@ VARIANT_v5 = {
 
 def host_v6(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -903,7 +904,7 @@ def tensor_v6_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -931,7 +932,7 @@ def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -1009,9 +1010,9 @@ VARIANT_v6 = {
 
 def host_v7(t, hyper):
     """Host stage: scalars computed once per step in float64."""
+    lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    lr = numpy.float64(hyper["lr"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
@@ -1041,7 +1042,7 @@ def tensor_v7_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
@@ -1067,7 +1068,7 @@ def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
         partials[c, 1] = acc_1
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
 def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):

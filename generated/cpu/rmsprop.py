@@ -26,6 +26,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'centered': False, 'maximize': False}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 1e-08, 'weight_decay': 0.0, 'momentum': 0.0}
 STATES = ['square_avg', 'momentum_buffer']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'square_avg', 'momentum_buffer', 'g']
 
 

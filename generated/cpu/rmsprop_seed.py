@@ -22,6 +22,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 0.0}
 STATES = ['sigma']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'sigma', 'g']
 
 

@@ -21,6 +21,7 @@ OPTGEN_VERSION = "0.1.0"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 0.001, 'weight_decay': 0.0}
 STATES = []
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'g']
 
 

@@ -66,6 +66,7 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             "reduction_names": [s.name for s, _ in p.reductions],
             "kernels": kernels,
         })
+    host_needed |= set(v.host_states.values())  # the runtime keeps them for the next step
     return {"id": vid, "key": v.key, "key_text": key_text, "host": host_lines(v.host),
             "host_out": sorted(s.name for s in host_needed),
             "tensor_stages": tensor_stages, "passes": passes}

@@ -100,13 +100,13 @@ def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -
     b.variants = optimise(b.staged)
     t_module = TARGETS[target]
     ctx = t_module.context(b)
-    ctx.update(_common_context(spec, resolved, options))
+    ctx.update(_common_context(spec, resolved, options, b.ssa))
     b.code = render(t_module.TEMPLATE, **ctx)
     b.path = output_dir(spec, target) / f"{module_stem(spec, options)}.py"
     return b
 
 
-def _common_context(original: Spec, spec: Spec, options: dict) -> dict:
+def _common_context(original: Spec, spec: Spec, options: dict, ssa) -> dict:
     return {
         "version": __version__,
         "name": spec.name,
@@ -117,7 +117,9 @@ def _common_context(original: Spec, spec: Spec, options: dict) -> dict:
         "doc": (spec.doc or spec.name).replace('"""', "'''"),
         "equations": [f"{lhs} = {rhs}" for lhs, rhs in spec.equations],
         "hypers": {h.name: h.default for h in spec.hyper_symbols},
-        "hyper_names": [h.name for h in spec.hyper_symbols],
+        # host states arrive with the hyperparameters: scalars the runtime keeps between steps
+        "hyper_names": [h.name for h in spec.hyper_symbols] + list(ssa.host_states),
+        "host_states": {name: sym.name for name, sym in ssa.host_states.items()},
     }
 
 

@@ -45,6 +45,7 @@ class KernelVariant:
     host: list           # [(symbol, expr)] host values, in order (float64, per step)
     passes: list         # [KernelPass]
     tensor_stages: list  # [[(symbol, expr)]]
+    host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
 
 
 class HostHoister:
@@ -154,5 +155,6 @@ def optimise(staged: Staged) -> dict:
         hoist = HostHoister(staged.ssa)
         passes = [optimise_pass(staged.ssa, p, hoist) for p in v.passes]
         tensor_stages = [[(s, e) for s, e in st] for st in v.tensor_stages]
-        out[key] = KernelVariant(key, [*v.host, *hoist.assignments], passes, tensor_stages)
+        out[key] = KernelVariant(key, [*v.host, *hoist.assignments], passes, tensor_stages,
+                                 dict(staged.ssa.host_states))
     return out

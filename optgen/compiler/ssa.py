@@ -14,6 +14,11 @@ anything else is read as ``init if t == 1 else m``, a host condition that the
 staging pass turns into a kernel variant, never a per-element branch. A state
 whose old value is never read is not memory at all (e.g. ``vmax`` when
 ``amsgrad`` is off): it is demoted to an intermediate and costs no traffic.
+
+A state whose every update reads only ``t``, hyperparameters and host states
+(NAdam's product of momentum factors, a step counter of an EMA) is a *host
+state*: one float64 scalar kept by the runtime and updated in the host stage,
+not an array in memory.
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ class SSA:
     finals: dict         # array name -> symbol of its value after the step
     hypers: list         # Hyper symbols used
     level: dict = dataclasses.field(default_factory=dict)  # symbol -> HOST/TENSOR/ELEMENT
+    host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
 
     def expr(self, sym):
         return self.nodes.get(sym, self.reductions.get(sym))
@@ -147,7 +153,28 @@ def to_ssa(spec: Spec) -> SSA:
     ssa = SSA(spec, nodes, reductions, arrays, finals,
               [s for s in level if isinstance(s, Hyper)], level)
     _demote_unread_states(ssa)
+    _find_host_states(ssa)
     return ssa
+
+
+def _find_host_states(ssa: SSA) -> None:
+    """States that are scalars per step: assume all are, drop those that are not, repeat."""
+    candidates = set(ssa.states)
+    while True:
+        level = dict(ssa.level)
+        for name in candidates:
+            level[input_symbol(name)] = HOST
+        for sym, e in ssa.nodes.items():
+            level[sym] = _level_of(e, level)
+        bad = {c for c in candidates if level[ssa.finals[c]] != HOST}
+        if not bad:
+            break
+        candidates -= bad
+    if candidates:
+        ssa.level = level
+        for name in [a for a in ssa.arrays if a in candidates]:
+            ssa.arrays.remove(name)
+            ssa.host_states[name] = ssa.finals.pop(name)
 
 
 def _demote_unread_states(ssa: SSA) -> None:

@@ -179,5 +179,6 @@ def stage(ssa: SSA) -> Staged:
         passes, tensor_stages = plan_passes(v)
         exprs = [e for p in passes for _, e in [*p.compute, *p.reductions]]
         exprs += [e for st in tensor_stages for _, e in st]
+        exprs += list(v.host_states.values())  # host states advance every step
         variants[key] = Variant(key, passes, tensor_stages, _host_closure(v, exprs))
     return Staged(ssa, conditions, _host_closure(ssa, conditions), variants)

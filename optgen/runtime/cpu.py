@@ -8,14 +8,13 @@ reductions).
 """
 from __future__ import annotations
 
-import copy
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from numba import typed
 
-from ..spec import Spec, SpecError
-from . import hypers as hyper_values
+from ..spec import Spec
+from .base import CompiledOptimizer
 from .checks import check_grads, check_params
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
@@ -56,20 +55,15 @@ class _Group:
         return self._grads_list
 
 
-class CPUOptimizer:
+class CPUOptimizer(CompiledOptimizer):
     """A compiled optimizer over a list of numpy arrays, updated in place."""
 
     device = "cpu"
 
     def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
-        self.spec = spec
-        self.module = module
-        self._where = f"optgen.create({spec.name!r})"
-        self.params = check_params(params, self._where)
-        self.options = options
-        self.values = values
-        self.t = 0
-        self.states = list(module.STATES)
+        where = f"optgen.create({spec.name!r})"
+        super().__init__(spec, module, options, values, where)
+        self.params = check_params(params, where)
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
             by_dtype.setdefault(p.dtype, []).append(i)
@@ -78,29 +72,14 @@ class CPUOptimizer:
         for gr in self.groups:
             gr.partials = np.zeros((len(gr.chunk_tensor), max(n_red, 1)), np.float64)
 
-    # -- hyperparameters --
-    @property
-    def hypers(self) -> dict:
-        return {**self.values, **self.options}
-
-    def set_hyper(self, name: str, value: Any) -> None:
-        """Change a real hyperparameter (or give it a schedule) between steps."""
-        if name in self.options:
-            raise SpecError(f"{self._where}: {name} is a build-time option; create a new optimizer to change it")
-        _, new = hyper_values.resolve(self.spec, {name: value})
-        self.values[name] = new[name]
-
-    # -- the step --
     def step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
         t = self.t + 1
-        hyper = hyper_values.values_at(self.spec, self.values, t)
-        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
-        host = variant["host"](t, hyper)
+        variant, host = self._host_stage(t)
         for gr in self.groups:
             if gr.n_tensors:
                 self._run_group(gr, variant, host, grads)
-        self.t = t
+        self._finish_step(t, host)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
         dt = gr.dtype.type
@@ -129,24 +108,12 @@ class CPUOptimizer:
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     states[i][s] = gr.flat[s][k].reshape(self.params[i].shape).copy()
-        return {"spec": self.spec.name, "t": self.t, "states": states,
-                "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
+        return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
-        if sd.get("spec", self.spec.name) != self.spec.name:
-            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
-        if dict(sd.get("options", self.options)) != self.options:
-            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
-        states = sd["states"]
-        if len(states) != len(self.params):
-            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(self.params)}")
-        for i, (st, p) in enumerate(zip(states, self.params)):
-            for s in self.states:
-                if s not in st or np.shape(st[s]) != p.shape:
-                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {p.shape}")
+        states = self._check_checkpoint(sd, [p.shape for p in self.params])
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     gr.flat[s][k][...] = np.asarray(states[i][s]).reshape(-1)
-        self.t = int(sd["t"])
-        hyper_values.restore(self.values, sd.get("hypers", {}))
+        self._restore_host_side(sd)

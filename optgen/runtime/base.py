@@ -1,0 +1,85 @@
+"""What every compiled optimizer does the same way, whatever the device.
+
+The host side of a step: hyperparameter values (schedules evaluated) at step t,
+the variant chosen by the host conditions, the float64 host stage, and the host
+states (scalars such as NAdam's product of momentum factors) carried to the
+next step. And checkpoints: the step, the hyperparameters (schedule state
+included), the host states; the device runtime adds the per-element states.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from ..spec import Spec, SpecError
+from . import hypers as hyper_values
+
+
+class CompiledOptimizer:
+    """Base of the CPU and CUDA runtimes: host stage, hyperparameters, checkpoints."""
+
+    device = "?"
+
+    def __init__(self, spec: Spec, module, options: dict, values: dict, where: str):
+        self.spec = spec
+        self.module = module
+        self.options = options
+        self.values = values
+        self._where = where
+        self.t = 0
+        self.states = list(module.STATES)
+        self.host_states = {name: 0.0 for name in module.HOST_STATES}
+
+    # -- hyperparameters --
+    @property
+    def hypers(self) -> dict:
+        return {**self.values, **self.options}
+
+    def set_hyper(self, name: str, value: Any) -> None:
+        """Change a real hyperparameter (or give it a schedule) between steps."""
+        if name in self.options:
+            raise SpecError(f"{self._where}: {name} is a build-time option; create a new optimizer to change it")
+        _, new = hyper_values.resolve(self.spec, {name: value})
+        self.values[name] = new[name]
+
+    # -- the host side of a step --
+    def _host_stage(self, t: int) -> tuple[dict, dict]:
+        """(variant, host values) of step ``t``: conditions and scalars, once per step."""
+        inputs = {**hyper_values.values_at(self.spec, self.values, t), **self.host_states}
+        variant = self.module.VARIANTS[self.module.select_variant(t, inputs)]
+        return variant, variant["host"](t, inputs)
+
+    def _finish_step(self, t: int, host: dict) -> None:
+        self.host_states = {name: float(host[new]) for name, new in self.module.HOST_STATES.items()}
+        self.t = t
+
+    # -- checkpoints --
+    def _checkpoint(self, states: list) -> dict:
+        return {"spec": self.spec.name, "t": self.t, "states": states,
+                "host_states": dict(self.host_states),
+                "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
+
+    def _check_checkpoint(self, sd: dict, shapes: list) -> list:
+        """The per-tensor states of ``sd`` after checking they fit; raises before changing anything."""
+        if sd.get("spec", self.spec.name) != self.spec.name:
+            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
+        if dict(sd.get("options", self.options)) != self.options:
+            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
+        states = sd["states"]
+        if len(states) != len(shapes):
+            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(shapes)}")
+        for i, (st, shape) in enumerate(zip(states, shapes)):
+            for s in self.states:
+                if s not in st or tuple(np.shape(st[s])) != tuple(shape):
+                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {shape}")
+        missing = set(self.host_states) - set(sd.get("host_states", {}))
+        if missing and int(sd["t"]) > 0:
+            raise ValueError(f"{self._where}: state_dict lacks host state(s) {sorted(missing)}")
+        return states
+
+    def _restore_host_side(self, sd: dict) -> None:
+        self.t = int(sd["t"])
+        self.host_states.update({k: float(v) for k, v in sd.get("host_states", {}).items()})
+        hyper_values.restore(self.values, sd.get("hypers", {}))
