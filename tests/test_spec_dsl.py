@@ -35,9 +35,10 @@ def test_same_hyper_name_in_two_specs_keeps_each_default():
 
 
 def test_hypers_in_declaration_order_and_options_resolve():
-    beta = hyper("beta", 0.9, domain="[0, 1)")
-    lr = hyper("lr", 0.1, domain="positive")
-    flip = option("flip", False)
+    # docs unique to this test: an identical declaration elsewhere would be the same symbol
+    beta = hyper("beta", 0.9, domain="[0, 1)", doc="order test: first")
+    lr = hyper("lr", 0.1, domain="positive", doc="order test: second")
+    flip = option("flip", False, doc="order test")
     m = state("m")
     d = var("d")
     spec = Spec("toy", [(d, when(flip, -g, g)), (m, beta * m + d), (w, w - lr * m)])
