@@ -70,3 +70,19 @@ def test_cli_list_and_unknown_names(capsys):
     assert main(["verify", "no_such_thing"]) == 2
     assert "no claims about 'no_such_thing'" in capsys.readouterr().err
     assert main(["verify", "sgd", "--steps", "0"]) == 2
+
+
+def test_claims_attached_to_a_spec_are_found(tmp_path, monkeypatch):
+    (tmp_path / "tmp_plain_gd.py").write_text(textwrap.dedent('''
+        from optgen.dsl import Spec, hyper, w, g
+        from optgen.verify import Equivalence, Side
+        lr = hyper("lr", 0.1, domain="positive")
+        spec = Spec("tmp_plain_gd", [(w, w - lr * g)])
+        spec.claims.append(Equivalence(name="tmp_plain_gd_is_sgd", left=Side("tmp_plain_gd"),
+                                       right=Side("sgd", hypers={"weight_decay": 0}), steps=2))
+    '''))
+    monkeypatch.setenv("OPTGEN_SPEC_PATH", str(tmp_path))
+    from optgen.verify import verify
+    (r,) = verify(["tmp_plain_gd"])
+    assert r.claim.name == "tmp_plain_gd_is_sgd" and r.outcome == "PASS"
+    assert "tmp_plain_gd" in r.claim.specs() and r.claim.origin.endswith("tmp_plain_gd.py")

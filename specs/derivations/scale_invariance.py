@@ -5,13 +5,13 @@ Lemma. If L(c theta) = L(theta) for all c > 0, then <grad L(theta), theta> = 0 a
 grad L(c theta) = grad L(theta) / c. (Every such L is F(theta / |theta|); the
 claim takes F uninterpreted, so it covers all of them.)
 
-Theorem. On such a loss, torch's SGD with momentum gamma (dampening 0), a constant
+Theorem. On such a loss, torch's SGD with momentum mu (dampening 0), a constant
 learning rate eta and L2 weight decay lambda produces w_t = alpha^t u_t, where u_t
 is SGD with the same momentum, *no* weight decay and the exponentially growing
 learning rate eta_t = eta alpha^(1 - 2t) (t = 1, 2, ...), started from the buffer
 b_0 = (alpha - 1) / (alpha eta) w_0; alpha is a root of
 
-    alpha^2 - (1 + gamma - eta lambda) alpha + gamma = 0.
+    alpha^2 - (1 + mu - eta lambda) alpha + mu = 0.
 
 Since L(alpha^t u) = L(u), both runs compute the same functions ("equivalent in
 function space"). alpha and the schedule are *derived* below from the momentum
@@ -21,12 +21,12 @@ elimination applied to the no-decay spec with a free learning-rate sequence).
 The check: a 2-dimensional parameter, a gradient oracle that knows only the
 lemma (grad L(c p) = grad L(p)/c), three steps, symbolic; the numeric fallback
 would use the Rayleigh quotient x'Ax / x'x, a scale-invariant model.
-Without the initial buffer the equivalence fails at step 1 (unless gamma = 0).
+Without the initial buffer the equivalence fails at step 1 (unless mu = 0).
 """
 import sympy
 
 from optgen.dsl import Spec, hyper as declare, state, w, g
-from optgen.verify import Equivalence, ScaleInvariance, Side
+from optgen.verify import Equivalence, Identity, ScaleInvariance, Side
 from optgen.verify.symbols import hyper, set_latex, sym, t
 from optgen.verify.unroll import unroll
 from optgen.verify.oracles import Sequence
@@ -56,22 +56,21 @@ def derive():
         b0 = traj.envs[0][0][sympy.Symbol("buf", real=True)]
         g2 = next(iter(w2.atoms(sympy.Indexed) - w1.atoms(sympy.Indexed)))
         # eliminate the buffer: w2 = A w1 + B w0 + C grad(w1)
-        A, B, C = sympy.symbols("A B C")
         W0, W1 = sympy.symbols("W0 W1")
         b_of = sympy.solve(sympy.Eq(w1, W1), b0)[0]
         rhs = sympy.expand(w2.xreplace({b0: b_of}).xreplace({w0: W0}))
         out.append({k: sympy.simplify(rhs.coeff(x)) for k, x in (("A", W1), ("B", W0), ("C", g2))})
     d, p = out
-    # w_t = a^t u_t: u2 = (A/a) u1 + (B/a^2) u0 + C a^(-2-s) grad(u1) must be the plain recursion
+    # w_t = a^t u_t turns the decay recursion into u2 = (A/a) u1 + (B/a^2) u0 + (gradient term);
+    # it must be the plain one, whose coefficients involve r = eta_(t+1)/eta_t
     r = sympy.Symbol("r", positive=True)   # eta(T+2) / eta(T+1)
     a = sympy.Symbol("a", positive=True)
     pr = {k: v.xreplace({eta(T + 2): r * eta(T + 1)}) for k, v in p.items()}
     sol = sympy.solve([sympy.Eq(d["A"] / a, pr["A"]), sympy.Eq(d["B"] / a**2, pr["B"])], [r, lam], dict=True)[0]
-    quadratic = sympy.expand((a**2 - (1 + gamma - lr * sympy.Symbol("lambda")) * a + gamma))
-    return sol[r].xreplace({a: alpha}), sol[lam].xreplace({a: alpha}), d, pr, quadratic
+    return sol[r].xreplace({a: alpha}), sol[lam].xreplace({a: alpha})
 
 
-RATIO, LAMBDA, _D, _P, _Q = derive()   # eta_{t+1}/eta_t = 1/alpha^2; lambda in terms of alpha
+RATIO, LAMBDA = derive()   # eta_{t+1}/eta_t = 1/alpha^2; lambda in terms of alpha
 
 SCHEDULE = lr * alpha ** (1 - 2 * t)            # eta_t, with eta_1 = eta / alpha
 B0 = (alpha - 1) / (alpha * lr)                 # initial buffer, per unit of w_0
@@ -91,11 +90,16 @@ claims = [
         name="scale_invariance_rayleigh", source="seed 003",
         statement="the Rayleigh quotient theta'A theta / theta'theta (the numeric model) is scale-invariant",
         dim=2, loss=lambda th: (2 * th[0]**2 + th[0] * th[1] - 3 * th[1]**2) / (th[0]**2 + th[1]**2)),
+    Identity(
+        name="exp_lr_schedule_ratio", about=("momentum",), source="seed 003, Theorem (Li & Arora 2019)",
+        statement="the schedule eta_t = eta alpha^(1-2t) grows by the ratio derived from the specs' equations "
+                  "(eliminating the momentum buffer and matching w_t = alpha^t u_t)",
+        lhs=SCHEDULE.xreplace({t: t + 1}) / SCHEDULE, rhs=RATIO),
     Equivalence(
         name="exp_lr_equivalence", about=("momentum",), source="seed 003, Theorem (Li & Arora 2019)",
         statement=(f"weight decay + constant lr + momentum = exponentially growing lr: w_t = alpha^t u_t, "
                    f"with derived eta_(t+1)/eta_t = {RATIO}, lambda = {sympy.simplify(LAMBDA)} "
-                   f"(i.e. alpha^2 - (1 + gamma - eta lambda) alpha + gamma = 0), u's buffer starting at "
+                   f"(i.e. alpha^2 - (1 + mu - eta lambda) alpha + mu = 0, mu the momentum), u's buffer starting at "
                    f"(alpha - 1)/(alpha eta) w_0"),
         left=LEFT, right=Side(momentum_rule, init={"buf": B0 * w}, **RIGHT), **COMMON),
     Equivalence(
@@ -114,6 +118,6 @@ claims = [
     Equivalence(
         name="exp_lr_without_initial_buffer", about=("momentum",), source="seed 003, Theorem",
         statement="the same with u's buffer starting at 0",
-        xfail="the first step differs unless gamma = 0: the growing-lr run needs the initial buffer",
+        xfail="the first step differs unless mu = 0: the growing-lr run needs the initial buffer",
         left=LEFT, right=Side(momentum_rule, **RIGHT), **COMMON),
 ]
