@@ -19,7 +19,37 @@ from ..spec import TensorSum
 DTYPES = ("float32", "float64")
 
 
-class KernelPrinter(PythonCodePrinter):
+class _BranchesAndFolds:
+    """Printing shared by the kernel and host printers, each with its own spelling:
+    Max/Min as nested two-argument calls, Piecewise as nested two-way selections."""
+
+    max_function = min_function = ""
+
+    def _nested(self, fn, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{fn}({out}, {self._print(a)})"
+        return out
+
+    def _print_Max(self, expr):
+        return self._nested(self.max_function, expr.args)
+
+    def _print_Min(self, expr):
+        return self._nested(self.min_function, expr.args)
+
+    def _select(self, cond: str, then: str, otherwise: str) -> str:
+        raise NotImplementedError
+
+    def _print_Piecewise(self, expr):
+        if expr.args[-1].cond != True:  # noqa: E712 - SymPy's true
+            raise ValueError(f"Piecewise without an otherwise branch: {expr}")
+        out = self._print(expr.args[-1].expr)
+        for value, cond in reversed(expr.args[:-1]):
+            out = self._select(self._print(cond), self._print(value), out)
+        return out
+
+
+class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
     """Per-element expressions for a ``numba.njit`` kernel of one dtype."""
 
     def __init__(self, dtype: str = "float64", settings=None):
@@ -81,65 +111,35 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
-    def _minmax(self, fn, args):
-        out = self._print(args[0])
-        for a in args[1:]:
-            out = f"{fn}({out}, {self._print(a)})"
-        return out
-
-    def _print_Max(self, expr):
-        return self._minmax("max", expr.args)
-
-    def _print_Min(self, expr):
-        return self._minmax("min", expr.args)
+    max_function, min_function = "max", "min"
 
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
         one, zero = self.literal(1.0), self.literal(0.0)
         return f"({one} if {x} > {zero} else (-{one} if {x} < {zero} else {zero}))"
 
-    def _print_Piecewise(self, expr):
-        if expr.args[-1].cond != True:  # noqa: E712 - SymPy's true
-            raise ValueError(f"Piecewise without an otherwise branch: {expr}")
-        out = self._print(expr.args[-1].expr)
-        for value, cond in reversed(expr.args[:-1]):
-            out = f"({self._print(value)} if {self._print(cond)} else {out})"
-        return out
+    def _select(self, cond, then, otherwise):
+        return f"({then} if {cond} else {otherwise})"
 
     def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
         raise ValueError("tensor_sum must be lowered into a pass before printing")
 
 
-class HostPrinter(NumPyPrinter):
+class HostPrinter(_BranchesAndFolds, NumPyPrinter):
     """Host and per-tensor stages: float64 numpy, evaluated once per step or per tensor."""
 
     def __init__(self, settings=None):
         super().__init__({"allow_unknown_functions": False, **(settings or {})})
 
-    def _print_Piecewise(self, expr):
-        if expr.args[-1].cond != True:  # noqa: E712
-            raise ValueError(f"Piecewise without an otherwise branch: {expr}")
-        out = self._print(expr.args[-1].expr)
-        for value, cond in reversed(expr.args[:-1]):
-            out = f"numpy.where({self._print(cond)}, {self._print(value)}, {out})"
-        return out
+    # nested numpy.maximum/minimum: NumPyPrinter's default uses functools, which the
+    # generated module does not import
+    max_function, min_function = "numpy.maximum", "numpy.minimum"
+
+    def _select(self, cond, then, otherwise):
+        return f"numpy.where({cond}, {then}, {otherwise})"
 
     def _print_Mod(self, expr):
         return f"numpy.mod({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    # Max/Min of per-tensor arrays and host scalars: nested numpy.maximum/minimum
-    # (NumPyPrinter's default uses functools, which the generated module does not import).
-    def _minmax(self, fn, args):
-        out = self._print(args[0])
-        for a in args[1:]:
-            out = f"{fn}({out}, {self._print(a)})"
-        return out
-
-    def _print_Max(self, expr):
-        return self._minmax("numpy.maximum", expr.args)
-
-    def _print_Min(self, expr):
-        return self._minmax("numpy.minimum", expr.args)
 
 
 def assignment_lines(printer, pairs, indent: str = "") -> list[str]:
