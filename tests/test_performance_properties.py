@@ -1,0 +1,215 @@
+"""Properties of the compiled CPU kernels that decide their speed (no wall-clock asserts).
+
+(a) float32 kernels stay float32: no double-precision instruction in any innermost
+    loop of the ``prange`` body (see optgen/bench/ir.py for how loops are found);
+(b) the per-element loop vectorises (vector float arithmetic in the innermost loops);
+(c) host-stage work is not in the kernel: the step ``t`` is never a kernel
+    argument and no power function is called per element;
+(d) a step allocates nothing proportional to the number of parameters.
+
+Each check is also run on a kernel written to violate it, so that it can fail.
+Timing lives in ``optgen bench`` (docs/performance.md), never in tests.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import tracemalloc
+
+import numba
+import numpy as np
+import pytest
+
+import optgen
+from optgen.bench import ir as IR
+from optgen.compiler.driver import load_module, module_stem, option_combinations
+from optgen.registry import all_specs
+
+
+def _modules():
+    """Every spec with its default options, and with every option switched on."""
+    out = []
+    for spec in sorted(all_specs().values(), key=lambda s: s.name):
+        combos = option_combinations(spec)
+        for options in {module_stem(spec, o): o for o in (combos[0], combos[-1])}.values():
+            out.append(pytest.param(spec.name, options, id=module_stem(spec, options)))
+    return out
+
+
+MODULES = _modules()
+
+
+def _kernels(name, options, dtype="float32"):
+    """(label, kernel, pass info) of every pass of every variant of one generated module."""
+    module = load_module(name, options, "cpu")
+    for key, variant in module.VARIANTS.items():
+        for q, p in enumerate(variant["passes"]):
+            yield f"variant {key} pass {q}", p["kernels"][dtype], p
+
+
+@functools.lru_cache(maxsize=None)
+def _ir(name, options_items, dtype="float32"):
+    """label -> (LLVM IR, kernel source) for one module; compiled once per test process."""
+    out = {}
+    for label, kernel, p in _kernels(name, dict(options_items), dtype):
+        out[label] = (IR.kernel_ir(kernel, p, dtype), inspect.getsource(kernel.py_func))
+    return out
+
+
+def ir_of(name, options, dtype="float32"):
+    return _ir(name, tuple(sorted(options.items())), dtype)
+
+
+# -- kernels written to fail each check ---------------------------------------------------
+
+def _promoting(chunk_tensor, chunk_start, chunk_stop, buf_w, lr, partials):
+    for c in numba.prange(chunk_tensor.shape[0]):
+        w_k = buf_w[chunk_tensor[c]]
+        for i in range(chunk_start[c], chunk_stop[c]):
+            w_k[i] = w_k[i] - lr * 0.5 * w_k[i]   # a Python float: promotes the float32 to double
+
+
+def _host_in_kernel(chunk_tensor, chunk_start, chunk_stop, buf_w, beta, t, partials):
+    for c in numba.prange(chunk_tensor.shape[0]):
+        w_k = buf_w[chunk_tensor[c]]
+        for i in range(chunk_start[c], chunk_stop[c]):
+            w_k[i] = w_k[i] * (np.float32(1.0) - beta**t)   # a bias correction per element
+
+
+def _allocating(chunk_tensor, chunk_start, chunk_stop, buf_w, lr, partials):
+    for c in numba.prange(chunk_tensor.shape[0]):
+        w_k = buf_w[chunk_tensor[c]]
+        tmp = np.empty(w_k.shape[0], np.float32)              # a hidden temporary
+        for i in range(chunk_start[c], chunk_stop[c]):
+            tmp[i] = lr * w_k[i]
+        for i in range(chunk_start[c], chunk_stop[c]):
+            w_k[i] = w_k[i] - tmp[i]
+
+
+def _bad_ir(fn, n_host):
+    return IR.kernel_ir(numba.njit(parallel=True)(fn), {"arrays": ["w"], "host_args": [0] * n_host,
+                                                        "tensor_args": []}, "float32")
+
+
+# -- (a) float32 stays float32 ------------------------------------------------------------
+
+def test_double_check_finds_double_arithmetic():
+    bad = IR.double_ops(IR.inner_loop_lines(_bad_ir(_promoting, 1)))
+    assert any("fmul double" in s or "fpext" in s for s in bad), bad
+    adam64 = ir_of("adam", {}, "float64")
+    lines = IR.inner_loop_lines(next(iter(adam64.values()))[0])
+    assert lines and IR.double_ops(lines), "the float64 Adam kernel computes in double"
+
+
+@pytest.mark.parametrize("name,options", MODULES)
+def test_float32_kernels_have_no_double_precision_in_the_loop(name, options):
+    for label, (text, _) in ir_of(name, options).items():
+        lines = IR.inner_loop_lines(text)
+        assert lines, f"{name} {label}: no innermost loop found in the prange body"
+        doubles = IR.double_ops(lines)
+        assert not doubles, f"{name} {label}: double precision in the float32 inner loop:\n" + "\n".join(doubles[:10])
+
+
+# -- (b) the inner loop vectorises ----------------------------------------------------------
+
+def test_adam_float32_inner_loop_vectorises():
+    for label, (text, _) in ir_of("adam", {}).items():
+        vec = IR.vector_fp_ops(IR.inner_loop_lines(text), "float", min_width=8)
+        assert vec, f"adam {label}: no <8 x float> (or wider) arithmetic in the inner loop"
+        assert any("sqrt" in s for s in IR.vector_fp_ops(IR.inner_loop_lines(text), "float", 8)), \
+            "adam: the square root is not vectorised"
+
+
+@pytest.mark.parametrize("name,options", MODULES)
+def test_every_float32_kernel_vectorises(name, options):
+    for label, (text, _) in ir_of(name, options).items():
+        assert IR.vector_fp_ops(IR.inner_loop_lines(text), "float", min_width=4), \
+            f"{name} {label}: the inner loop does not vectorise"
+
+
+def test_vector_check_finds_scalar_loops():
+    lines = IR.inner_loop_lines(_bad_ir(_promoting, 1))
+    assert not IR.vector_fp_ops(lines, "float", 4)
+
+
+# -- (c) host-stage work stays on the host ---------------------------------------------------
+
+@pytest.mark.parametrize("name,options", MODULES)
+def test_host_stage_is_not_in_the_kernel(name, options):
+    module = load_module(name, options, "cpu")
+    for label, kernel, p in _kernels(name, options):
+        params = list(inspect.signature(kernel.py_func).parameters)
+        assert "t" not in params, f"{name} {label}: the step t is a kernel argument"
+        assert "t" not in p["host_args"]
+    for label, (text, source) in ir_of(name, options).items():
+        if "**" in source:   # a per-element power the spec asks for (none of ours do today)
+            continue
+        assert not IR.pow_calls(text), f"{name} {label}: pow called in the kernel: {IR.pow_calls(text)[:3]}"
+    assert module.VARIANTS
+
+
+def test_pow_check_finds_pow():
+    assert IR.pow_calls(_bad_ir(_host_in_kernel, 2))
+
+
+# -- (d) no allocation proportional to size ------------------------------------------------
+
+def test_no_allocation_in_the_prange_body():
+    for name in ("adam", "lamb"):
+        for label, (text, _) in ir_of(name, {}).items():
+            body = "\n".join(line for b in IR.parfor_functions(text).values() for line in b)
+            assert "NRT_MemInfo_alloc" not in body, f"{name} {label} allocates in the kernel"
+    bad = "\n".join(line for b in IR.parfor_functions(_bad_ir(_allocating, 1)).values() for line in b)
+    assert "NRT_MemInfo_alloc" in bad
+
+
+def _peak_during_steps(opt, grads, steps=3) -> int:
+    opt.step(grads)          # compile / load the cache, build the typed lists
+    opt.step(grads)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            opt.step(grads)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+@pytest.mark.parametrize("name", ["adam", "lamb", "radam"])
+def test_a_step_allocates_nothing_proportional_to_size(name):
+    rng = np.random.default_rng(0)
+    shapes = [(1 << 21,), (512, 1024), (3, 5), (1000,)]
+    params = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    params += [rng.standard_normal((1 << 20,))]           # a float64 group too
+    grads += [rng.standard_normal((1 << 20,))]
+    nbytes = sum(p.nbytes for p in params)
+    opt = optgen.create(name, params)
+    peak = _peak_during_steps(opt, grads)
+    assert peak < 64 * 1024, f"{name}: a step allocated {peak} B at peak ({nbytes} B of parameters)"
+    # fresh gradient arrays every step (as autograd makes them): still nothing proportional to size
+    opt.step([g.copy() for g in grads])   # the first time compiles typed-list code: not per step
+    new = [g.copy() for g in grads]
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        opt.step(new)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, f"{name}: a step with new gradient arrays allocated {peak} B"
+
+
+def test_the_allocation_check_sees_a_temporary():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(1 << 20).astype(np.float32)
+
+    class Naive:
+        def step(self, grads):
+            w[...] = w - np.float32(1e-3) * grads[0]   # two temporaries of the tensor's size
+
+    assert _peak_during_steps(Naive(), [w.copy()]) >= w.nbytes
+    assert math.isfinite(float(w[0]))
