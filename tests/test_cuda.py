@@ -90,6 +90,7 @@ def test_cuda_printer_keeps_float32():
     assert p.doprint(sympy.log(x)) == "np.float32(math.log(x))"
     assert p.doprint(sympy.floor(x)) == "np.float32(math.floor(x))"  # numba's floor returns int64
     assert p.doprint(x**y) == "x**y"
+    assert p.doprint(sympy.Max(x, y)) == "max(x, y)" and p.doprint(sympy.Abs(x)) == "abs(x)"  # builtins keep the type
     assert p.doprint(x**sympy.Rational(5, 2)) == "x**np.float32(2.5)"
     assert "0.0" not in p.doprint(sympy.Max(x, 0)).replace("np.float32(0.0)", "")
     assert CudaPrinter("float64").doprint(sympy.exp(x) + 1) == "np.float64(math.exp(x)) + np.float64(1.0)"

@@ -36,6 +36,7 @@ TARGET = "cuda"
 OPTIONS = {'amsbound': False, 'maximize': False}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'final_lr': 0.1, 'gamma': 0.001, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_avg_sq']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'exp_avg', 'exp_avg_sq', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

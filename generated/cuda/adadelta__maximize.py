@@ -33,6 +33,7 @@ TARGET = "cuda"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 1.0, 'rho': 0.9, 'eps': 1e-06, 'weight_decay': 0.0}
 STATES = ['square_avg', 'acc_delta']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'square_avg', 'acc_delta', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

@@ -32,6 +32,7 @@ TARGET = "cuda"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.01, 'lr_decay': 0.0, 'weight_decay': 0.0, 'initial_accumulator_value': 0.0, 'eps': 1e-10}
 STATES = ['sum']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'sum', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

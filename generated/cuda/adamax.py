@@ -32,6 +32,7 @@ TARGET = "cuda"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 0.002, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_inf']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'exp_avg', 'exp_inf', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

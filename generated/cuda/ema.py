@@ -30,6 +30,7 @@ TARGET = "cuda"
 OPTIONS = {}
 HYPERS = {'momentum': 0.999}
 STATES = ['m']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

@@ -36,6 +36,7 @@ TARGET = "cuda"
 OPTIONS = {'norm_of_decayed_grad': True}
 HYPERS = {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.0001, 'trust_coefficient': 0.001, 'eps': 1e-05}
 STATES = ['v']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'v', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 2  # per-tensor sums in one pass, at most

@@ -32,6 +32,7 @@ TARGET = "cuda"
 OPTIONS = {'nesterov': True, 'maximize': True}
 HYPERS = {'lr': 0.001, 'momentum': 0.9, 'dampening': 0.0, 'weight_decay': 0.0}
 STATES = ['buf']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'buf', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

@@ -60,6 +60,7 @@ TARGET = "cuda"
 OPTIONS = {'decoupled_weight_decay': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.95, 'beta2': 0.999, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
 STATES = ['m', 'v', 'phi']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 2  # per-tensor sums in one pass, at most

@@ -35,6 +35,7 @@ TARGET = "cuda"
 OPTIONS = {'centered': True, 'maximize': True}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 1e-08, 'weight_decay': 0.0, 'momentum': 0.0}
 STATES = ['square_avg', 'grad_avg', 'momentum_buffer']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'square_avg', 'grad_avg', 'momentum_buffer', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

@@ -31,6 +31,7 @@ TARGET = "cuda"
 OPTIONS = {}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 0.0}
 STATES = ['sigma']
+HOST_STATES = {}  # scalar states: name -> its new value in the host stage
 ARRAYS = ['w', 'sigma', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most

@@ -56,7 +56,7 @@ single-precision device functions (``sqrt.rn.f32``, libdevice ``__nv_expf``,
 from __future__ import annotations
 
 import sympy
-from sympy.printing.pycode import PythonCodePrinter, _print_known_func
+from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _print_known_func
 
 from .printers import DTYPES, HostPrinter, KernelPrinter, assignment_lines
 
@@ -94,10 +94,20 @@ class CudaPrinter(KernelPrinter):
         return super()._print_Pow(expr, rational)
 
 
-# every math.* function of PythonCodePrinter (exp, log, floor, ceil, ...) not printed
-# otherwise by KernelPrinter (Abs, Max, Min, sign, ...) is cast back to the dtype
-for _k in PythonCodePrinter._kf:
-    if f"_print_{_k}" not in KernelPrinter.__dict__:
+def _kernel_printer_prints(method: str) -> bool:
+    """Whether KernelPrinter (or a mixin of it) prints this itself, rather than PythonCodePrinter."""
+    for cls in KernelPrinter.__mro__:
+        if cls is PythonCodePrinter:
+            return False
+        if method in cls.__dict__:
+            return True
+    return False
+
+
+# every math.* function PythonCodePrinter prints (exp, log, floor, ceil, ...) and KernelPrinter
+# leaves to it is cast back to the kernel's dtype; builtins (abs, max, min) keep their type
+for _k in _known_functions_math:
+    if not _kernel_printer_prints(f"_print_{_k}"):
         setattr(CudaPrinter, f"_print_{_k}", CudaPrinter._print_math_call)
 
 
@@ -202,6 +212,7 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             "kernels": kernels,
             "finish": finish,
         })
+    host_needed |= set(v.host_states.values())  # the runtime keeps them for the next step
     return {"id": vid, "key": v.key, "key_text": key_text, "host": host_lines(v.host),
             "host_out": sorted(s.name for s in host_needed),
             "columns": [s.name for s in columns], "passes": passes}

@@ -22,15 +22,15 @@ reading the clock).
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from ..spec import Spec, SpecError
+from ..spec import Spec
 from . import hypers as hyper_values
+from .base import CompiledOptimizer
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -212,47 +212,35 @@ def _zeros(cuda, n: int, dtype, simulator: bool):
     return cuda.to_device(np.zeros(n, dtype))
 
 
-class CUDAOptimizer:
-    """A compiled optimizer over a list of device arrays, updated in place on the GPU."""
+class CUDAOptimizer(CompiledOptimizer):
+    """A compiled optimizer over a list of device arrays, updated in place on the GPU.
+
+    The host side (hyperparameters, schedules, variant, float64 host stage, host
+    states, checkpoints of those) is :class:`~optgen.runtime.base.CompiledOptimizer`'s,
+    shared with the CPU runtime.
+    """
 
     device = "cuda"
 
     def __init__(self, spec: Spec, module, params: Sequence, options: dict, values: dict,
                  cuda=None, **launch):
         import numba
+        where = f"optgen.create({spec.name!r}, device='cuda')"
+        super().__init__(spec, module, options, values, where)
         self.cuda = cuda if cuda is not None else require_cuda(f"optgen.create({spec.name!r})")
         self.simulator = bool(numba.config.ENABLE_CUDASIM)
-        self.spec = spec
-        self.module = module
-        self._where = f"optgen.create({spec.name!r}, device='cuda')"
         self.launch = _check_launch({**DEFAULT_LAUNCH, **launch}, self._where)
         if isinstance(params, np.ndarray) or _interface(params, self.simulator) is not None:
             raise TypeError(f"{self._where}: params must be a list of arrays, not one array (wrap it: [w])")
         self.params = list(params)
         self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
                          for i, p in enumerate(self.params)]
-        self.options = options
-        self.values = values
-        self.t = 0
-        self.states = list(module.STATES)
         by_dtype: dict = {}
         for i, p in enumerate(self._tensors):
             by_dtype.setdefault(p.dtype, []).append(i)
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
                               module.N_COLUMNS, self.launch, self.simulator)
                        for dt, idx in by_dtype.items()]
-
-    # -- hyperparameters --
-    @property
-    def hypers(self) -> dict:
-        return {**self.values, **self.options}
-
-    def set_hyper(self, name: str, value: Any) -> None:
-        """Change a real hyperparameter (or give it a schedule) between steps."""
-        if name in self.options:
-            raise SpecError(f"{self._where}: {name} is a build-time option; create a new optimizer to change it")
-        _, new = hyper_values.resolve(self.spec, {name: value})
-        self.values[name] = new[name]
 
     # -- the step --
     def _check_grads(self, grads) -> list[DeviceTensor]:
@@ -276,15 +264,13 @@ class CUDAOptimizer:
         needs_g = "g" in self.module.ARRAYS
         tensors = self._check_grads(grads)
         t = self.t + 1
-        hyper = hyper_values.values_at(self.spec, self.values, t)
-        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
-        host = variant["host"](t, hyper)
+        variant, host = self._host_stage(t)
         for gr in self.groups:
             if gr.n_tensors:
                 if needs_g:
                     gr.grads_table(self.cuda, tensors)
                 self._run_group(gr, variant, host, stream)
-        self.t = t
+        self._finish_step(t, host)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, stream) -> None:
         dt, name = gr.dtype.type, gr.dtype.name
@@ -310,7 +296,7 @@ class CUDAOptimizer:
         The floor of a step's time is this over the memory bandwidth (DESIGN.md, performance model).
         """
         t = self.t + 1 if t is None else t
-        hyper = hyper_values.values_at(self.spec, self.values, t)
+        hyper = {**hyper_values.values_at(self.spec, self.values, t), **self.host_states}
         variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
         per_element = sum(len(p["loads"]) + len(p["stores"]) for p in variant["passes"])
         return sum(int(gr.offsets[-1]) * gr.dtype.itemsize * per_element for gr in self.groups)
@@ -325,7 +311,7 @@ class CUDAOptimizer:
         return gr.states[s][lo:hi]
 
     def state_dict(self) -> dict:
-        """Everything needed to resume bit-identically: step, states (as host arrays), hyperparameters."""
+        """Everything needed to resume bit-identically: step, states (as host arrays), host states, hyperparameters."""
         self.synchronize()
         states: list[dict] = [{} for _ in self.params]
         for gr in self.groups:
@@ -333,21 +319,10 @@ class CUDAOptimizer:
                 for s in self.states:
                     host = self._state_view(gr, k, s).copy_to_host() if gr.sizes[k] else np.zeros(0, gr.dtype)
                     states[i][s] = host.reshape(self._tensors[i].shape)
-        return {"spec": self.spec.name, "t": self.t, "states": states,
-                "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
+        return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
-        if sd.get("spec", self.spec.name) != self.spec.name:
-            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
-        if dict(sd.get("options", self.options)) != self.options:
-            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
-        states = sd["states"]
-        if len(states) != len(self.params):
-            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(self.params)}")
-        for i, (st, p) in enumerate(zip(states, self._tensors)):
-            for s in self.states:
-                if s not in st or tuple(np.shape(st[s])) != p.shape:
-                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {p.shape}")
+        states = self._check_checkpoint(sd, [p.shape for p in self._tensors])
         self.synchronize()
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
@@ -355,8 +330,7 @@ class CUDAOptimizer:
                     for s in self.states:
                         host = np.ascontiguousarray(np.asarray(states[i][s], dtype=gr.dtype).reshape(-1))
                         self._state_view(gr, k, s).copy_to_device(host)
-        self.t = int(sd["t"])
-        self.values.update(copy.deepcopy(sd.get("hypers", {})))
+        self._restore_host_side(sd)
 
 
 def _check_launch(launch: dict, where: str) -> dict:

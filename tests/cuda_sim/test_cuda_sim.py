@@ -136,18 +136,24 @@ def test_gradient_table_is_uploaded_again_only_when_an_address_changes():
     assert opt.groups[0].tables["g"] is not table
 
 
-def test_state_dict_round_trip_resumes_bit_identically():
+@pytest.mark.parametrize("name", ["adam", "nadam", "lamb"])
+def test_state_dict_round_trip_resumes_bit_identically(name):
+    """Per-element states on the device, host states (NAdam's product of momentum factors), t."""
+    if name not in optgen.names():
+        pytest.skip(f"no spec {name!r}")
+    spec = optgen.load_spec(name)
     rng = np.random.default_rng(5)
     host = [rng.standard_normal(n).astype(np.float32) for n in (9, 150)]
     grads = [[rng.standard_normal(w.shape).astype(np.float32) for w in host] for _ in range(4)]
     a = [cuda.to_device(w) for w in host]
-    opt = create_cuda(optgen.load_spec("adam"), a, *hyper_values.resolve(optgen.load_spec("adam"), {}), **LAUNCH)
+    opt = create_cuda(spec, a, *hyper_values.resolve(spec, {}), **LAUNCH)
     for g in grads[:2]:
         opt.step([cuda.to_device(x) for x in g])
     sd = opt.state_dict()
     b = [cuda.to_device(x.copy_to_host()) for x in a]
-    other = create_cuda(optgen.load_spec("adam"), b, *hyper_values.resolve(optgen.load_spec("adam"), {}), **LAUNCH)
+    other = create_cuda(spec, b, *hyper_values.resolve(spec, {}), **LAUNCH)
     other.load_state_dict(sd)
+    assert other.t == 2 and other.host_states == opt.host_states
     for g in grads[2:]:
         opt.step([cuda.to_device(x) for x in g])
         other.step([cuda.to_device(x) for x in g])
