@@ -8,6 +8,7 @@ test) can look at it. Generated modules of specs in the repository go to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import itertools
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, file_hash, load_spec
+from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, file_hash, load_spec
 from ..spec import Spec, SpecError
 from . import cpu
 from .optimize import optimise
@@ -72,7 +73,21 @@ def output_dir(spec: Spec, target: str) -> Path:
         return GENERATED_DIR / target
     base = Path(os.environ.get("OPTGEN_CACHE_DIR", Path.home() / ".cache" / "optgen"))
     where = str(src.resolve().parent) if src is not None else "<memory>"
-    return base / target / hashlib.sha256(where.encode()).hexdigest()[:12]
+    # The cache is keyed by the compiler too: a module built by an older template or
+    # runtime interface (same optgen version) must not be reused.
+    return base / target / hashlib.sha256((where + compiler_fingerprint()).encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """A hash of the templates and of the compiler and runtime sources."""
+    here = Path(__file__).resolve().parent
+    files = sorted([*TEMPLATES_DIR.glob("*.j2"), *here.glob("*.py"), *(here.parent / "runtime").glob("*.py")])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def spec_hash(spec: Spec) -> str:
