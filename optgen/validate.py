@@ -17,6 +17,11 @@ SUPPORTED = (
 SUPPORTED_NAMES = "+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm"
 
 
+# Generated modules import these, and their kernels name their own variables with a
+# leading underscore: a spec symbol may use neither, or it would shadow them.
+RESERVED = {"math", "np", "numpy", "numba", "cuda", "prange", "hyper", "t"}
+
+
 def _unsupported(expr):
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, (sympy.Symbol, sympy.Number, BooleanAtom, sympy.NumberSymbol)):
@@ -52,6 +57,12 @@ def validate(spec: Spec) -> Spec:
             raise SpecError(f"{where_file}: {s.name!r} is declared both as {type(other).__name__} "
                             f"and as {type(s).__name__} in {spec.name!r}")
 
+    for lhs, rhs in spec.equations:
+        for sym in [lhs, *rhs.free_symbols]:
+            if sym.name.startswith("_") or (sym.name in RESERVED and sym.name != "t") or not sym.name.isidentifier():
+                raise SpecError(f"{where_file}: symbol name {sym.name!r} in {spec.name!r} is reserved or not an "
+                                f"identifier; use a name without a leading underscore, not one of "
+                                f"{sorted(RESERVED - {'t'})}")
     assigned: set = set()
     for i, (lhs, rhs) in enumerate(spec.equations):
         where = spec.where(i)

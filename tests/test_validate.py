@@ -24,6 +24,8 @@ def write_spec(tmp_path, body, name="bad.py"):
     ("spec = Spec('s6', [(w, w - sympy.sin(g))])\n", "unsupported function sin"),
     ("lr = hyper('lr', -0.1, domain='positive')\nspec = Spec('s7', [(w, w - lr * g)])\n", "outside its domain positive"),
     ("spec = Spec('s8', [])\n", "has no equations"),
+    ("np = hyper('np', 0.1)\nspec = Spec('s10', [(w, w - np * g)])\n", "symbol name 'np' in 's10' is reserved"),
+    ("x = var('_x')\nspec = Spec('s11', [(x, g), (w, w - x)])\n", "symbol name '_x' in 's11' is reserved"),
 ])
 def test_invalid_specs_are_refused_with_file_and_equation(tmp_path, body, message):
     path = write_spec(tmp_path, body)
