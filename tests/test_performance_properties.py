@@ -25,6 +25,7 @@ import optgen
 from optgen.bench import ir as IR
 from optgen.compiler.driver import load_module, module_stem, option_combinations
 from optgen.registry import all_specs
+from optgen.runtime.pointers import as_pointer
 
 
 def _modules():
@@ -63,23 +64,26 @@ def ir_of(name, options, dtype="float32"):
 
 # -- kernels written to fail each check ---------------------------------------------------
 
-def _promoting(chunk_tensor, chunk_start, chunk_stop, buf_w, lr, partials):
+def _promoting(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partials):
     for c in numba.prange(chunk_tensor.shape[0]):
-        w_k = buf_w[chunk_tensor[c]]
+        k = chunk_tensor[c]
+        w_k = numba.carray(as_pointer(ptr_w[k]), sizes[k], np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w_k[i] = w_k[i] - lr * 0.5 * w_k[i]   # a Python float: promotes the float32 to double
 
 
-def _host_in_kernel(chunk_tensor, chunk_start, chunk_stop, buf_w, beta, t, partials):
+def _host_in_kernel(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, beta, t, partials):
     for c in numba.prange(chunk_tensor.shape[0]):
-        w_k = buf_w[chunk_tensor[c]]
+        k = chunk_tensor[c]
+        w_k = numba.carray(as_pointer(ptr_w[k]), sizes[k], np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w_k[i] = w_k[i] * (np.float32(1.0) - beta**t)   # a bias correction per element
 
 
-def _allocating(chunk_tensor, chunk_start, chunk_stop, buf_w, lr, partials):
+def _allocating(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partials):
     for c in numba.prange(chunk_tensor.shape[0]):
-        w_k = buf_w[chunk_tensor[c]]
+        k = chunk_tensor[c]
+        w_k = numba.carray(as_pointer(ptr_w[k]), sizes[k], np.float32)
         tmp = np.empty(w_k.shape[0], np.float32)              # a hidden temporary
         for i in range(chunk_start[c], chunk_stop[c]):
             tmp[i] = lr * w_k[i]

@@ -18,6 +18,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "adadelta"
 SPEC_HASH = "929e90e1711f4951"
 OPTGEN_VERSION = "0.1.0"
@@ -50,14 +52,15 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adadelta_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_acc_delta, buf_g, eps, h0, h1, rho, weight_decay, partials):
+def adadelta_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_acc_delta, ptr_g, eps, h0, h1, rho, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, square_avg, acc_delta, g; stores w, square_avg, acc_delta."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        acc_delta_k = buf_acc_delta[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
+        acc_delta_k = numba.carray(as_pointer(ptr_acc_delta[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]
@@ -76,14 +79,15 @@ def adadelta_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def adadelta_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_acc_delta, buf_g, eps, h0, h1, rho, weight_decay, partials):
+def adadelta_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_acc_delta, ptr_g, eps, h0, h1, rho, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, square_avg, acc_delta, g; stores w, square_avg, acc_delta."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        acc_delta_k = buf_acc_delta[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
+        acc_delta_k = numba.carray(as_pointer(ptr_acc_delta[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]

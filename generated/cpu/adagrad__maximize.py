@@ -17,6 +17,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "adagrad"
 SPEC_HASH = "d1b4d4b1616a3ac1"
 OPTGEN_VERSION = "0.1.0"
@@ -55,13 +57,14 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_sum, buf_g, eps, h0, weight_decay, partials):
+def adagrad_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sum, ptr_g, eps, h0, weight_decay, partials):
     """Pass 0 of variant (False,), float32: loads w, sum, g; stores w, sum."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        sum_k = buf_sum[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             sum = sum_k[i]
@@ -74,13 +77,14 @@ def adagrad_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_s
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_sum, buf_g, eps, h0, weight_decay, partials):
+def adagrad_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sum, ptr_g, eps, h0, weight_decay, partials):
     """Pass 0 of variant (False,), float64: loads w, sum, g; stores w, sum."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        sum_k = buf_sum[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             sum = sum_k[i]
@@ -118,13 +122,14 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
+def adagrad_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, sum."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        sum_k = buf_sum[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
@@ -136,13 +141,14 @@ def adagrad_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
+def adagrad_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, sum."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        sum_k = buf_sum[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]

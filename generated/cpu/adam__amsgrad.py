@@ -18,6 +18,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "adam"
 SPEC_HASH = "21e14e9a3b7a3be5"
 OPTGEN_VERSION = "0.1.0"
@@ -53,15 +55,16 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_vmax, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def adam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_vmax, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, m, v, vmax, g; stores w, m, v, vmax."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        vmax_k = buf_vmax[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        vmax_k = numba.carray(as_pointer(ptr_vmax[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -80,15 +83,16 @@ def adam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, b
 
 
 @numba.njit(parallel=True, cache=True)
-def adam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_vmax, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def adam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_vmax, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, m, v, vmax, g; stores w, m, v, vmax."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        vmax_k = buf_vmax[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        vmax_k = numba.carray(as_pointer(ptr_vmax[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]

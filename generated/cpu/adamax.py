@@ -17,6 +17,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "adamax"
 SPEC_HASH = "a95433b6bc3170ed"
 OPTGEN_VERSION = "0.1.0"
@@ -50,14 +52,15 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adamax_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_exp_avg, buf_exp_inf, buf_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
+def adamax_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_inf, ptr_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, exp_avg, exp_inf, g; stores w, exp_avg, exp_inf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        exp_avg_k = buf_exp_avg[k]
-        exp_inf_k = buf_exp_inf[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float32)
+        exp_inf_k = numba.carray(as_pointer(ptr_exp_inf[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             exp_avg = exp_avg_k[i]
@@ -73,14 +76,15 @@ def adamax_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_ex
 
 
 @numba.njit(parallel=True, cache=True)
-def adamax_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_exp_avg, buf_exp_inf, buf_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
+def adamax_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_inf, ptr_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, exp_avg, exp_inf, g; stores w, exp_avg, exp_inf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        exp_avg_k = buf_exp_avg[k]
-        exp_inf_k = buf_exp_inf[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float64)
+        exp_inf_k = numba.carray(as_pointer(ptr_exp_inf[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             exp_avg = exp_avg_k[i]

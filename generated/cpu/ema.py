@@ -15,6 +15,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "ema"
 SPEC_HASH = "7bd9dfa89d1e0395"
 OPTGEN_VERSION = "0.1.0"
@@ -43,12 +45,13 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h0, momentum, partials):
+def ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h0, momentum, partials):
     """Pass 0 of variant (), float32: loads w, m; stores m."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -57,12 +60,13 @@ def ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h0
 
 
 @numba.njit(parallel=True, cache=True)
-def ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h0, momentum, partials):
+def ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h0, momentum, partials):
     """Pass 0 of variant (), float64: loads w, m; stores m."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]

@@ -21,6 +21,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "lamb"
 SPEC_HASH = "2c8b9a6e879ac45b"
 OPTGEN_VERSION = "0.1.0"
@@ -67,14 +69,15 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -93,14 +96,15 @@ def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lamb_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def lamb_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -119,13 +123,14 @@ def lamb_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, b
 
 
 @numba.njit(parallel=True, cache=True)
-def lamb_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
+def lamb_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
     """Pass 1 of variant (), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         ratio = np.float32(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -136,13 +141,14 @@ def lamb_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, b
 
 
 @numba.njit(parallel=True, cache=True)
-def lamb_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
+def lamb_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
     """Pass 1 of variant (), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         ratio = np.float64(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

@@ -21,6 +21,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "lars"
 SPEC_HASH = "c4aafbf68f5d2666"
 OPTGEN_VERSION = "0.1.0"
@@ -67,12 +69,13 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, partials):
+def lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, partials):
     """Pass 0 of variant (), float32: loads w, g; stores nothing; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -85,12 +88,13 @@ def lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, p
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, partials):
+def lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, partials):
     """Pass 0 of variant (), float64: loads w, g; stores nothing; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -103,13 +107,14 @@ def lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, p
 
 
 @numba.njit(parallel=True, cache=True)
-def lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_v, buf_g, h0, h1, lr, momentum, weight_decay, tensor_ratio, partials):
+def lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, lr, momentum, weight_decay, tensor_ratio, partials):
     """Pass 1 of variant (), float32: loads w, v, g; stores w, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         ratio = np.float32(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -123,13 +128,14 @@ def lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_v, b
 
 
 @numba.njit(parallel=True, cache=True)
-def lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_v, buf_g, h0, h1, lr, momentum, weight_decay, tensor_ratio, partials):
+def lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, lr, momentum, weight_decay, tensor_ratio, partials):
     """Pass 1 of variant (), float64: loads w, v, g; stores w, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         ratio = np.float64(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

@@ -19,6 +19,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "lars_ema"
 SPEC_HASH = "db95bb017060d8de"
 OPTGEN_VERSION = "0.1.0"
@@ -65,13 +67,14 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lars_ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_g, beta1, h0, weight_decay, partials):
+def lars_ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_g, beta1, h0, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, m, g; stores m; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -87,13 +90,14 @@ def lars_ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lars_ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_g, beta1, h0, weight_decay, partials):
+def lars_ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_g, beta1, h0, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, m, g; stores m; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -109,12 +113,13 @@ def lars_ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def lars_ema_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h1, tensor_ratio, partials):
+def lars_ema_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h1, tensor_ratio, partials):
     """Pass 1 of variant (), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         ratio = np.float32(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -124,12 +129,13 @@ def lars_ema_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def lars_ema_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h1, tensor_ratio, partials):
+def lars_ema_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h1, tensor_ratio, partials):
     """Pass 1 of variant (), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         ratio = np.float64(tensor_ratio[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

@@ -17,6 +17,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "momentum"
 SPEC_HASH = "424ce1817f6f8801"
 OPTGEN_VERSION = "0.1.0"
@@ -54,13 +56,14 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_buf, buf_g, h0, h1, momentum, weight_decay, partials):
+def momentum_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_buf, ptr_g, h0, h1, momentum, weight_decay, partials):
     """Pass 0 of variant (False,), float32: loads w, buf, g; stores w, buf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        buf_k = buf_buf[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             buf = buf_k[i]
@@ -73,13 +76,14 @@ def momentum_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_buf, buf_g, h0, h1, momentum, weight_decay, partials):
+def momentum_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_buf, ptr_g, h0, h1, momentum, weight_decay, partials):
     """Pass 0 of variant (False,), float64: loads w, buf, g; stores w, buf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        buf_k = buf_buf[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             buf = buf_k[i]
@@ -116,13 +120,14 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_buf, h0, momentum, weight_decay, partials):
+def momentum_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_buf, h0, momentum, weight_decay, partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, buf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        buf_k = buf_buf[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
@@ -133,13 +138,14 @@ def momentum_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_buf, h0, momentum, weight_decay, partials):
+def momentum_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_buf, h0, momentum, weight_decay, partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, buf."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        buf_k = buf_buf[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]

@@ -22,6 +22,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "nadam"
 SPEC_HASH = "0d7b2dad77ca9092"
 OPTGEN_VERSION = "0.1.0"
@@ -65,14 +67,15 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def nadam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_exp_avg, buf_exp_avg_sq, buf_g, beta1, beta2, eps, h0, h1, h2, h3, h4, h5, partials):
+def nadam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_avg_sq, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, h5, partials):
     """Pass 0 of variant (), float32: loads w, exp_avg, exp_avg_sq, g; stores w, exp_avg, exp_avg_sq."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        exp_avg_k = buf_exp_avg[k]
-        exp_avg_sq_k = buf_exp_avg_sq[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float32)
+        exp_avg_sq_k = numba.carray(as_pointer(ptr_exp_avg_sq[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             exp_avg = exp_avg_k[i]
@@ -88,14 +91,15 @@ def nadam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_exp
 
 
 @numba.njit(parallel=True, cache=True)
-def nadam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_exp_avg, buf_exp_avg_sq, buf_g, beta1, beta2, eps, h0, h1, h2, h3, h4, h5, partials):
+def nadam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_avg_sq, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, h5, partials):
     """Pass 0 of variant (), float64: loads w, exp_avg, exp_avg_sq, g; stores w, exp_avg, exp_avg_sq."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        exp_avg_k = buf_exp_avg[k]
-        exp_avg_sq_k = buf_exp_avg_sq[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float64)
+        exp_avg_sq_k = numba.carray(as_pointer(ptr_exp_avg_sq[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             exp_avg = exp_avg_k[i]

@@ -16,6 +16,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "nesterov"
 SPEC_HASH = "395ca31fdcac55ae"
 OPTGEN_VERSION = "0.1.0"
@@ -47,13 +49,14 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def nesterov_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_v, buf_g, h0, h1, h2, momentum, partials):
+def nesterov_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, h2, momentum, partials):
     """Pass 0 of variant (), float32: loads w, v, g; stores w, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             v = v_k[i]
@@ -65,13 +68,14 @@ def nesterov_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_
 
 
 @numba.njit(parallel=True, cache=True)
-def nesterov_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_v, buf_g, h0, h1, h2, momentum, partials):
+def nesterov_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, h2, momentum, partials):
     """Pass 0 of variant (), float64: loads w, v, g; stores w, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             v = v_k[i]

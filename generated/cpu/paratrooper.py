@@ -45,6 +45,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "paratrooper"
 SPEC_HASH = "df381199f3547fa6"
 OPTGEN_VERSION = "0.1.0"
@@ -109,14 +111,15 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -136,14 +139,15 @@ def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -163,12 +167,13 @@ def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -178,12 +183,13 @@ def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def paratrooper_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -241,14 +247,15 @@ def tensor_v1_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -268,14 +275,15 @@ def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -295,13 +303,14 @@ def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h4, tensor_trust, partials):
+def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -313,13 +322,14 @@ def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h4, tensor_trust, partials):
+def paratrooper_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float64: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -379,15 +389,16 @@ def tensor_v2_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -408,15 +419,16 @@ def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -437,12 +449,13 @@ def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -452,12 +465,13 @@ def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def paratrooper_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -516,14 +530,15 @@ def tensor_v3_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -543,14 +558,15 @@ def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -570,13 +586,14 @@ def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, h5, tensor_trust, partials):
+def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float32: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -587,13 +604,14 @@ def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, h5, tensor_trust, partials):
+def paratrooper_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float64: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -655,14 +673,15 @@ def tensor_v4_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -682,14 +701,15 @@ def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -709,13 +729,14 @@ def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -726,13 +747,14 @@ def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def paratrooper_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -794,14 +816,15 @@ def tensor_v5_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -821,14 +844,15 @@ def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -848,14 +872,15 @@ def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h4, tensor_trust, partials):
+def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -868,14 +893,15 @@ def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h4, tensor_trust, partials):
+def paratrooper_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float64: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -939,15 +965,16 @@ def tensor_v6_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -968,15 +995,16 @@ def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -997,13 +1025,14 @@ def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1014,13 +1043,14 @@ def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def paratrooper_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1083,14 +1113,15 @@ def tensor_v7_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1110,14 +1141,15 @@ def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1137,14 +1169,15 @@ def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, eps, h5, tensor_trust, partials):
+def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float32: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1156,14 +1189,15 @@ def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, eps, h5, tensor_trust, partials):
+def paratrooper_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float64: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

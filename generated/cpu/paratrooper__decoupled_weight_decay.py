@@ -45,6 +45,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "paratrooper"
 SPEC_HASH = "df381199f3547fa6"
 OPTGEN_VERSION = "0.1.0"
@@ -109,14 +111,15 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -135,14 +138,15 @@ def paratrooper_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -161,12 +165,13 @@ def paratrooper_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -176,12 +181,13 @@ def paratrooper_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def paratrooper_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -239,14 +245,15 @@ def tensor_v1_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -265,14 +272,15 @@ def paratrooper_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -291,13 +299,14 @@ def paratrooper_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -309,13 +318,14 @@ def paratrooper_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def paratrooper_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float64: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -375,15 +385,16 @@ def tensor_v2_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -403,15 +414,16 @@ def paratrooper_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -431,12 +443,13 @@ def paratrooper_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -446,12 +459,13 @@ def paratrooper_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def paratrooper_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -509,14 +523,15 @@ def tensor_v3_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -535,14 +550,15 @@ def paratrooper_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -561,13 +577,14 @@ def paratrooper_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float32: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -578,13 +595,14 @@ def paratrooper_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def paratrooper_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float64: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -646,14 +664,15 @@ def tensor_v4_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -672,14 +691,15 @@ def paratrooper_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -698,13 +718,14 @@ def paratrooper_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -715,13 +736,14 @@ def paratrooper_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -783,14 +805,15 @@ def tensor_v5_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -809,14 +832,15 @@ def paratrooper_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -835,14 +859,15 @@ def paratrooper_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -855,14 +880,15 @@ def paratrooper_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float64: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -926,15 +952,16 @@ def tensor_v6_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -954,15 +981,16 @@ def paratrooper_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -982,13 +1010,14 @@ def paratrooper_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -999,13 +1028,14 @@ def paratrooper_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1067,14 +1097,15 @@ def tensor_v7_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1093,14 +1124,15 @@ def paratrooper_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1119,14 +1151,15 @@ def paratrooper_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float32: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1138,14 +1171,15 @@ def paratrooper_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def paratrooper_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def paratrooper_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float64: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

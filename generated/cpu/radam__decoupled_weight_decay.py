@@ -23,6 +23,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "radam"
 SPEC_HASH = "371ccc8736efba40"
 OPTGEN_VERSION = "0.1.0"
@@ -69,14 +71,15 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def radam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def radam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False,), float32: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -91,14 +94,15 @@ def radam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, 
 
 
 @numba.njit(parallel=True, cache=True)
-def radam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def radam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False,), float64: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -146,14 +150,15 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def radam_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def radam_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True,), float32: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -168,14 +173,15 @@ def radam_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, 
 
 
 @numba.njit(parallel=True, cache=True)
-def radam_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def radam_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True,), float64: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]

@@ -33,6 +33,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "ranger"
 SPEC_HASH = "44c72d3bd8387aba"
 OPTGEN_VERSION = "0.1.0"
@@ -83,14 +85,15 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -105,14 +108,15 @@ def ranger_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -159,15 +163,16 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, buf_g, alpha, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, ptr_g, alpha, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, phi, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -184,15 +189,16 @@ def ranger_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, buf_g, alpha, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, ptr_g, alpha, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, phi, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -241,15 +247,16 @@ def host_v2(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -265,15 +272,16 @@ def ranger_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -321,15 +329,16 @@ def host_v3(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, alpha, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, alpha, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -345,15 +354,16 @@ def ranger_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, alpha, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, alpha, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -404,14 +414,15 @@ def host_v4(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -426,14 +437,15 @@ def ranger_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores w, m, v."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -483,15 +495,16 @@ def host_v5(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, buf_g, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, ptr_g, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, phi, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -508,15 +521,16 @@ def ranger_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, buf_g, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, ptr_g, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, phi, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -568,15 +582,16 @@ def host_v6(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -592,15 +607,16 @@ def ranger_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -651,15 +667,16 @@ def host_v7(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]
@@ -675,15 +692,16 @@ def ranger_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m,
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, alpha, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores w, m, v, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             m = m_k[i]

@@ -45,6 +45,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "ranger_lars"
 SPEC_HASH = "92cf28b9158b57f9"
 OPTGEN_VERSION = "0.1.0"
@@ -106,14 +108,15 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -133,14 +136,15 @@ def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -160,12 +164,13 @@ def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -175,12 +180,13 @@ def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def ranger_lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -235,14 +241,15 @@ def tensor_v1_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -262,14 +269,15 @@ def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -289,13 +297,14 @@ def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h4, tensor_trust, partials):
+def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -307,13 +316,14 @@ def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h4, tensor_trust, partials):
+def ranger_lars_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float64: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -370,15 +380,16 @@ def tensor_v2_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -399,15 +410,16 @@ def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -428,12 +440,13 @@ def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -443,12 +456,13 @@ def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h4, tensor_trust, partials):
+def ranger_lars_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -504,14 +518,15 @@ def tensor_v3_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -531,14 +546,15 @@ def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -558,13 +574,14 @@ def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, h5, tensor_trust, partials):
+def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float32: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -575,13 +592,14 @@ def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, h5, tensor_trust, partials):
+def ranger_lars_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float64: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -640,14 +658,15 @@ def tensor_v4_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -667,14 +686,15 @@ def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -694,13 +714,14 @@ def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -711,13 +732,14 @@ def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -776,14 +798,15 @@ def tensor_v5_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -803,14 +826,15 @@ def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -830,14 +854,15 @@ def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h4, tensor_trust, partials):
+def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -850,14 +875,15 @@ def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h4, tensor_trust, partials):
+def ranger_lars_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float64: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -918,15 +944,16 @@ def tensor_v6_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -947,15 +974,16 @@ def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -976,13 +1004,14 @@ def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -993,13 +1022,14 @@ def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1059,14 +1089,15 @@ def tensor_v7_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1086,14 +1117,15 @@ def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1113,14 +1145,15 @@ def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, eps, h5, tensor_trust, partials):
+def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float32: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1132,14 +1165,15 @@ def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, eps, h5, tensor_trust, partials):
+def ranger_lars_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float64: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

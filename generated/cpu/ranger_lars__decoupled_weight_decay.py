@@ -45,6 +45,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "ranger_lars"
 SPEC_HASH = "92cf28b9158b57f9"
 OPTGEN_VERSION = "0.1.0"
@@ -106,14 +108,15 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -132,14 +135,15 @@ def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -158,12 +162,13 @@ def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -173,12 +178,13 @@ def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def ranger_lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -233,14 +239,15 @@ def tensor_v1_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -259,14 +266,15 @@ def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -285,13 +293,14 @@ def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -303,13 +312,14 @@ def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def ranger_lars_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, False, True), float64: loads w, m, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -366,15 +376,16 @@ def tensor_v2_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -394,15 +405,16 @@ def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -422,12 +434,13 @@ def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -437,12 +450,13 @@ def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, h2, h3, tensor_trust, partials):
+def ranger_lars_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -497,14 +511,15 @@ def tensor_v3_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -523,14 +538,15 @@ def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, h0, h1, h2, h3, partials):
+def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -549,13 +565,14 @@ def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float32: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -566,13 +583,14 @@ def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_phi, alpha, h2, h3, tensor_trust, partials):
+def ranger_lars_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (False, True, True), float64: loads w, m; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -631,14 +649,15 @@ def tensor_v4_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -657,14 +676,15 @@ def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -683,13 +703,14 @@ def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -700,13 +721,14 @@ def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -765,14 +787,15 @@ def tensor_v5_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -791,14 +814,15 @@ def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -817,14 +841,15 @@ def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -837,14 +862,15 @@ def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, False, True), float64: loads w, m, v, phi; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -905,15 +931,16 @@ def tensor_v6_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -933,15 +960,16 @@ def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, buf_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -961,13 +989,14 @@ def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -978,13 +1007,14 @@ def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1043,14 +1073,15 @@ def tensor_v7_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         acc_0 = np.float32(0.0)
         acc_1 = np.float32(0.0)
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1069,14 +1100,15 @@ def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         acc_0 = 0.0
         acc_1 = 0.0
         for i in range(chunk_start[c], chunk_stop[c]):
@@ -1095,14 +1127,15 @@ def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float32: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
         trust = np.float32(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
@@ -1114,14 +1147,15 @@ def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, b
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_m, buf_v, buf_phi, alpha, eps, h2, h3, tensor_trust, partials):
+def ranger_lars_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h2, h3, tensor_trust, partials):
     """Pass 1 of variant (True, True, True), float64: loads w, m, v; stores w, phi."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        m_k = buf_m[k]
-        v_k = buf_v[k]
-        phi_k = buf_phi[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
+        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
+        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
         trust = np.float64(tensor_trust[k])
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]

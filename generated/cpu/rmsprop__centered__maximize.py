@@ -20,6 +20,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "rmsprop"
 SPEC_HASH = "e4700b492987cde1"
 OPTGEN_VERSION = "0.1.0"
@@ -59,15 +61,16 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_grad_avg, buf_momentum_buffer, buf_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
+def rmsprop_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_momentum_buffer, ptr_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
     """Pass 0 of variant (False,), float32: loads w, square_avg, grad_avg, momentum_buffer, g; stores w, square_avg, grad_avg, momentum_buffer."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        grad_avg_k = buf_grad_avg[k]
-        momentum_buffer_k = buf_momentum_buffer[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
+        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float32)
+        momentum_buffer_k = numba.carray(as_pointer(ptr_momentum_buffer[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]
@@ -86,15 +89,16 @@ def rmsprop_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_s
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_grad_avg, buf_momentum_buffer, buf_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
+def rmsprop_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_momentum_buffer, ptr_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
     """Pass 0 of variant (False,), float64: loads w, square_avg, grad_avg, momentum_buffer, g; stores w, square_avg, grad_avg, momentum_buffer."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        grad_avg_k = buf_grad_avg[k]
-        momentum_buffer_k = buf_momentum_buffer[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
+        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float64)
+        momentum_buffer_k = numba.carray(as_pointer(ptr_momentum_buffer[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]
@@ -139,14 +143,15 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_grad_avg, buf_g, alpha, eps, h0, h1, weight_decay, partials):
+def rmsprop_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_g, alpha, eps, h0, h1, weight_decay, partials):
     """Pass 0 of variant (True,), float32: loads w, square_avg, grad_avg, g; stores w, square_avg, grad_avg."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        grad_avg_k = buf_grad_avg[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
+        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]
@@ -162,14 +167,15 @@ def rmsprop_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_s
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_square_avg, buf_grad_avg, buf_g, alpha, eps, h0, h1, weight_decay, partials):
+def rmsprop_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_g, alpha, eps, h0, h1, weight_decay, partials):
     """Pass 0 of variant (True,), float64: loads w, square_avg, grad_avg, g; stores w, square_avg, grad_avg."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        square_avg_k = buf_square_avg[k]
-        grad_avg_k = buf_grad_avg[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
+        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             square_avg = square_avg_k[i]

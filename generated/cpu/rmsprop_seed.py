@@ -16,6 +16,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "rmsprop_seed"
 SPEC_HASH = "e358da17154e7661"
 OPTGEN_VERSION = "0.1.0"
@@ -51,13 +53,14 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_sigma, buf_g, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sigma, ptr_g, alpha, eps, h0, h1, partials):
     """Pass 0 of variant (False,), float32: loads w, sigma, g; stores w, sigma."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        sigma_k = buf_sigma[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             sigma = sigma_k[i]
@@ -69,13 +72,14 @@ def rmsprop_seed_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, 
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_sigma, buf_g, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sigma, ptr_g, alpha, eps, h0, h1, partials):
     """Pass 0 of variant (False,), float64: loads w, sigma, g; stores w, sigma."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        sigma_k = buf_sigma[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             sigma = sigma_k[i]
@@ -111,13 +115,14 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_sigma, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sigma, alpha, eps, h0, h1, partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, sigma."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        sigma_k = buf_sigma[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
+        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
@@ -129,13 +134,14 @@ def rmsprop_seed_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, 
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, buf_sigma, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sigma, alpha, eps, h0, h1, partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, sigma."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
-        sigma_k = buf_sigma[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
+        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]

@@ -15,6 +15,8 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.runtime.pointers import as_pointer
+
 SPEC = "sgd"
 SPEC_HASH = "7a4e715c5fc490e0"
 OPTGEN_VERSION = "0.1.0"
@@ -44,12 +46,13 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def sgd_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, h0, weight_decay, partials):
+def sgd_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, h0, weight_decay, partials):
     """Pass 0 of variant (), float32: loads w, g; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]
@@ -58,12 +61,13 @@ def sgd_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, h0
 
 
 @numba.njit(parallel=True, cache=True)
-def sgd_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, buf_w, buf_g, h0, weight_decay, partials):
+def sgd_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, h0, weight_decay, partials):
     """Pass 0 of variant (), float64: loads w, g; stores w."""
     for c in numba.prange(chunk_tensor.shape[0]):
         k = chunk_tensor[c]
-        w_k = buf_w[k]
-        g_k = buf_g[k]
+        n_k = sizes[k]
+        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
+        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
         for i in range(chunk_start[c], chunk_stop[c]):
             w = w_k[i]
             g = g_k[i]

@@ -19,14 +19,13 @@ _TARGET = re.compile(r"label %(\"[^\"]+\"|[\w.$-]+)")
 
 
 def kernel_signature(n_arrays: int, n_host: int, n_tensor: int, dtype: str):
-    """The types the runtime passes (optgen/runtime/cpu.py): chunk table, typed lists, scalars."""
+    """The types the runtime passes (optgen/runtime/cpu.py): chunk table, sizes, address tables, scalars."""
     from numba import types
     ft = getattr(types, dtype)
-    arr = types.Array(ft, 1, "C")
-    return ((types.Array(types.int64, 1, "C"), types.Array(types.uint64, 1, "C"),
-             types.Array(types.uint64, 1, "C"))
-            + (types.ListType(arr),) * n_arrays + (ft,) * n_host + (arr,) * n_tensor
-            + (types.Array(types.float64, 2, "C"),))
+    u64 = types.Array(types.uint64, 1, "C")
+    i64 = types.Array(types.int64, 1, "C")
+    return ((i64, u64, u64, i64) + (u64,) * n_arrays + (ft,) * n_host
+            + (types.Array(ft, 1, "C"),) * n_tensor + (types.Array(types.float64, 2, "C"),))
 
 
 def kernel_ir(kernel, pass_info: dict, dtype: str) -> str:

@@ -1,7 +1,9 @@
 """The CPU runtime: owns the state buffers and launches the generated kernels.
 
 Tensors are grouped by dtype; each group is one kernel call per pass, over a
-chunk table that covers every tensor of the group. Nothing proportional to the
+chunk table that covers every tensor of the group. The kernel reaches the user's
+own arrays (no copies, no flat buffer) through a table of their base addresses
+(optgen/runtime/pointers.py); docs/performance.md says why, with numbers. Nothing proportional to the
 number of parameters is allocated per step: states are allocated once, the
 per-step work on the host is a handful of scalars (and per-tensor arrays for
 reductions).
@@ -11,17 +13,17 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from numba import typed
 
 from ..spec import Spec
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
+from .pointers import address_table
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
 
 class _Group:
-    """The tensors of one dtype, with their chunk table and typed lists."""
+    """The tensors of one dtype, with their chunk table and address tables."""
 
     def __init__(self, dtype, indices, params, state_names):
         self.dtype = np.dtype(dtype)
@@ -29,7 +31,9 @@ class _Group:
         self.flat = {"w": [params[i].reshape(-1) for i in indices]}
         for s in state_names:
             self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
-        self.lists = {name: typed.List(arrs) for name, arrs in self.flat.items()} if indices else {}
+        # base addresses of w and of every state: the arrays in self.flat keep them valid
+        self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
+        self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
         tensor, start, stop = [], [], []
         for k, i in enumerate(indices):
             n = params[i].size
@@ -43,16 +47,20 @@ class _Group:
         self.chunk_stop = np.array(stop, dtype=np.uint64)
         self.n_tensors = len(indices)
         self._grads_key: tuple = ()
-        self._grads_list = None
+        self._grads_keep: list = []
+        self._grads_table = None
 
-    def grads_list(self, grads):
+    def grads_table(self, grads):
+        """Addresses of this group's gradients; reused while the same arrays come back."""
         mine = [grads[i] for i in self.indices]
         if len(mine) == len(self._grads_key) and all(a is b for a, b in zip(mine, self._grads_key)):
-            return self._grads_list  # the same gradient buffers as last step: reuse the list
+            return self._grads_table
+        # a non-contiguous gradient is copied once here; the copy lives as long as the table
         flat = [np.ascontiguousarray(gr).reshape(-1) for gr in mine]
         self._grads_key = tuple(mine)
-        self._grads_list = typed.List(flat)
-        return self._grads_list
+        self._grads_keep = flat
+        self._grads_table = address_table(flat)
+        return self._grads_table
 
 
 class CPUOptimizer(CompiledOptimizer):
@@ -84,18 +92,17 @@ class CPUOptimizer(CompiledOptimizer):
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
         dt = gr.dtype.type
         values = dict(host)
-        g_list = gr.grads_list(grads) if "g" in self.module.ARRAYS else None
+        g_table = gr.grads_table(grads) if "g" in self.module.ARRAYS else None
         for q, p in enumerate(variant["passes"]):
-            arrays = [g_list if a == "g" else gr.lists[a] for a in p["arrays"]]
+            arrays = [g_table if a == "g" else gr.ptrs[a] for a in p["arrays"]]
             scalars = [dt(values[h]) for h in p["host_args"]]
             per_tensor = [np.ascontiguousarray(np.broadcast_to(values[s], (gr.n_tensors,)), dtype=gr.dtype)
                           for s in p["tensor_args"]]
-            p["kernels"][gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop,
+            p["kernels"][gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
                                         *arrays, *scalars, *per_tensor, gr.partials)
-            if p["reductions"]:
-                sums = np.zeros((gr.n_tensors, len(p["reductions"])))
-                np.add.at(sums, gr.chunk_tensor, gr.partials[:, :len(p["reductions"])])
-                values.update({r: sums[:, j] for j, r in enumerate(p["reductions"])})
+            if p["reductions"]:  # chunk partial sums (float64) -> one sum per tensor
+                values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)
+                               for j, r in enumerate(p["reductions"])})
             if q < len(variant["tensor_stages"]):
                 with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                     values.update(variant["tensor_stages"][q](values))
