@@ -84,6 +84,15 @@ def test_radam_matches_torch(hypers, dtype):
 
 
 @DTYPES
+def test_radam_with_the_papers_threshold_matches_pytorch_optimizer(dtype):
+    """rho_threshold=4 (the paper, seed 001) rectifies from t = 5 (rho_5 = 4.996 at beta2 = 0.999),
+    one step earlier than torch's 5: pytorch-optimizer's RAdam with n_sma_threshold=4."""
+    h = dict(lr=1e-2, rho_threshold=4.0)
+    run("radam", h, dtype, lambda p: Torch(lambda ps: pytorch_optimizer.RAdam(
+        ps, lr=1e-2, n_sma_threshold=4, degenerated_to_sgd=True, foreach=False), p))
+
+
+@DTYPES
 def test_radamw_matches_torch_decoupled(dtype):
     h = dict(lr=1e-2, weight_decay=0.1)
     run("radamw", h, dtype, torch_radam({**h, "decoupled_weight_decay": True}))
