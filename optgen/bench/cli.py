@@ -19,13 +19,17 @@ def add_parser(subparsers) -> None:
     where.add_argument("--size", type=lambda s: int(eval(s, {"__builtins__": {}})), default=None,
                        help="elements in one tensor (default 2**24; expressions like 2**24 allowed)")
     where.add_argument("--model", choices=sorted(MODELS), default=None, help="a real model's list of tensors")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--dtype", default="float32",
+                   help="float32, float64, or float32,float64 (both, interleaved in each round)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds of one process each (default 3)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed steps per process (default 1)")
     p.add_argument("--impl", default=None,
                    help=f"comma-separated implementations (default all available): {', '.join(IMPLS)}")
     p.add_argument("--option", "-o", action="append", default=[], metavar="NAME=BOOL",
                    help="a build-time option of the spec, e.g. amsgrad=true")
+    p.add_argument("--startup", action="store_true",
+                   help="measure compile and start-up time instead: a fresh spec's first step, and a new "
+                        "process's first step with the caches warm (both after `import optgen`)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
@@ -39,7 +43,14 @@ def cmd_bench(args) -> int:
     for o in args.option:
         k, _, v = o.partition("=")
         options[k] = v.lower() in ("1", "true", "yes")
-    res = run_bench(args.names, size=args.size, model=args.model, dtype=args.dtype, rounds=args.rounds,
+    if args.startup:
+        return _startup(args)
+    dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
+    bad = [d for d in dtypes if d not in ("float32", "float64")]
+    if bad or not dtypes:
+        print(f"optgen bench: --dtype must be float32, float64 or both, not {args.dtype!r}", file=sys.stderr)
+        return 2
+    res = run_bench(args.names, size=args.size, model=args.model, dtype=dtypes, rounds=args.rounds,
                     impls=impls, min_time=args.min_time, options=options,
                     progress=None if args.quiet else progress_bar,
                     log=lambda m: print(m, file=sys.stderr))
@@ -48,5 +59,18 @@ def cmd_bench(args) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _startup(args) -> int:
+    from ..cli import progress_bar
+    from .runner import machine
+    from .startup import format_startup, measure_startup
+    res = [measure_startup(n, args.dtype.split(",")[0], args.rounds, None if args.quiet else progress_bar) for n in args.names]
+    print(format_startup(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "startup": res}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
