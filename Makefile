@@ -30,3 +30,10 @@ check: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# docs/performance.png from the JSON of the runs in docs/perf/run.sh (which takes ~45 min; not re-run here)
+perf-plot: $(STAMP)
+	$(PY) -m pip install -q -e ".[plot]"
+	$(PY) -m optgen.bench.plot docs/perf/adam-2e24.json docs/perf/adam-gpt2.json docs/perf/adam-resnet50.json \
+		docs/perf/foreach-gpt2.json docs/perf/reductions-gpt2.json docs/perf/float64-2e24.json -o docs/performance.png
+	$(PY) -m optgen.bench.plot docs/perf/every-spec-2e24.json -o docs/performance-every-spec.png
