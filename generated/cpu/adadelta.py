@@ -18,7 +18,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adadelta"
 SPEC_HASH = "929e90e1711f4951"
@@ -52,20 +52,20 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adadelta_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_acc_delta, ptr_g, eps, h0, h1, rho, weight_decay, partials):
+def adadelta_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_acc_delta, _ptr_g, eps, h0, h1, rho, weight_decay, _partials):
     """Pass 0 of variant (), float32: loads w, square_avg, acc_delta, g; stores w, square_avg, acc_delta."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
-        acc_delta_k = numba.carray(as_pointer(ptr_acc_delta[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            acc_delta = acc_delta_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float32)
+        _acc_delta_k = numba.carray(_as_pointer(_ptr_acc_delta[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            acc_delta = _acc_delta_k[_i]
+            g = _g_k[_i]
             x0 = eps + acc_delta
             d = weight_decay*w + g
             x2 = (d*d)*h0
@@ -73,26 +73,26 @@ def adadelta_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_
             x4 = eps + square_avg_1
             w_1 = d*h1*math.sqrt(x0)/math.sqrt(x4) + w
             acc_delta_1 = rho*acc_delta + x0*x2/x4
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            acc_delta_k[i] = acc_delta_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _acc_delta_k[_i] = acc_delta_1
 
 
 @numba.njit(parallel=True, cache=True)
-def adadelta_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_acc_delta, ptr_g, eps, h0, h1, rho, weight_decay, partials):
+def adadelta_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_acc_delta, _ptr_g, eps, h0, h1, rho, weight_decay, _partials):
     """Pass 0 of variant (), float64: loads w, square_avg, acc_delta, g; stores w, square_avg, acc_delta."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
-        acc_delta_k = numba.carray(as_pointer(ptr_acc_delta[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            acc_delta = acc_delta_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float64)
+        _acc_delta_k = numba.carray(_as_pointer(_ptr_acc_delta[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            acc_delta = _acc_delta_k[_i]
+            g = _g_k[_i]
             x0 = eps + acc_delta
             d = weight_decay*w + g
             x2 = (d*d)*h0
@@ -100,9 +100,9 @@ def adadelta_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_
             x4 = eps + square_avg_1
             w_1 = d*h1*math.sqrt(x0)/math.sqrt(x4) + w
             acc_delta_1 = rho*acc_delta + x0*x2/x4
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            acc_delta_k[i] = acc_delta_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _acc_delta_k[_i] = acc_delta_1
 
 
 VARIANT_v0 = {

@@ -17,7 +17,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adagrad"
 SPEC_HASH = "d1b4d4b1616a3ac1"
@@ -57,43 +57,43 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sum, ptr_g, eps, h0, weight_decay, partials):
+def adagrad_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_sum, _ptr_g, eps, h0, weight_decay, _partials):
     """Pass 0 of variant (False,), float32: loads w, sum, g; stores w, sum."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            sum = sum_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _sum_k = numba.carray(_as_pointer(_ptr_sum[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            sum = _sum_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             sum_1 = (d*d) + sum
             w_1 = d*h0/(eps + math.sqrt(sum_1)) + w
-            w_k[i] = w_1
-            sum_k[i] = sum_1
+            _w_k[_i] = w_1
+            _sum_k[_i] = sum_1
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sum, ptr_g, eps, h0, weight_decay, partials):
+def adagrad_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_sum, _ptr_g, eps, h0, weight_decay, _partials):
     """Pass 0 of variant (False,), float64: loads w, sum, g; stores w, sum."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            sum = sum_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _sum_k = numba.carray(_as_pointer(_ptr_sum[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            sum = _sum_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             sum_1 = (d*d) + sum
             w_1 = d*h0/(eps + math.sqrt(sum_1)) + w
-            w_k[i] = w_1
-            sum_k[i] = sum_1
+            _w_k[_i] = w_1
+            _sum_k[_i] = sum_1
 
 
 VARIANT_v0 = {
@@ -122,41 +122,41 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
+def adagrad_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_sum, eps, h0, initial_accumulator_value, weight_decay, _partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, sum."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _sum_k = numba.carray(_as_pointer(_ptr_sum[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             sum_1 = initial_accumulator_value + (d*d)
             w_1 = d*h0/(eps + math.sqrt(sum_1)) + w
-            w_k[i] = w_1
-            sum_k[i] = sum_1
+            _w_k[_i] = w_1
+            _sum_k[_i] = sum_1
 
 
 @numba.njit(parallel=True, cache=True)
-def adagrad_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sum, eps, h0, initial_accumulator_value, weight_decay, partials):
+def adagrad_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_sum, eps, h0, initial_accumulator_value, weight_decay, _partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, sum."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        sum_k = numba.carray(as_pointer(ptr_sum[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _sum_k = numba.carray(_as_pointer(_ptr_sum[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             sum_1 = initial_accumulator_value + (d*d)
             w_1 = d*h0/(eps + math.sqrt(sum_1)) + w
-            w_k[i] = w_1
-            sum_k[i] = sum_1
+            _w_k[_i] = w_1
+            _sum_k[_i] = sum_1
 
 
 VARIANT_v1 = {

@@ -17,7 +17,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adamax"
 SPEC_HASH = "a95433b6bc3170ed"
@@ -52,51 +52,51 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def adamax_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_inf, ptr_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
+def adamax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_exp_avg, _ptr_exp_inf, _ptr_g, beta1, beta2, eps, h0, h1, weight_decay, _partials):
     """Pass 0 of variant (), float32: loads w, exp_avg, exp_inf, g; stores w, exp_avg, exp_inf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float32)
-        exp_inf_k = numba.carray(as_pointer(ptr_exp_inf[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            exp_avg = exp_avg_k[i]
-            exp_inf = exp_inf_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _exp_avg_k = numba.carray(_as_pointer(_ptr_exp_avg[_k]), _n, np.float32)
+        _exp_inf_k = numba.carray(_as_pointer(_ptr_exp_inf[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            exp_avg = _exp_avg_k[_i]
+            exp_inf = _exp_inf_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             exp_inf_1 = max(beta2*exp_inf, eps + abs(d))
             exp_avg_1 = beta1*exp_avg + d*h0
             w_1 = exp_avg_1*h1/exp_inf_1 + w
-            w_k[i] = w_1
-            exp_avg_k[i] = exp_avg_1
-            exp_inf_k[i] = exp_inf_1
+            _w_k[_i] = w_1
+            _exp_avg_k[_i] = exp_avg_1
+            _exp_inf_k[_i] = exp_inf_1
 
 
 @numba.njit(parallel=True, cache=True)
-def adamax_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_inf, ptr_g, beta1, beta2, eps, h0, h1, weight_decay, partials):
+def adamax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_exp_avg, _ptr_exp_inf, _ptr_g, beta1, beta2, eps, h0, h1, weight_decay, _partials):
     """Pass 0 of variant (), float64: loads w, exp_avg, exp_inf, g; stores w, exp_avg, exp_inf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float64)
-        exp_inf_k = numba.carray(as_pointer(ptr_exp_inf[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            exp_avg = exp_avg_k[i]
-            exp_inf = exp_inf_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _exp_avg_k = numba.carray(_as_pointer(_ptr_exp_avg[_k]), _n, np.float64)
+        _exp_inf_k = numba.carray(_as_pointer(_ptr_exp_inf[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            exp_avg = _exp_avg_k[_i]
+            exp_inf = _exp_inf_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             exp_inf_1 = max(beta2*exp_inf, eps + abs(d))
             exp_avg_1 = beta1*exp_avg + d*h0
             w_1 = exp_avg_1*h1/exp_inf_1 + w
-            w_k[i] = w_1
-            exp_avg_k[i] = exp_avg_1
-            exp_inf_k[i] = exp_inf_1
+            _w_k[_i] = w_1
+            _exp_avg_k[_i] = exp_avg_1
+            _exp_inf_k[_i] = exp_inf_1
 
 
 VARIANT_v0 = {

@@ -15,7 +15,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ema"
 SPEC_HASH = "7bd9dfa89d1e0395"
@@ -45,33 +45,33 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def ema_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h0, momentum, partials):
+def ema_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h0, momentum, _partials):
     """Pass 0 of variant (), float32: loads w, m; stores m."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
             m_1 = momentum*m + h0*w
-            m_k[i] = m_1
+            _m_k[_i] = m_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ema_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h0, momentum, partials):
+def ema_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h0, momentum, _partials):
     """Pass 0 of variant (), float64: loads w, m; stores m."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
             m_1 = momentum*m + h0*w
-            m_k[i] = m_1
+            _m_k[_i] = m_1
 
 
 VARIANT_v0 = {

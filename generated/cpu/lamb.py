@@ -21,7 +21,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "lamb"
 SPEC_HASH = "2c8b9a6e879ac45b"
@@ -69,93 +69,93 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lamb_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, _partials):
     """Pass 0 of variant (), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             m_1 = beta1*m + g*h0
             v_1 = beta2*v + (g*g)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += ((weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += ((weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lamb_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, partials):
+def lamb_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, _partials):
     """Pass 0 of variant (), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             m_1 = beta1*m + g*h0
             v_1 = beta2*v + (g*g)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += ((weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += ((weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def lamb_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
+def lamb_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h2, h3, h4, weight_decay, _tensor_ratio, _partials):
     """Pass 1 of variant (), float32: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        ratio = np.float32(tensor_ratio[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        ratio = np.float32(_tensor_ratio[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_1 = h4*ratio*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))) + w
-            w_k[i] = w_1
+            _w_k[_i] = w_1
 
 
 @numba.njit(parallel=True, cache=True)
-def lamb_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h2, h3, h4, weight_decay, tensor_ratio, partials):
+def lamb_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h2, h3, h4, weight_decay, _tensor_ratio, _partials):
     """Pass 1 of variant (), float64: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        ratio = np.float64(tensor_ratio[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        ratio = np.float64(_tensor_ratio[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_1 = h4*ratio*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))) + w
-            w_k[i] = w_1
+            _w_k[_i] = w_1
 
 
 VARIANT_v0 = {

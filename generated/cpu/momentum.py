@@ -17,7 +17,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "momentum"
 SPEC_HASH = "424ce1817f6f8801"
@@ -56,41 +56,41 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_buf, ptr_g, h0, h1, momentum, weight_decay, partials):
+def momentum_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_buf, _ptr_g, h0, h1, momentum, weight_decay, _partials):
     """Pass 0 of variant (False,), float32: loads w, buf, g; stores w, buf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            buf = buf_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _buf_k = numba.carray(_as_pointer(_ptr_buf[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            buf = _buf_k[_i]
+            g = _g_k[_i]
             buf_1 = momentum*buf + h0*(weight_decay*w + g)
             w_1 = buf_1*h1 + w
-            w_k[i] = w_1
-            buf_k[i] = buf_1
+            _w_k[_i] = w_1
+            _buf_k[_i] = buf_1
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_buf, ptr_g, h0, h1, momentum, weight_decay, partials):
+def momentum_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_buf, _ptr_g, h0, h1, momentum, weight_decay, _partials):
     """Pass 0 of variant (False,), float64: loads w, buf, g; stores w, buf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            buf = buf_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _buf_k = numba.carray(_as_pointer(_ptr_buf[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            buf = _buf_k[_i]
+            g = _g_k[_i]
             buf_1 = momentum*buf + h0*(weight_decay*w + g)
             w_1 = buf_1*h1 + w
-            w_k[i] = w_1
-            buf_k[i] = buf_1
+            _w_k[_i] = w_1
+            _buf_k[_i] = buf_1
 
 
 VARIANT_v0 = {
@@ -118,39 +118,39 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_buf, h0, weight_decay, partials):
+def momentum_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_buf, h0, weight_decay, _partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, buf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _buf_k = numba.carray(_as_pointer(_ptr_buf[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             w_1 = d*h0 + w
-            w_k[i] = w_1
-            buf_k[i] = d
+            _w_k[_i] = w_1
+            _buf_k[_i] = d
 
 
 @numba.njit(parallel=True, cache=True)
-def momentum_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_buf, h0, weight_decay, partials):
+def momentum_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_buf, h0, weight_decay, _partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, buf."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        buf_k = numba.carray(as_pointer(ptr_buf[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _buf_k = numba.carray(_as_pointer(_ptr_buf[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             w_1 = d*h0 + w
-            w_k[i] = w_1
-            buf_k[i] = d
+            _w_k[_i] = w_1
+            _buf_k[_i] = d
 
 
 VARIANT_v1 = {

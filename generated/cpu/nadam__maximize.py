@@ -22,7 +22,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "nadam"
 SPEC_HASH = "0d7b2dad77ca9092"
@@ -66,53 +66,53 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def nadam_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_avg_sq, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, weight_decay, partials):
+def nadam_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_exp_avg, _ptr_exp_avg_sq, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, weight_decay, _partials):
     """Pass 0 of variant (), float32: loads w, exp_avg, exp_avg_sq, g; stores w, exp_avg, exp_avg_sq."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float32)
-        exp_avg_sq_k = numba.carray(as_pointer(ptr_exp_avg_sq[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            exp_avg = exp_avg_k[i]
-            exp_avg_sq = exp_avg_sq_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _exp_avg_k = numba.carray(_as_pointer(_ptr_exp_avg[_k]), _n, np.float32)
+        _exp_avg_sq_k = numba.carray(_as_pointer(_ptr_exp_avg_sq[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            exp_avg = _exp_avg_k[_i]
+            exp_avg_sq = _exp_avg_sq_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             exp_avg_sq_1 = beta2*exp_avg_sq + (d*d)*h0
             x2 = (np.float32(1.0)/(eps + math.sqrt(exp_avg_sq_1*h1)))
             exp_avg_1 = beta1*exp_avg + d*h2
             w_1 = d*h4*x2 + exp_avg_1*h3*x2 + w
-            w_k[i] = w_1
-            exp_avg_k[i] = exp_avg_1
-            exp_avg_sq_k[i] = exp_avg_sq_1
+            _w_k[_i] = w_1
+            _exp_avg_k[_i] = exp_avg_1
+            _exp_avg_sq_k[_i] = exp_avg_sq_1
 
 
 @numba.njit(parallel=True, cache=True)
-def nadam_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_exp_avg, ptr_exp_avg_sq, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, weight_decay, partials):
+def nadam_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_exp_avg, _ptr_exp_avg_sq, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, h4, weight_decay, _partials):
     """Pass 0 of variant (), float64: loads w, exp_avg, exp_avg_sq, g; stores w, exp_avg, exp_avg_sq."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        exp_avg_k = numba.carray(as_pointer(ptr_exp_avg[k]), n_k, np.float64)
-        exp_avg_sq_k = numba.carray(as_pointer(ptr_exp_avg_sq[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            exp_avg = exp_avg_k[i]
-            exp_avg_sq = exp_avg_sq_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _exp_avg_k = numba.carray(_as_pointer(_ptr_exp_avg[_k]), _n, np.float64)
+        _exp_avg_sq_k = numba.carray(_as_pointer(_ptr_exp_avg_sq[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            exp_avg = _exp_avg_k[_i]
+            exp_avg_sq = _exp_avg_sq_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w - g
             exp_avg_sq_1 = beta2*exp_avg_sq + (d*d)*h0
             x2 = (1.0/(eps + math.sqrt(exp_avg_sq_1*h1)))
             exp_avg_1 = beta1*exp_avg + d*h2
             w_1 = d*h4*x2 + exp_avg_1*h3*x2 + w
-            w_k[i] = w_1
-            exp_avg_k[i] = exp_avg_1
-            exp_avg_sq_k[i] = exp_avg_sq_1
+            _w_k[_i] = w_1
+            _exp_avg_k[_i] = exp_avg_1
+            _exp_avg_sq_k[_i] = exp_avg_sq_1
 
 
 VARIANT_v0 = {

@@ -16,7 +16,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "nesterov"
 SPEC_HASH = "395ca31fdcac55ae"
@@ -49,41 +49,41 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def nesterov_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, h2, momentum, partials):
+def nesterov_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_v, _ptr_g, h0, h1, h2, momentum, _partials):
     """Pass 0 of variant (), float32: loads w, v, g; stores w, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             v_1 = momentum*v + g*h0
             w_1 = h1*v_1 + h2*v + w
-            w_k[i] = w_1
-            v_k[i] = v_1
+            _w_k[_i] = w_1
+            _v_k[_i] = v_1
 
 
 @numba.njit(parallel=True, cache=True)
-def nesterov_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_v, ptr_g, h0, h1, h2, momentum, partials):
+def nesterov_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_v, _ptr_g, h0, h1, h2, momentum, _partials):
     """Pass 0 of variant (), float64: loads w, v, g; stores w, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             v_1 = momentum*v + g*h0
             w_1 = h1*v_1 + h2*v + w
-            w_k[i] = w_1
-            v_k[i] = v_1
+            _w_k[_i] = w_1
+            _v_k[_i] = v_1
 
 
 VARIANT_v0 = {

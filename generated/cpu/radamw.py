@@ -25,7 +25,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "radamw"
 SPEC_HASH = "314955fc5322e7c5"
@@ -73,49 +73,49 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def radamw_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
+def radamw_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (False,), float32: loads w, m, v, g; stores w, m, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             m_1 = beta1*m + g*h1
             w_2 = h0*w + h2*m_1 + w
             v_1 = beta2*v + (g*g)*h3
-            w_k[i] = w_2
-            m_k[i] = m_1
-            v_k[i] = v_1
+            _w_k[_i] = w_2
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
 
 
 @numba.njit(parallel=True, cache=True)
-def radamw_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, h3, partials):
+def radamw_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (False,), float64: loads w, m, v, g; stores w, m, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             m_1 = beta1*m + g*h1
             w_2 = h0*w + h2*m_1 + w
             v_1 = beta2*v + (g*g)*h3
-            w_k[i] = w_2
-            m_k[i] = m_1
-            v_k[i] = v_1
+            _w_k[_i] = w_2
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
 
 
 VARIANT_v0 = {
@@ -152,49 +152,49 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def radamw_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def radamw_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (True,), float32: loads w, m, v, g; stores w, m, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             v_1 = beta2*v + (g*g)*h1
             m_1 = beta1*m + g*h2
             w_2 = h0*w + h3*m_1/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_2
-            m_k[i] = m_1
-            v_k[i] = v_1
+            _w_k[_i] = w_2
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
 
 
 @numba.njit(parallel=True, cache=True)
-def radamw_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, h3, partials):
+def radamw_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (True,), float64: loads w, m, v, g; stores w, m, v."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             v_1 = beta2*v + (g*g)*h1
             m_1 = beta1*m + g*h2
             w_2 = h0*w + h3*m_1/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_2
-            m_k[i] = m_1
-            v_k[i] = v_1
+            _w_k[_i] = w_2
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
 
 
 VARIANT_v1 = {

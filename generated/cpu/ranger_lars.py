@@ -45,7 +45,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ranger_lars"
 SPEC_HASH = "92cf28b9158b57f9"
@@ -108,91 +108,91 @@ def tensor_v0_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
+def ranger_lars_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, False, False), float32: loads w, m; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             w_3 = h4*m_1*trust + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v0_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
+def ranger_lars_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, False, False), float64: loads w, m; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             w_3 = h4*m_1*trust + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 VARIANT_v0 = {
@@ -241,97 +241,97 @@ def tensor_v1_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
+def ranger_lars_v1_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_phi, alpha, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            phi = phi_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            phi = _phi_k[_i]
             phi_1 = alpha*(h4*m_1*trust - phi + w) + phi
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v1_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, alpha, h4, tensor_trust, partials):
+def ranger_lars_v1_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_phi, alpha, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, False, True), float64: loads w, m, phi; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            phi = phi_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            phi = _phi_k[_i]
             phi_1 = alpha*(h4*m_1*trust - phi + w) + phi
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 VARIANT_v1 = {
@@ -380,95 +380,95 @@ def tensor_v2_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, _ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            phi_k[i] = w
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _phi_k[_i] = w
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v2_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, _ptr_phi, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            phi_k[i] = w
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _phi_k[_i] = w
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
+def ranger_lars_v2_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             w_3 = h4*m_1*trust + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, h4, tensor_trust, partials):
+def ranger_lars_v2_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             w_3 = h4*m_1*trust + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 VARIANT_v2 = {
@@ -518,95 +518,95 @@ def tensor_v3_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v3_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v3_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
+def ranger_lars_v3_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_phi, h5, _tensor_trust, _partials):
     """Pass 1 of variant (False, True, True), float32: loads w, m; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             phi_1 = h5*m_1*trust + w
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v3_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_phi, h5, tensor_trust, partials):
+def ranger_lars_v3_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_phi, h5, _tensor_trust, _partials):
     """Pass 1 of variant (False, True, True), float64: loads w, m; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
             phi_1 = h5*m_1*trust + w
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 VARIANT_v3 = {
@@ -658,95 +658,95 @@ def tensor_v4_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v4_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v4_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, False, False), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v4_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, False, False), float32: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v4_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v4_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, False, False), float64: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 VARIANT_v4 = {
@@ -798,101 +798,101 @@ def tensor_v5_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v5_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v5_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
+def ranger_lars_v5_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_phi, alpha, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
-            phi = phi_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
+            phi = _phi_k[_i]
             phi_1 = alpha*(h4*m_1*trust/(eps + math.sqrt(v_1)) - phi + w) + phi
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v5_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, alpha, eps, h4, tensor_trust, partials):
+def ranger_lars_v5_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_phi, alpha, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, False, True), float64: loads w, m, v, phi; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
-            phi = phi_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
+            phi = _phi_k[_i]
             phi_1 = alpha*(h4*m_1*trust/(eps + math.sqrt(v_1)) - phi + w) + phi
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 VARIANT_v5 = {
@@ -944,99 +944,99 @@ def tensor_v6_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, _ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            phi_k[i] = w
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _phi_k[_i] = w
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v6_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, _ptr_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, True, False), float64: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            phi_k[i] = w
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _phi_k[_i] = w
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v6_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, eps, h4, tensor_trust, partials):
+def ranger_lars_v6_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = w_3
+            _w_k[_i] = w_3
 
 
 VARIANT_v6 = {
@@ -1089,99 +1089,99 @@ def tensor_v7_0(h):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v7_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        acc_0 = np.float32(0.0)
-        acc_1 = np.float32(0.0)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _acc_0 = np.float32(0.0)
+        _acc_1 = np.float32(0.0)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, partials):
+def ranger_lars_v7_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        acc_0 = 0.0
-        acc_1 = 0.0
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m = m_k[i]
-            v = v_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m = _m_k[_i]
+            v = _v_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             m_1 = beta1*m + d*h0
             v_1 = beta2*v + (d*d)*h1
-            m_k[i] = m_1
-            v_k[i] = v_1
-            acc_0 += (w*w)
-            acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        partials[c, 0] = acc_0
-        partials[c, 1] = acc_1
+            _m_k[_i] = m_1
+            _v_k[_i] = v_1
+            _acc_0 += (w*w)
+            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
+        _partials[_c, 0] = _acc_0
+        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
+def ranger_lars_v7_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_phi, eps, h5, _tensor_trust, _partials):
     """Pass 1 of variant (True, True, True), float32: loads w, m, v; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float32)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float32)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float32)
-        trust = np.float32(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
+        trust = np.float32(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             phi_1 = h5*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 @numba.njit(parallel=True, cache=True)
-def ranger_lars_v7_pass1_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_m, ptr_v, ptr_phi, eps, h5, tensor_trust, partials):
+def ranger_lars_v7_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_phi, eps, h5, _tensor_trust, _partials):
     """Pass 1 of variant (True, True, True), float64: loads w, m, v; stores w, phi."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        m_k = numba.carray(as_pointer(ptr_m[k]), n_k, np.float64)
-        v_k = numba.carray(as_pointer(ptr_v[k]), n_k, np.float64)
-        phi_k = numba.carray(as_pointer(ptr_phi[k]), n_k, np.float64)
-        trust = np.float64(tensor_trust[k])
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            m_1 = m_k[i]
-            v_1 = v_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
+        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
+        _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float64)
+        trust = np.float64(_tensor_trust[_k])
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            m_1 = _m_k[_i]
+            v_1 = _v_k[_i]
             phi_1 = h5*m_1*trust/(eps + math.sqrt(v_1)) + w
-            w_k[i] = phi_1
-            phi_k[i] = phi_1
+            _w_k[_i] = phi_1
+            _phi_k[_i] = phi_1
 
 
 VARIANT_v7 = {

@@ -20,7 +20,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "rmsprop"
 SPEC_HASH = "e4700b492987cde1"
@@ -61,59 +61,59 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_momentum_buffer, ptr_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
+def rmsprop_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_grad_avg, _ptr_momentum_buffer, _ptr_g, alpha, eps, h0, h1, momentum, weight_decay, _partials):
     """Pass 0 of variant (False,), float32: loads w, square_avg, grad_avg, momentum_buffer, g; stores w, square_avg, grad_avg, momentum_buffer."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
-        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float32)
-        momentum_buffer_k = numba.carray(as_pointer(ptr_momentum_buffer[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            grad_avg = grad_avg_k[i]
-            momentum_buffer = momentum_buffer_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float32)
+        _grad_avg_k = numba.carray(_as_pointer(_ptr_grad_avg[_k]), _n, np.float32)
+        _momentum_buffer_k = numba.carray(_as_pointer(_ptr_momentum_buffer[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            grad_avg = _grad_avg_k[_i]
+            momentum_buffer = _momentum_buffer_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             grad_avg_1 = alpha*grad_avg + d*h0
             square_avg_1 = alpha*square_avg + (d*d)*h0
             momentum_buffer_1 = momentum*momentum_buffer + d/(eps + math.sqrt(-(grad_avg_1*grad_avg_1) + square_avg_1))
             w_1 = h1*momentum_buffer_1 + w
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            grad_avg_k[i] = grad_avg_1
-            momentum_buffer_k[i] = momentum_buffer_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _grad_avg_k[_i] = grad_avg_1
+            _momentum_buffer_k[_i] = momentum_buffer_1
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_momentum_buffer, ptr_g, alpha, eps, h0, h1, momentum, weight_decay, partials):
+def rmsprop_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_grad_avg, _ptr_momentum_buffer, _ptr_g, alpha, eps, h0, h1, momentum, weight_decay, _partials):
     """Pass 0 of variant (False,), float64: loads w, square_avg, grad_avg, momentum_buffer, g; stores w, square_avg, grad_avg, momentum_buffer."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
-        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float64)
-        momentum_buffer_k = numba.carray(as_pointer(ptr_momentum_buffer[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            grad_avg = grad_avg_k[i]
-            momentum_buffer = momentum_buffer_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float64)
+        _grad_avg_k = numba.carray(_as_pointer(_ptr_grad_avg[_k]), _n, np.float64)
+        _momentum_buffer_k = numba.carray(_as_pointer(_ptr_momentum_buffer[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            grad_avg = _grad_avg_k[_i]
+            momentum_buffer = _momentum_buffer_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             grad_avg_1 = alpha*grad_avg + d*h0
             square_avg_1 = alpha*square_avg + (d*d)*h0
             momentum_buffer_1 = momentum*momentum_buffer + d/(eps + math.sqrt(-(grad_avg_1*grad_avg_1) + square_avg_1))
             w_1 = h1*momentum_buffer_1 + w
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            grad_avg_k[i] = grad_avg_1
-            momentum_buffer_k[i] = momentum_buffer_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _grad_avg_k[_i] = grad_avg_1
+            _momentum_buffer_k[_i] = momentum_buffer_1
 
 
 VARIANT_v0 = {
@@ -143,51 +143,51 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_g, alpha, eps, h0, h1, weight_decay, partials):
+def rmsprop_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_grad_avg, _ptr_g, alpha, eps, h0, h1, weight_decay, _partials):
     """Pass 0 of variant (True,), float32: loads w, square_avg, grad_avg, g; stores w, square_avg, grad_avg."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float32)
-        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            grad_avg = grad_avg_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float32)
+        _grad_avg_k = numba.carray(_as_pointer(_ptr_grad_avg[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            grad_avg = _grad_avg_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             grad_avg_1 = alpha*grad_avg + d*h0
             square_avg_1 = alpha*square_avg + (d*d)*h0
             w_1 = d*h1/(eps + math.sqrt(-(grad_avg_1*grad_avg_1) + square_avg_1)) + w
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            grad_avg_k[i] = grad_avg_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _grad_avg_k[_i] = grad_avg_1
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_square_avg, ptr_grad_avg, ptr_g, alpha, eps, h0, h1, weight_decay, partials):
+def rmsprop_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_square_avg, _ptr_grad_avg, _ptr_g, alpha, eps, h0, h1, weight_decay, _partials):
     """Pass 0 of variant (True,), float64: loads w, square_avg, grad_avg, g; stores w, square_avg, grad_avg."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        square_avg_k = numba.carray(as_pointer(ptr_square_avg[k]), n_k, np.float64)
-        grad_avg_k = numba.carray(as_pointer(ptr_grad_avg[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            square_avg = square_avg_k[i]
-            grad_avg = grad_avg_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _square_avg_k = numba.carray(_as_pointer(_ptr_square_avg[_k]), _n, np.float64)
+        _grad_avg_k = numba.carray(_as_pointer(_ptr_grad_avg[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            square_avg = _square_avg_k[_i]
+            grad_avg = _grad_avg_k[_i]
+            g = _g_k[_i]
             d = weight_decay*w + g
             grad_avg_1 = alpha*grad_avg + d*h0
             square_avg_1 = alpha*square_avg + (d*d)*h0
             w_1 = d*h1/(eps + math.sqrt(-(grad_avg_1*grad_avg_1) + square_avg_1)) + w
-            w_k[i] = w_1
-            square_avg_k[i] = square_avg_1
-            grad_avg_k[i] = grad_avg_1
+            _w_k[_i] = w_1
+            _square_avg_k[_i] = square_avg_1
+            _grad_avg_k[_i] = grad_avg_1
 
 
 VARIANT_v1 = {

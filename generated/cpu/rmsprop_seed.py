@@ -16,7 +16,7 @@ import numba
 import numpy
 import numpy as np
 
-from optgen.runtime.pointers import as_pointer
+from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "rmsprop_seed"
 SPEC_HASH = "e358da17154e7661"
@@ -53,41 +53,41 @@ def host_v0(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v0_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sigma, ptr_g, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_sigma, _ptr_g, alpha, eps, h0, h1, _partials):
     """Pass 0 of variant (False,), float32: loads w, sigma, g; stores w, sigma."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            sigma = sigma_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _sigma_k = numba.carray(_as_pointer(_ptr_sigma[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            sigma = _sigma_k[_i]
+            g = _g_k[_i]
             sigma_1 = math.sqrt(alpha*(sigma*sigma) + (g*g)*h0)
             w_1 = g*h1/(eps + sigma_1) + w
-            w_k[i] = w_1
-            sigma_k[i] = sigma_1
+            _w_k[_i] = w_1
+            _sigma_k[_i] = sigma_1
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v0_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_sigma, ptr_g, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_sigma, _ptr_g, alpha, eps, h0, h1, _partials):
     """Pass 0 of variant (False,), float64: loads w, sigma, g; stores w, sigma."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            sigma = sigma_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _sigma_k = numba.carray(_as_pointer(_ptr_sigma[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            sigma = _sigma_k[_i]
+            g = _g_k[_i]
             sigma_1 = math.sqrt(alpha*(sigma*sigma) + (g*g)*h0)
             w_1 = g*h1/(eps + sigma_1) + w
-            w_k[i] = w_1
-            sigma_k[i] = sigma_1
+            _w_k[_i] = w_1
+            _sigma_k[_i] = sigma_1
 
 
 VARIANT_v0 = {
@@ -115,41 +115,41 @@ def host_v1(t, hyper):
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v1_pass0_float32(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sigma, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_sigma, alpha, eps, h0, h1, _partials):
     """Pass 0 of variant (True,), float32: loads w, g; stores w, sigma."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float32)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float32)
-        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float32)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
+        _sigma_k = numba.carray(_as_pointer(_ptr_sigma[_k]), _n, np.float32)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             x0 = (g*g)
             sigma_1 = math.sqrt(alpha*x0 + h0*x0)
             w_1 = g*h1/(eps + sigma_1) + w
-            w_k[i] = w_1
-            sigma_k[i] = sigma_1
+            _w_k[_i] = w_1
+            _sigma_k[_i] = sigma_1
 
 
 @numba.njit(parallel=True, cache=True)
-def rmsprop_seed_v1_pass0_float64(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, ptr_g, ptr_sigma, alpha, eps, h0, h1, partials):
+def rmsprop_seed_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _ptr_sigma, alpha, eps, h0, h1, _partials):
     """Pass 0 of variant (True,), float64: loads w, g; stores w, sigma."""
-    for c in numba.prange(chunk_tensor.shape[0]):
-        k = chunk_tensor[c]
-        n_k = sizes[k]
-        w_k = numba.carray(as_pointer(ptr_w[k]), n_k, np.float64)
-        g_k = numba.carray(as_pointer(ptr_g[k]), n_k, np.float64)
-        sigma_k = numba.carray(as_pointer(ptr_sigma[k]), n_k, np.float64)
-        for i in range(chunk_start[c], chunk_stop[c]):
-            w = w_k[i]
-            g = g_k[i]
+    for _c in numba.prange(_chunk_tensor.shape[0]):
+        _k = _chunk_tensor[_c]
+        _n = _sizes[_k]
+        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
+        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
+        _sigma_k = numba.carray(_as_pointer(_ptr_sigma[_k]), _n, np.float64)
+        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
+            w = _w_k[_i]
+            g = _g_k[_i]
             x0 = (g*g)
             sigma_1 = math.sqrt(alpha*x0 + h0*x0)
             w_1 = g*h1/(eps + sigma_1) + w
-            w_k[i] = w_1
-            sigma_k[i] = sigma_1
+            _w_k[_i] = w_1
+            _sigma_k[_i] = sigma_1
 
 
 VARIANT_v1 = {
