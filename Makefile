@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) -m optgen.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 tests --ignore=tests/cuda_sim
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n 2 tests/cuda_sim
 
 build: $(STAMP)
