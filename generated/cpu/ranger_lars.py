@@ -240,62 +240,6 @@ def tensor_v1_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
-        _acc_1 = 0.0
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
 @numba.njit(parallel=True, cache=True)
 def ranger_lars_v1_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_phi, alpha, h4, _tensor_trust, _partials):
     """Pass 1 of variant (False, False, True), float32: loads w, m, phi; stores w, phi."""
@@ -339,7 +283,7 @@ VARIANT_v1 = {
     "tensor_stages": [tensor_v1_0, ],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v1_pass0_float32, "float64": ranger_lars_v1_pass0_float64, }},
+         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, }},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "kernels": { "float32": ranger_lars_v1_pass1_float32, "float64": ranger_lars_v1_pass1_float64, }},
     ],
@@ -439,38 +383,6 @@ def ranger_lars_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _partials[_c, 1] = _acc_1
 
 
-@numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
-    """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        trust = np.float32(_tensor_trust[_k])
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m_1 = _m_k[_i]
-            w_3 = h4*m_1*trust + w
-            _w_k[_i] = w_3
-
-
-@numba.njit(parallel=True, cache=True)
-def ranger_lars_v2_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, h4, _tensor_trust, _partials):
-    """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        trust = np.float64(_tensor_trust[_k])
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m_1 = _m_k[_i]
-            w_3 = h4*m_1*trust + w
-            _w_k[_i] = w_3
-
-
 VARIANT_v2 = {
     "host": host_v2,
     "tensor_stages": [tensor_v2_0, ],
@@ -478,7 +390,7 @@ VARIANT_v2 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v2_pass0_float32, "float64": ranger_lars_v2_pass0_float64, }},
         {"arrays": ['w', 'm'], "host_args": ['h4'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v2_pass1_float32, "float64": ranger_lars_v2_pass1_float64, }},
+         "reductions": [], "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, }},
     ],
 }
 
@@ -515,62 +427,6 @@ def tensor_v3_0(h):
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v3_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
-        _acc_1 = 0.0
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
@@ -614,7 +470,7 @@ VARIANT_v3 = {
     "tensor_stages": [tensor_v3_0, ],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v3_pass0_float32, "float64": ranger_lars_v3_pass0_float64, }},
+         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, }},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['h5'], "tensor_args": ['trust'],
          "reductions": [], "kernels": { "float32": ranger_lars_v3_pass1_float32, "float64": ranger_lars_v3_pass1_float64, }},
     ],
@@ -797,62 +653,6 @@ def tensor_v5_0(h):
 
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v5_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
-        _acc_1 = 0.0
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
 @numba.njit(parallel=True, cache=True)
 def ranger_lars_v5_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_phi, alpha, eps, h4, _tensor_trust, _partials):
     """Pass 1 of variant (True, False, True), float32: loads w, m, v, phi; stores w, phi."""
@@ -900,7 +700,7 @@ VARIANT_v5 = {
     "tensor_stages": [tensor_v5_0, ],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v5_pass0_float32, "float64": ranger_lars_v5_pass0_float64, }},
+         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, }},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "kernels": { "float32": ranger_lars_v5_pass1_float32, "float64": ranger_lars_v5_pass1_float64, }},
     ],
@@ -1003,42 +803,6 @@ def ranger_lars_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _partials[_c, 1] = _acc_1
 
 
-@numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
-    """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
-        trust = np.float32(_tensor_trust[_k])
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m_1 = _m_k[_i]
-            v_1 = _v_k[_i]
-            w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            _w_k[_i] = w_3
-
-
-@numba.njit(parallel=True, cache=True)
-def ranger_lars_v6_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, eps, h4, _tensor_trust, _partials):
-    """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
-        trust = np.float64(_tensor_trust[_k])
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m_1 = _m_k[_i]
-            v_1 = _v_k[_i]
-            w_3 = h4*m_1*trust/(eps + math.sqrt(v_1)) + w
-            _w_k[_i] = w_3
-
-
 VARIANT_v6 = {
     "host": host_v6,
     "tensor_stages": [tensor_v6_0, ],
@@ -1046,7 +810,7 @@ VARIANT_v6 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v6_pass0_float32, "float64": ranger_lars_v6_pass0_float64, }},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h4'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v6_pass1_float32, "float64": ranger_lars_v6_pass1_float64, }},
+         "reductions": [], "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, }},
     ],
 }
 
@@ -1086,62 +850,6 @@ def tensor_v7_0(h):
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def ranger_lars_v7_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_m, _ptr_v, _ptr_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
-    """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
-        _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float64)
-        _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
-        _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
-        _acc_1 = 0.0
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            w = _w_k[_i]
-            m = _m_k[_i]
-            v = _v_k[_i]
-            g = _g_k[_i]
-            d = weight_decay*w + g
-            m_1 = beta1*m + d*h0
-            v_1 = beta2*v + (d*d)*h1
-            _m_k[_i] = m_1
-            _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += h2*(m_1*m_1)/((eps + math.sqrt(v_1))*(eps + math.sqrt(v_1)))
-        _partials[_c, 0] = _acc_0
-        _partials[_c, 1] = _acc_1
 
 
 @numba.njit(parallel=True, cache=True)
@@ -1189,7 +897,7 @@ VARIANT_v7 = {
     "tensor_stages": [tensor_v7_0, ],
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v7_pass0_float32, "float64": ranger_lars_v7_pass0_float64, }},
+         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, }},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['eps', 'h5'], "tensor_args": ['trust'],
          "reductions": [], "kernels": { "float32": ranger_lars_v7_pass1_float32, "float64": ranger_lars_v7_pass1_float64, }},
     ],

@@ -72,6 +72,19 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             "tensor_stages": tensor_stages, "passes": passes}
 
 
+def share_identical_kernels(variants: list) -> None:
+    """Variants often agree on a pass (lookahead's sync step changes only the last pass):
+    emit such a kernel once and let every variant call it, so it compiles once."""
+    seen: dict = {}
+    for v in variants:
+        for p in v["passes"]:
+            shape = (p["arrays"], p["host_args"], p["tensor_args"], p["loads"], p["stores"], p["reductions"])
+            for k in p["kernels"]:
+                key = repr((shape, k["dtype"], k["body"], k["reductions"]))
+                k["emit"] = key not in seen
+                k["fn"] = seen.setdefault(key, k["fn"])
+
+
 def pass_summary(variants) -> list[str]:
     lines = []
     for i, v in enumerate(variants.values()):
@@ -90,6 +103,7 @@ def context(build) -> dict:
     host = HostPrinter()
     variants = [variant_context(build.spec.name, i, v, conditions)
                 for i, v in enumerate(build.variants.values())]
+    share_identical_kernels(variants)
     return {
         "conditions": [host.doprint(c) for c in conditions],
         "condition_host": host_lines(staged.condition_host),
