@@ -12,7 +12,7 @@
 #   w = w - v
 #
 # Passes over memory, bytes moved per element (float32 / float64):
-#   variant 0 pass 0: 8 / 16 B (loads w, g; stores -; sums sum_1, sum_2)
+#   variant 0 pass 0: 8 / 16 B (loads w, g; stores nothing; sums sum_1, sum_2)
 #   variant 0 pass 1: 20 / 40 B (loads w, v, g; stores w, v)
 """LARS: SGD with momentum and a layer-wise trust ratio ||w|| / (||g|| + wd ||w||) (objax's form)."""
 import math

@@ -354,90 +354,6 @@ def host_v1(t, hyper):
 
 
 @cuda.jit(cache=True)
-def ranger_lars_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (False, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        _v = pointer_float32(_table_v[_k], _stop)
-        _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (False, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float64)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        _v = pointer_float64(_table_v[_k], _stop)
-        _g = pointer_float64(_table_g[_k], _stop)
-        _acc0 = np.float64(0.0)
-        _acc1 = np.float64(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
 def ranger_lars_v1_finish0_float32(_chunk_first, _partials, _values, _per_tensor, lr):
     """After pass 0 of variant (False, False, True), float32 tensors: per-tensor sums and stage, one thread per tensor, float64."""
     for _k in range(cuda.grid(1), _values.shape[0], cuda.gridsize(1)):
@@ -535,7 +451,7 @@ VARIANT_v1 = {
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": ranger_lars_v1_pass0_float32, "float64": ranger_lars_v1_pass0_float64, },
+         "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v1_finish0_float32, "float64": ranger_lars_v1_finish0_float64, },
@@ -710,40 +626,6 @@ def ranger_lars_v2_finish0_float64(_chunk_first, _partials, _values, _per_tensor
         _per_tensor[_k, 4] = np.float64(trust)
 
 
-@cuda.jit(cache=True)
-def ranger_lars_v2_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, h2, h3, _per_tensor):
-    """Pass 1 of variant (False, True, False), float32: loads w, m; stores w."""
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        trust = _per_tensor[_k, 4]
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m_1 = _m[_i]
-            w_3 = trust*(h2*w + h3*m_1 - w) + w
-            _w[_i] = w_3
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v2_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, h2, h3, _per_tensor):
-    """Pass 1 of variant (False, True, False), float64: loads w, m; stores w."""
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        trust = _per_tensor[_k, 4]
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m_1 = _m[_i]
-            w_3 = trust*(h2*w + h3*m_1 - w) + w
-            _w[_i] = w_3
-
-
 VARIANT_v2 = {
     "host": host_v2,
     "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
@@ -757,7 +639,7 @@ VARIANT_v2 = {
                     "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm'], "host_args": ['h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
-         "kernels": { "float32": ranger_lars_v2_pass1_float32, "float64": ranger_lars_v2_pass1_float64, },
+         "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])", },
          "finish": None},
     ],
@@ -783,90 +665,6 @@ def host_v3(t, hyper):
     h3 = -lr/(1 - beta1**t)
     h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v3_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (False, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        _v = pointer_float32(_table_v[_k], _stop)
-        _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v3_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (False, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float64)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        _v = pointer_float64(_table_v[_k], _stop)
-        _g = pointer_float64(_table_g[_k], _stop)
-        _acc0 = np.float64(0.0)
-        _acc1 = np.float64(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
 
 
 @cuda.jit(cache=True)
@@ -965,7 +763,7 @@ VARIANT_v3 = {
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": ranger_lars_v3_pass0_float32, "float64": ranger_lars_v3_pass0_float64, },
+         "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v3_finish0_float32, "float64": ranger_lars_v3_finish0_float64, },
@@ -1222,90 +1020,6 @@ def host_v5(t, hyper):
 
 
 @cuda.jit(cache=True)
-def ranger_lars_v5_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (True, False, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        _v = pointer_float32(_table_v[_k], _stop)
-        _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v5_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (True, False, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float64)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        _v = pointer_float64(_table_v[_k], _stop)
-        _g = pointer_float64(_table_g[_k], _stop)
-        _acc0 = np.float64(0.0)
-        _acc1 = np.float64(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float64(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float64(math.sqrt(v_1))) - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
 def ranger_lars_v5_finish0_float32(_chunk_first, _partials, _values, _per_tensor, lr):
     """After pass 0 of variant (True, False, True), float32 tensors: per-tensor sums and stage, one thread per tensor, float64."""
     for _k in range(cuda.grid(1), _values.shape[0], cuda.gridsize(1)):
@@ -1407,7 +1121,7 @@ VARIANT_v5 = {
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": ranger_lars_v5_pass0_float32, "float64": ranger_lars_v5_pass0_float64, },
+         "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v5_finish0_float32, "float64": ranger_lars_v5_finish0_float64, },
@@ -1585,44 +1299,6 @@ def ranger_lars_v6_finish0_float64(_chunk_first, _partials, _values, _per_tensor
         _per_tensor[_k, 4] = np.float64(trust)
 
 
-@cuda.jit(cache=True)
-def ranger_lars_v6_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, eps, h2, h3, _per_tensor):
-    """Pass 1 of variant (True, True, False), float32: loads w, m, v; stores w."""
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        _v = pointer_float32(_table_v[_k], _stop)
-        trust = _per_tensor[_k, 4]
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m_1 = _m[_i]
-            v_1 = _v[_i]
-            w_3 = trust*(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w) + w
-            _w[_i] = w_3
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v6_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, eps, h2, h3, _per_tensor):
-    """Pass 1 of variant (True, True, False), float64: loads w, m, v; stores w."""
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        _v = pointer_float64(_table_v[_k], _stop)
-        trust = _per_tensor[_k, 4]
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m_1 = _m[_i]
-            v_1 = _v[_i]
-            w_3 = trust*(h2*w + h3*m_1/(eps + np.float64(math.sqrt(v_1))) - w) + w
-            _w[_i] = w_3
-
-
 VARIANT_v6 = {
     "host": host_v6,
     "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
@@ -1636,7 +1312,7 @@ VARIANT_v6 = {
                     "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
-         "kernels": { "float32": ranger_lars_v6_pass1_float32, "float64": ranger_lars_v6_pass1_float64, },
+         "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64[:, ::1])", },
          "finish": None},
     ],
@@ -1665,90 +1341,6 @@ def host_v7(t, hyper):
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v7_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (True, True, True), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float32(_table_w[_k], _stop)
-        _m = pointer_float32(_table_m[_k], _stop)
-        _v = pointer_float32(_table_v[_k], _stop)
-        _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
-
-
-@cuda.jit(cache=True)
-def ranger_lars_v7_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
-    """Pass 0 of variant (True, True, True), float64: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float64)
-    _tid = cuda.threadIdx.x
-    for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
-        _k = _chunk_tensor[_c]
-        _stop = _chunk_stop[_c]
-        _w = pointer_float64(_table_w[_k], _stop)
-        _m = pointer_float64(_table_m[_k], _stop)
-        _v = pointer_float64(_table_v[_k], _stop)
-        _g = pointer_float64(_table_g[_k], _stop)
-        _acc0 = np.float64(0.0)
-        _acc1 = np.float64(0.0)
-        for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
-            w = _w[_i]
-            m = _m[_i]
-            v = _v[_i]
-            g = _g[_i]
-            m_1 = beta1*m + g*h0
-            v_1 = beta2*v + (g*g)*h1
-            _m[_i] = m_1
-            _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float64(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float64(math.sqrt(v_1))) - w))
-        # block reduction: a tree in shared memory, one partial per chunk
-        _sums[0, _tid] = _acc0
-        _sums[1, _tid] = _acc1
-        cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
-                _sums[0, _tid] += _sums[0, _tid + _half]
-                _sums[1, _tid] += _sums[1, _tid + _half]
-            cuda.syncthreads()
-            _half //= 2
-        if _tid == 0:
-            _partials[_c, 0] = _sums[0, 0]
-            _partials[_c, 1] = _sums[1, 0]
-        cuda.syncthreads()
 
 
 @cuda.jit(cache=True)
@@ -1851,7 +1443,7 @@ VARIANT_v7 = {
     "passes": [
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": ranger_lars_v7_pass0_float32, "float64": ranger_lars_v7_pass0_float64, },
+         "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, },
          "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v7_finish0_float32, "float64": ranger_lars_v7_finish0_float64, },

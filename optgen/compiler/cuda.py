@@ -58,6 +58,9 @@ from __future__ import annotations
 import sympy
 from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _print_known_func
 
+from .lower import free_symbols as _free
+from .lower import host_lines, kernels, key_text, pass_summary, share_identical_kernels, summary
+from .lower import names as _names
 from .printers import DTYPES, HostPrinter, KernelPrinter, assignment_lines
 
 TEMPLATE = "cuda_module.py.j2"
@@ -111,21 +114,6 @@ for _k in _known_functions_math:
         setattr(CudaPrinter, f"_print_{_k}", CudaPrinter._print_math_call)
 
 
-def host_lines(pairs) -> list[str]:
-    return assignment_lines(HostPrinter(), pairs)
-
-
-def _free(pairs) -> set:
-    out = set()
-    for _, e in pairs:
-        out |= e.free_symbols
-    return out
-
-
-def _names(symbols) -> list[str]:
-    return [s.name for s in symbols]
-
-
 def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, reductions: bool) -> str:
     """The numba signature of a pass kernel (for ``cuda.compile_ptx`` and for eager compiles)."""
     args = ["int32[::1]", "int64[::1]", "int64[::1]"] + ["uint64[::1]"] * n_arrays + [dtype] * n_host
@@ -143,7 +131,6 @@ def finish_signature(dtype: str, n_host: int) -> str:
 
 def variant_context(name: str, index: int, v, conditions) -> dict:
     vid = f"v{index}"
-    key_text = ", ".join(f"{c} is {val}" for c, val in zip(conditions, v.key))
 
     # every per-tensor value (a reduction's sum or a tensor-stage output) gets a column
     # of the per-tensor tables, in the order the step computes them
@@ -164,20 +151,8 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
         params = ["_chunk_tensor", "_chunk_start", "_chunk_stop", *[f"_table_{a}" for a in arrays], *host_args]
         params += ["_per_tensor"] if p.tensor_args else []
         params += ["_partials"] if p.reductions else []
-        kernels = []
-        for dtype in DTYPES:
-            pr = CudaPrinter(dtype)
-            kernels.append({
-                "dtype": dtype,
-                "fn": f"{name}_{vid}_pass{p.index}_{dtype}",
-                "zero": pr.literal(0.0),
-                "body": assignment_lines(pr, p.body),
-                "reductions": [pr.doprint(e) for _, e in p.reductions],
-                "signature": pass_signature(dtype, len(arrays), len(host_args),
-                                            bool(p.tensor_args), bool(p.reductions)),
-            })
-        summary = (f"loads {', '.join(p.loads) or 'nothing'}; stores {', '.join(p.stores) or 'nothing'}"
-                   + (f"; sums {', '.join(s.name for s, _ in p.reductions)}" if p.reductions else ""))
+        pass_kernels = kernels(CudaPrinter, name, vid, p, signature=lambda dtype: pass_signature(
+            dtype, len(arrays), len(host_args), bool(p.tensor_args), bool(p.reductions)))
 
         stage = v.tensor_stages[q] if q < len(v.tensor_stages) else []
         finish = None
@@ -201,7 +176,7 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
                              "signature": finish_signature(dtype, len(host_in))} for dtype in DTYPES],
             }
         passes.append({
-            "index": p.index, "arrays": arrays, "summary": summary, "params": ", ".join(params),
+            "index": p.index, "arrays": arrays, "summary": summary(p), "params": ", ".join(params),
             "loads": [(a, s.name) for a, s in p.loads.items()],
             "stores": [(a, s.name) for a, s in p.stores.items()],
             "host_args": host_args,
@@ -209,24 +184,13 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             "tensor_arg_names": _names(p.tensor_args),
             "reduction_names": [s.name for s, _ in p.reductions],
             "load_names": list(p.loads), "store_names": list(p.stores),
-            "kernels": kernels,
+            "kernels": pass_kernels,
             "finish": finish,
         })
     host_needed |= set(v.host_states.values())  # the runtime keeps them for the next step
-    return {"id": vid, "key": v.key, "key_text": key_text, "host": host_lines(v.host),
+    return {"id": vid, "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),
             "host_out": sorted(s.name for s in host_needed),
             "columns": [s.name for s in columns], "passes": passes}
-
-
-def pass_summary(variants) -> list[str]:
-    lines = []
-    for i, v in enumerate(variants.values()):
-        for p in v.passes:
-            n = len(p.loads) + len(p.stores)
-            lines.append(f"variant {i} pass {p.index}: {n * 4} / {n * 8} B "
-                         f"(loads {', '.join(p.loads)}; stores {', '.join(p.stores) or '-'}"
-                         + (f"; sums {', '.join(s.name for s, _ in p.reductions)}" if p.reductions else "") + ")")
-    return lines
 
 
 def context(build) -> dict:
@@ -236,6 +200,7 @@ def context(build) -> dict:
     host = HostPrinter()
     variants = [variant_context(build.spec.name, i, v, conditions)
                 for i, v in enumerate(build.variants.values())]
+    share_identical_kernels(variants, ("arrays", "host_args", "tensor_args", "loads", "stores", "reduction_names"))
     n_red = max((len(p["reduction_names"]) for v in variants for p in v["passes"]), default=0)
     return {
         "conditions": [host.doprint(c) for c in conditions],
