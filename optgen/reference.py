@@ -16,7 +16,7 @@ import sympy
 from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
-from .spec import Grad, Param, Spec, State, Step
+from .spec import Spec
 
 _MODULES = [{"TensorSum": np.sum}, "numpy"]
 

@@ -111,7 +111,6 @@ def bench_cuda(names, *, size: int | None = None, model: str | None = None, warm
             torch.cuda.synchronize()
             row.update(torch_fused_s=t_torch, vs_torch_fused=t_torch / t_opt)
         results.append(row)
-        del params, grads, flat_in, flat_out, opt
     label = getattr(device, "name", "CUDA simulator")
     return {"device": label.decode() if isinstance(label, bytes) else str(label),
             "shapes": model or f"one tensor of {n}", "results": results}

@@ -9,8 +9,8 @@ chunk partials per tensor.
 from __future__ import annotations
 
 from .lower import free_symbols as _free
-from .lower import host_lines, kernels, key_text, pass_summary, share_identical_kernels, summary
-from .printers import HostPrinter, KernelPrinter
+from .lower import host_lines, kernels, key_text, module_context, summary
+from .printers import KernelPrinter
 
 TEMPLATE = "cpu_module.py.j2"
 
@@ -49,20 +49,7 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
 
 def context(build) -> dict:
     """The template context for one build (spec + options)."""
-    staged = build.staged
-    conditions = staged.conditions
-    host = HostPrinter()
-    variants = [variant_context(build.spec.name, i, v, conditions)
-                for i, v in enumerate(build.variants.values())]
-    share_identical_kernels(variants, ("arrays", "host_args", "tensor_args", "loads", "stores", "reductions"))
-    return {
-        "conditions": [host.doprint(c) for c in conditions],
-        "condition_host": host_lines(staged.condition_host),
-        "variants": variants,
-        "pass_summary": pass_summary(build.variants),
-        "states": build.ssa.states,
-        "arrays": build.ssa.arrays,
-    }
+    return module_context(build, variant_context)
 
 
 __all__ = ["context", "TEMPLATE"]

@@ -59,9 +59,9 @@ import sympy
 from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _print_known_func
 
 from .lower import free_symbols as _free
-from .lower import host_lines, kernels, key_text, pass_summary, share_identical_kernels, summary
+from .lower import host_lines, kernels, key_text, module_context, summary
 from .lower import names as _names
-from .printers import DTYPES, HostPrinter, KernelPrinter, assignment_lines
+from .printers import DTYPES, KernelPrinter, assignment_lines
 
 TEMPLATE = "cuda_module.py.j2"
 
@@ -195,24 +195,12 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
 
 def context(build) -> dict:
     """The template context for one build (spec + options)."""
-    staged = build.staged
-    conditions = staged.conditions
-    host = HostPrinter()
-    variants = [variant_context(build.spec.name, i, v, conditions)
-                for i, v in enumerate(build.variants.values())]
-    share_identical_kernels(variants, ("arrays", "host_args", "tensor_args", "loads", "stores", "reduction_names"))
-    n_red = max((len(p["reduction_names"]) for v in variants for p in v["passes"]), default=0)
-    return {
-        "conditions": [host.doprint(c) for c in conditions],
-        "condition_host": host_lines(staged.condition_host),
-        "variants": variants,
-        "pass_summary": pass_summary(build.variants),
-        "states": build.ssa.states,
-        "arrays": build.ssa.arrays,
-        "max_block": MAX_BLOCK,
-        "n_reductions": n_red,
-        "n_columns": max((len(v["columns"]) for v in variants), default=0),
-    }
+    ctx = module_context(build, variant_context)
+    variants = ctx["variants"]
+    ctx.update(max_block=MAX_BLOCK,
+               n_reductions=max((len(p["reduction_names"]) for v in variants for p in v["passes"]), default=0),
+               n_columns=max((len(v["columns"]) for v in variants), default=0))
+    return ctx
 
 
 __all__ = ["context", "TEMPLATE", "CudaPrinter", "pass_signature", "finish_signature", "MAX_BLOCK"]

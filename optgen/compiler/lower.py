@@ -71,3 +71,23 @@ def share_identical_kernels(variants: list, shape_keys: tuple) -> None:
                 key = repr((shape, k["dtype"], k["body"], k["reductions"]))
                 k["emit"] = key not in seen
                 k["fn"] = seen.setdefault(key, k["fn"])
+
+
+SHAPE_KEYS = ("arrays", "host_args", "tensor_args", "loads", "stores", "reduction_names")
+
+
+def module_context(build, variant_context) -> dict:
+    """The context every target's module template gets: the host conditions, each variant
+    (from the target's ``variant_context(spec_name, index, variant, conditions)``), the passes."""
+    conditions = build.staged.conditions
+    variants = [variant_context(build.spec.name, i, v, conditions)
+                for i, v in enumerate(build.variants.values())]
+    share_identical_kernels(variants, SHAPE_KEYS)
+    return {
+        "conditions": [HostPrinter().doprint(c) for c in conditions],
+        "condition_host": host_lines(build.staged.condition_host),
+        "variants": variants,
+        "pass_summary": pass_summary(build.variants),
+        "states": build.ssa.states,
+        "arrays": build.ssa.arrays,
+    }

@@ -20,7 +20,7 @@ import sympy
 from sympy.logic.boolalg import BooleanAtom
 
 from .ssa import HOST, SSA
-from .stage import Pass, Staged, Variant
+from .stage import Pass, Staged
 
 
 @dataclasses.dataclass

@@ -21,7 +21,7 @@ import itertools
 import sympy
 from sympy.logic.boolalg import BooleanAtom
 
-from .ssa import ELEMENT, HOST, SSA, TENSOR, input_symbol
+from .ssa import HOST, SSA, TENSOR, input_symbol
 
 
 @dataclasses.dataclass
