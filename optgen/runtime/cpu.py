@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numba
 import numpy as np
 
 from ..spec import Spec
@@ -41,14 +42,35 @@ class _Group:
                 tensor.append(k)
                 start.append(s)
                 stop.append(min(s + CHUNK, n))
-        self.chunk_tensor = np.array(tensor, dtype=np.int64)
+        self._tensor = np.array(tensor, dtype=np.int64)
         # unsigned bounds: the inner loop index is then unsigned, which lets LLVM vectorise
-        self.chunk_start = np.array(start, dtype=np.uint64)
-        self.chunk_stop = np.array(stop, dtype=np.uint64)
+        self._start = np.array(start, dtype=np.uint64)
+        self._stop = np.array(stop, dtype=np.uint64)
+        self.threads = 0
+        self.balance(numba.get_num_threads())
         self.n_tensors = len(indices)
         self._grads_key: tuple = ()
         self._grads_keep: list = []
         self._grads_table = None
+
+    def balance(self, threads: int) -> None:
+        """Order the chunk table so that Numba's static ``prange`` schedule is balanced.
+
+        The schedule gives each of the T threads an equal *count* of consecutive
+        chunks; a model's many small tensors (biases, norms) make chunks unequal,
+        and in tensor order one thread would get most of the small ones (ResNet-50:
+        10.2M against 15.4M elements, 0.86 of the streaming kernel). Sorted by size
+        and dealt out like cards, every thread's share holds the same elements to
+        within one chunk (0.94). The order does not change any result: each element
+        is updated by itself, and per-tensor sums add chunk partials by tensor.
+        """
+        n = (self._stop - self._start).astype(np.int64)
+        order = np.argsort(-n, kind="stable")
+        order = np.concatenate([order[b::threads] for b in range(threads)]) if threads > 1 else np.sort(order)
+        self.chunk_tensor = self._tensor[order]
+        self.chunk_start = self._start[order]
+        self.chunk_stop = self._stop[order]
+        self.threads = threads
 
     def grads_table(self, grads):
         """Addresses of this group's gradients; reused while the same arrays come back."""
@@ -84,8 +106,11 @@ class CPUOptimizer(CompiledOptimizer):
         grads = check_grads(grads, self.params, self._where)
         t = self.t + 1
         variant, host = self._host_stage(t)
+        threads = numba.get_num_threads()
         for gr in self.groups:
             if gr.n_tensors:
+                if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
+                    gr.balance(threads)
                 self._run_group(gr, variant, host, grads)
         self._finish_step(t, host)
 
