@@ -30,6 +30,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--startup", action="store_true",
                    help="measure compile and start-up time instead: a fresh spec's first step, and a new "
                         "process's first step with the caches warm (both after `import optgen`)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: one process on the GPU, CUDA-event medians against a same-traffic copy "
+                        "kernel and torch.optim.Adam(fused=True) (needs a GPU and optgen[cuda])")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
@@ -45,6 +48,8 @@ def cmd_bench(args) -> int:
         options[k] = v.lower() in ("1", "true", "yes")
     if args.startup:
         return _startup(args)
+    if args.device == "cuda":
+        return _cuda(args)
     dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
     bad = [d for d in dtypes if d not in ("float32", "float64")]
     if bad or not dtypes:
@@ -56,6 +61,27 @@ def cmd_bench(args) -> int:
                     log=lambda m: print(m, file=sys.stderr))
     res["command"] = "optgen bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     print(format_table(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cuda(args) -> int:
+    from ..cli import progress_bar
+    from .cuda import bench_cuda, format_cuda_table
+    if args.dtype != "float32":
+        print("optgen bench --device cuda: float32 only", file=sys.stderr)
+        return 2
+    from ..runtime.cuda import CudaUnavailableError
+    try:
+        res = bench_cuda(args.names, size=args.size if args.size or args.model else 2**26, model=args.model,
+                         progress=None if args.quiet else progress_bar)
+    except CudaUnavailableError as exc:
+        print(f"optgen bench: {exc}", file=sys.stderr)
+        return 2
+    print(format_cuda_table(res))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

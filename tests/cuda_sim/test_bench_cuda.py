@@ -20,3 +20,9 @@ def test_cuda_bench_reports_the_traffic_of_the_passes(name, arrays_moved):
     assert name in table and res["device"] in table
     if numba.config.ENABLE_CUDASIM:
         assert res["device"] == "CUDA simulator"
+
+
+def test_cli_runs_the_cuda_bench(capsys):
+    from optgen.cli import main
+    assert main(["bench", "adam", "--device", "cuda", "--size", "300", "-q"]) == 0
+    assert "adam" in capsys.readouterr().out
