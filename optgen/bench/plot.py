@@ -37,11 +37,15 @@ def plot(files: list[Path], out: Path) -> None:
     data = [(p, d) for p, d in data if d.get("results")]
     if not data:
         raise SystemExit("no benchmark results in " + ", ".join(map(str, files)))
-    widths = [max(len(d["results"]), 2.5) for _, d in data]
-    fig_w = min(4 + 1.1 * sum(widths), 26)
-    fig, axes = plt.subplots(1, len(data), figsize=(fig_w, 4.8), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
-    for ax, (path, d) in zip(axes[0], data):
+    ncols = min(len(data), 3)
+    nrows = -(-len(data) // ncols)
+    most = max(len(d["results"]) for _, d in data)
+    panel_w = 5.2 if ncols > 1 else max(5.2, 0.42 * most + 2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, 4.2 * nrows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[len(data):]:
+        ax.set_visible(False)
+    for ax, (path, d) in zip(flat, data):
         res = d["results"]
         impls = [i for i in ORDER if any(i in r["impls"] for r in res)]
         impls += sorted({i for r in res for i in r["impls"]} - set(impls))
@@ -61,18 +65,19 @@ def plot(files: list[Path], out: Path) -> None:
         ax.set_xticks(range(len(res)))
         multi_dtype = len({r["dtype"] for r in res}) > 1
         ax.set_xticklabels([r["name"] + (f"\n{r['dtype']}" if multi_dtype else "") for r in res],
-                           rotation=60 if len(res) > 6 else 0, fontsize=8)
+                           rotation=50 if len(res) > 6 else 0, ha="right" if len(res) > 6 else "center", fontsize=8)
         ax.set_title(_title(res, path), fontsize=9)
         ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0][0].set_ylabel("fraction of the streaming kernel's speed (log)")
+    for row in axes:
+        row[0].set_ylabel("x stream (log; 1 = the floor)")
     handles, labels = {}, {}
-    for ax in axes[0]:
+    for ax in flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     order = [k for k in ORDER if k in handles] + [k for k in handles if k not in ORDER]
     fig.legend([handles[k] for k in order], order, loc="lower center", ncol=min(len(order), 9), fontsize=8,
                frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
