@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 B=".venv/bin/optgen bench"
 OUT=docs/perf
 $B adam --size 2**24 --rounds 5 --json $OUT/adam-2e24.json -q
+$B adam --size 2**24 --rounds 9 --impl stream,optgen,torch-fused --json $OUT/adam-2e24-vs-fused.json -q
 $B adam --model gpt2-small --rounds 3 --json $OUT/adam-gpt2.json -q
 $B rmsprop nadam radam adamax adadelta --model gpt2-small --rounds 3 \
    --impl stream,optgen,torch-foreach,torch-fused,optax-jit --json $OUT/foreach-gpt2.json -q
