@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from optgen.bench import ir as IR
+from optgen.bench.cli import parse_size
 from optgen.bench.impls import setup_numpy, setup_optgen, stream_kernel
 from optgen.bench.models import MODELS, model_shapes, numel
 from optgen.bench.runner import format_table, run_bench, traffic
@@ -62,3 +63,11 @@ def test_tiny_run_end_to_end(tmp_path):
     assert main(["bench", "sgd", "--size", "2**12", "--rounds", "1", "--min-time", "0.01",
                  "--impl", "stream,optgen", "--json", str(out), "-q"]) == 0
     assert json.loads(out.read_text())["results"][0]["name"] == "sgd"
+
+
+def test_size_accepts_arithmetic_and_nothing_else():
+    assert parse_size("2**24") == parse_size("1<<24") == parse_size("16777216") == 1 << 24
+    assert parse_size("3*2**20") == 3 << 20
+    for bad in ("__import__('os')", "2**10**10", "0", "-5", "1.5", "x"):
+        with pytest.raises(Exception):
+            parse_size(bad)

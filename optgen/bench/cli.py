@@ -1,8 +1,34 @@
 """``optgen bench``: the command line."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+
+
+def parse_size(text: str) -> int:
+    """An element count: ``16777216``, ``2**24``, ``1<<24`` or ``4*2**20`` (integers and + - * ** << only)."""
+    import ast
+    import operator
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow,
+           ast.LShift: operator.lshift}
+
+    def ev(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, (ast.Pow, ast.LShift)) and not 0 <= right <= 64:
+                raise ValueError(text)
+            return ops[type(node.op)](left, right)
+        raise ValueError(text)
+    try:
+        n = ev(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError):
+        raise argparse.ArgumentTypeError(f"not an element count: {text!r} (e.g. 16777216 or 2**24)") from None
+    if n <= 0 or n > 1 << 40:
+        raise argparse.ArgumentTypeError(f"--size must be between 1 and 2**40, not {n}")
+    return n
 
 
 def add_parser(subparsers) -> None:
@@ -16,7 +42,7 @@ def add_parser(subparsers) -> None:
                     "times on a shared machine are noise.")
     p.add_argument("names", nargs="+", metavar="NAME", help="optimizer name(s) (see `optgen list`)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--size", type=lambda s: int(eval(s, {"__builtins__": {}})), default=None,
+    where.add_argument("--size", type=parse_size, default=None,
                        help="elements in one tensor (default 2**24; expressions like 2**24 allowed)")
     where.add_argument("--model", choices=sorted(MODELS), default=None, help="a real model's list of tensors")
     p.add_argument("--dtype", default="float32",
