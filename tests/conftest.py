@@ -1,4 +1,7 @@
 """Shared test helpers: tolerances follow the dtype."""
+import contextlib
+
+import numba
 import numpy as np
 import pytest
 
@@ -15,3 +18,26 @@ def tol(dtype):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@contextlib.contextmanager
+def numba_threads(n: int):
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one Numba thread (a parallel launch on a busy machine waits ms for the others)."""
+    with numba_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    with numba_threads(1):
+        yield

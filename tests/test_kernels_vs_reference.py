@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import zlib
 
-import numba
 import numpy as np
 import pytest
 
@@ -68,14 +67,6 @@ def hyper_settings(spec) -> list[dict]:
         if h.default == 0 and h.domain.contains(0.1):
             perturbed[h.name] = 0.1
     return [base, perturbed] if perturbed != base else [base]
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def assert_close(ours, theirs, dtype, where: str) -> None:

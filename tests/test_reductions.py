@@ -16,7 +16,6 @@ Known differences, by construction of the cases:
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -37,12 +36,8 @@ SCALES = [1.0, 1e-2, 3.0, 0.5]
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one Numba thread (a parallel launch on a busy machine waits ms for the others)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+def one_thread(one_thread_module):
+    """Tiny tensors: one Numba thread for the whole module (see conftest)."""
 
 
 def start_params(dtype, seed):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import pickle
 
-import numba
 import numpy as np
 import pytest
 import sympy
@@ -40,11 +39,8 @@ STEPS = range(1, 301)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+def one_thread(one_thread_module):
+    """Tiny tensors: one Numba thread for the whole module (see conftest)."""
 
 
 @pytest.fixture(autouse=True)

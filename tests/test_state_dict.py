@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import zlib
 
-import numba
 import numpy as np
 import pytest
 
@@ -40,14 +39,6 @@ def settings():
         out.append((name, {}))
         out += [(name, h) for h in EXTRA.get(name, [])]
     return out
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])

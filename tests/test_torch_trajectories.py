@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import zlib
 
-import numba
 import numpy as np
 import pytest
 import torch
@@ -110,14 +109,6 @@ def default_dtype():
     before = torch.get_default_dtype()
     yield torch.set_default_dtype
     torch.set_default_dtype(before)
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def assert_close(ours: np.ndarray, theirs: np.ndarray, dtype, where: str) -> None:

@@ -18,7 +18,6 @@ Deviations from the references, made explicit in the cases:
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import torch
@@ -40,11 +39,8 @@ DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", 
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+def one_thread(one_thread_module):
+    """Tiny tensors: one Numba thread for the whole module (see conftest)."""
 
 
 @pytest.fixture(autouse=True)
