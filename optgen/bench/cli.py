@@ -87,10 +87,15 @@ def cmd_bench(args) -> int:
                     log=lambda m: print(m, file=sys.stderr))
     res["command"] = "optgen bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     print(format_table(res))
-    if args.json:
-        with open(args.json, "w") as f:
+    return _report(res, args.json)
+
+
+def _report(res: dict, path: str | None) -> int:
+    """Write the results as JSON where asked."""
+    if path:
+        with open(path, "w") as f:
             json.dump(res, f, indent=1)
-        print(f"wrote {args.json}")
+        print(f"wrote {path}")
     return 0
 
 
@@ -108,11 +113,7 @@ def _cuda(args) -> int:
         print(f"optgen bench: {exc}", file=sys.stderr)
         return 2
     print(format_cuda_table(res))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0
+    return _report(res, args.json)
 
 
 def _startup(args) -> int:
@@ -121,8 +122,4 @@ def _startup(args) -> int:
     from .startup import format_startup, measure_startup
     res = [measure_startup(n, args.dtype.split(",")[0], args.rounds, None if args.quiet else progress_bar) for n in args.names]
     print(format_startup(res))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "startup": res}, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0
+    return _report({"machine": machine(), "startup": res}, args.json)
