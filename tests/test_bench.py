@@ -71,3 +71,38 @@ def test_size_accepts_arithmetic_and_nothing_else():
     for bad in ("__import__('os')", "2**10**10", "0", "-5", "1.5", "x"):
         with pytest.raises(Exception):
             parse_size(bad)
+
+
+# -- paired mode -------------------------------------------------------------------------
+
+def test_median_ci_uses_the_order_statistics():
+    from optgen.bench.paired import median_ci
+    # n = 100: ranks 50 ± 0.98·10 → indices floor(40.2) = 40 and ceil(59.8) = 60 of 1..100
+    assert median_ci([float(x) for x in range(100, 0, -1)]) == {"median": 50.5, "lo": 41.0, "hi": 61.0}
+    assert median_ci([2.0]) == {"median": 2.0, "lo": 2.0, "hi": 2.0}
+
+
+def test_paired_run_end_to_end(tmp_path):
+    from optgen.bench.paired import format_paired, run_paired
+    from optgen.bench.report import paired_markdown
+    res = run_paired(["sgd"], size=4096, rounds=5, impls=["stream", "optgen", "numpy"],
+                     dtype=["float32", "float64"])
+    assert res["mode"] == "paired" and [r["dtype"] for r in res["results"]] == ["float32", "float64"]
+    for r in res["results"]:
+        assert set(r["impls"]) == {"stream", "optgen", "numpy"}
+        for row in r["impls"].values():
+            assert len(row["rounds_s"]) == 5 and row["time_s"] > 0
+            ci = row["vs_stream_ci"]
+            assert ci["lo"] <= ci["median"] <= ci["hi"] and row["vs_stream"] == ci["median"]
+            assert ("rate_vs_float32" in row) == (r["dtype"] == "float64")
+    assert "95% CI" in format_paired(res) and "rate vs float32" in format_paired(res)
+    assert "parameter rate vs float32" in paired_markdown(res)
+    out = tmp_path / "p.json"
+    assert main(["bench", "sgd", "--size", "1024", "--paired", "--rounds", "3", "--impl", "stream,optgen",
+                 "--json", str(out), "-q"]) == 0
+    assert json.loads(out.read_text())["mode"] == "paired"
+
+
+def test_paired_refuses_what_cannot_share_a_process(capsys):
+    assert main(["bench", "adam", "--size", "1024", "--paired", "--impl", "optgen,optax-jit", "-q"]) == 2
+    assert "optax-jit" in capsys.readouterr().err

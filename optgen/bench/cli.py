@@ -47,7 +47,13 @@ def add_parser(subparsers) -> None:
     where.add_argument("--model", choices=sorted(MODELS), default=None, help="a real model's list of tensors")
     p.add_argument("--dtype", default="float32",
                    help="float32, float64, or float32,float64 (both, interleaved in each round)")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of one process each (default 3)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="alternating rounds: of one process per implementation (default 3), or with --paired "
+                        "of one step per implementation (default 100)")
+    p.add_argument("--paired", action="store_true",
+                   help="run the implementations in one process, alternating step by step, and report the "
+                        "median per-round ratio with its 95%% confidence interval: the precise comparison of two "
+                        "implementations that both sit at the floor (not optax-jit)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed steps per process (default 1)")
     p.add_argument("--impl", default=None,
                    help=f"comma-separated implementations (default all available): {', '.join(IMPLS)}")
@@ -81,12 +87,24 @@ def cmd_bench(args) -> int:
     if bad or not dtypes:
         print(f"optgen bench: --dtype must be float32, float64 or both, not {args.dtype!r}", file=sys.stderr)
         return 2
-    res = run_bench(args.names, size=args.size, model=args.model, dtype=dtypes, rounds=args.rounds,
-                    impls=impls, min_time=args.min_time, options=options,
-                    progress=None if args.quiet else progress_bar,
-                    log=lambda m: print(m, file=sys.stderr))
+    if args.paired:
+        from .paired import DEFAULT_ROUNDS, format_paired, run_paired
+        try:
+            res = run_paired(args.names, size=args.size, model=args.model, dtype=dtypes,
+                             rounds=args.rounds or DEFAULT_ROUNDS, impls=impls, options=options,
+                             progress=None if args.quiet else progress_bar)
+        except ValueError as exc:
+            print(f"optgen bench: {exc}", file=sys.stderr)
+            return 2
+        text = format_paired(res)
+    else:
+        res = run_bench(args.names, size=args.size, model=args.model, dtype=dtypes, rounds=args.rounds or 3,
+                        impls=impls, min_time=args.min_time, options=options,
+                        progress=None if args.quiet else progress_bar,
+                        log=lambda m: print(m, file=sys.stderr))
+        text = format_table(res)
     res["command"] = "optgen bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
-    print(format_table(res))
+    print(text)
     return _report(res, args.json)
 
 
@@ -120,6 +138,6 @@ def _startup(args) -> int:
     from ..cli import progress_bar
     from .runner import machine
     from .startup import format_startup, measure_startup
-    res = [measure_startup(n, args.dtype.split(",")[0], args.rounds, None if args.quiet else progress_bar) for n in args.names]
+    res = [measure_startup(n, args.dtype.split(",")[0], args.rounds or 3, None if args.quiet else progress_bar) for n in args.names]
     print(format_startup(res))
     return _report({"machine": machine(), "startup": res}, args.json)

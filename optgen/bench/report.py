@@ -46,6 +46,31 @@ def markdown(res: dict, vs: str = "torch-fused") -> str:
     return "\n".join(out)
 
 
+def format_ci(d: dict | None) -> str:
+    return f"{d['median']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]" if d else ""
+
+
+def paired_markdown(res: dict) -> str:
+    """``optgen bench --paired`` results: per-round ratios, median [95% CI]."""
+    out = []
+    for r in res.get("results", []):
+        out.append(f"**{r['name']}**, {_where(r)} ({r['tensors']} tensors, {r['size'] / 1e6:.1f}M parameters), "
+                   f"{r['dtype']}: {r['traffic']['bytes_per_element']} B/parameter; paired steps in one process, "
+                   f"median [95% CI] of {r['rounds']} rounds\n")
+        rate = any("rate_vs_float32" in row for row in r["impls"].values())
+        head = ("| implementation | time (ms) | GB/s | × stream |" + (f" × {r['peer']} |" if r.get("peer") else "")
+                + (" parameter rate vs float32 |" if rate else ""))
+        out += [head, "|" + "---|" * (head.count("|") - 1)]
+        for impl, row in r["impls"].items():
+            name = f"**{impl}**" if impl == "optgen" else impl
+            line = f"| {name} | {row['time_s'] * 1e3:.2f} | {row['gbps']:.1f} | {format_ci(row.get('vs_stream_ci'))} |"
+            line += f" {format_ci(row.get('vs_peer'))} |" if r.get("peer") else ""
+            line += f" {format_ci(row.get('rate_vs_float32'))} |" if rate else ""
+            out.append(line)
+        out.append("")
+    return "\n".join(out)
+
+
 def summary(res: dict) -> str:
     """One line per (optimizer, dtype): optgen's fraction of the floor (for many optimizers at once)."""
     out = ["| optimizer | dtype | B/param | passes | optgen (ms) | stream (ms) | optgen × stream |", "|---|---|---|---|---|---|---|"]
@@ -62,7 +87,7 @@ def main(argv=None) -> int:
     brief = "--summary" in args
     for f in [a for a in args if a != "--summary"]:
         res = json.loads(Path(f).read_text())
-        print(summary(res) if brief else markdown(res))
+        print(summary(res) if brief else paired_markdown(res) if res.get("mode") == "paired" else markdown(res))
     return 0
 
 

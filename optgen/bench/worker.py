@@ -5,7 +5,8 @@
 The config names the implementation, the optimizer, the shapes, the dtype and
 the timing budget. The last line printed is a JSON object: ``{"ok": true,
 "times": [...]}`` (seconds per step) or ``{"ok": false, "error": "..."}``.
-With ``"impl": "probe"`` it answers which implementations are available.
+With ``"impl": "probe"`` it answers which implementations are available; with
+``"impl": "paired"`` it runs several, alternating step by step (:mod:`optgen.bench.paired`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def run(cfg: dict) -> dict:
     from .impls import IMPLS
     if cfg["impl"] == "probe":
         return {"ok": True, "available": [name for name in cfg["impls"] if IMPLS[name][0](cfg)]}
+    if cfg["impl"] == "paired":
+        from .paired import run_in_process
+        return run_in_process(cfg, lambda i, n: print(f"#progress {i} {n}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     step = IMPLS[cfg["impl"]][1](cfg)
     t_setup = time.perf_counter() - t0
