@@ -57,8 +57,8 @@ def test_tiny_run_end_to_end(tmp_path):
     (r,) = res["results"]
     assert set(r["impls"]) == {"stream", "optgen", "numpy"}
     for row in r["impls"].values():
-        assert row["time_s"] > 0 and row["gbps"] > 0 and "vs_stream" in row
-    assert "x stream" in format_table(res)
+        assert row["time_s"] > 0 and row["gbps"] > 0 and "vs_stream" in row and row["faults_per_step"] >= 0
+    assert "x stream" in format_table(res) and "faults/step" in format_table(res)
     out = tmp_path / "b.json"
     assert main(["bench", "sgd", "--size", "2**12", "--rounds", "1", "--min-time", "0.01",
                  "--impl", "stream,optgen", "--json", str(out), "-q"]) == 0
@@ -91,12 +91,12 @@ def test_paired_run_end_to_end(tmp_path):
     for r in res["results"]:
         assert set(r["impls"]) == {"stream", "optgen", "numpy"}
         for row in r["impls"].values():
-            assert len(row["rounds_s"]) == 5 and row["time_s"] > 0
+            assert len(row["rounds_s"]) == 5 and row["time_s"] > 0 and row["faults_per_step"] >= 0
             ci = row["vs_stream_ci"]
             assert ci["lo"] <= ci["median"] <= ci["hi"] and row["vs_stream"] == ci["median"]
             assert ("rate_vs_float32" in row) == (r["dtype"] == "float64")
     assert "95% CI" in format_paired(res) and "rate vs float32" in format_paired(res)
-    assert "parameter rate vs float32" in paired_markdown(res)
+    assert "parameter rate vs float32" in paired_markdown(res) and "page faults / step" in paired_markdown(res)
     out = tmp_path / "p.json"
     assert main(["bench", "sgd", "--size", "1024", "--paired", "--rounds", "3", "--impl", "stream,optgen",
                  "--json", str(out), "-q"]) == 0
@@ -106,3 +106,15 @@ def test_paired_run_end_to_end(tmp_path):
 def test_paired_refuses_what_cannot_share_a_process(capsys):
     assert main(["bench", "adam", "--size", "1024", "--paired", "--impl", "optgen,optax-jit", "-q"]) == 2
     assert "optax-jit" in capsys.readouterr().err
+
+
+def test_page_faults_count_fresh_memory_and_only_that():
+    """The faults column: writing 64 MiB of fresh memory faults once per page (4 KiB, or 2 MiB
+    where the kernel grants huge pages: at least 32); writing it again, not at all."""
+    from optgen.bench.worker import minor_faults
+    f0 = minor_faults()
+    fresh = np.ones(64 << 17)  # 64 MiB of float64: above glibc's mmap threshold, so freshly mapped
+    assert minor_faults() - f0 >= 32
+    f0 = minor_faults()
+    fresh += 1.0  # already mapped: no faults
+    assert minor_faults() - f0 < 4

@@ -15,7 +15,7 @@ $B adam --model gpt2-small --paired --rounds 60 \
    --impl stream,optgen,optgen-1tensor,torch-fused --json $OUT/paired-adam-gpt2.json -q
 $B rmsprop nadam radam adamax adadelta --model gpt2-small --rounds 3 \
    --impl stream,optgen,torch-foreach,torch-fused,optax-jit --json $OUT/foreach-gpt2.json -q
-$B rmsprop nadam radam adamax adadelta --model gpt2-small --paired --rounds 40 \
+$B rmsprop nadam radam adamax adadelta --model gpt2-small --paired --rounds 60 \
    --impl stream,optgen,torch-foreach --json $OUT/paired-foreach-gpt2.json -q
 $B lamb lars --model gpt2-small --rounds 3 \
    --impl stream,optgen,optax-jit,pytorch-optimizer --json $OUT/reductions-gpt2.json -q

@@ -52,9 +52,11 @@ def median_ci(xs: list[float]) -> dict:
 def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None) -> dict:
     """The worker's side: set up every (implementation, dtype), then alternate steps.
 
-    Returns ``{"times": {"impl/dtype": [seconds per step, one per round]}}``.
+    Returns ``{"times": {"impl/dtype": [seconds per step, one per round]}, "faults": {...}}``
+    (page faults per step, :func:`optgen.bench.worker.minor_faults`).
     """
     from .impls import IMPLS
+    from .worker import minor_faults
     steps = {}
     for dt in cfg["dtypes"]:
         for impl in cfg["impls"]:
@@ -64,15 +66,17 @@ def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None
             steps[f"{impl}/{dt}"] = step
     keys, rounds = list(steps), cfg["rounds"]
     times: dict = {k: [] for k in keys}
+    faults: dict = {k: [] for k in keys}
     for r in range(rounds):
         shift = r % len(keys)
         for k in keys[shift:] + keys[:shift]:
-            t0 = time.perf_counter()
+            f0, t0 = minor_faults(), time.perf_counter()
             steps[k]()
             times[k].append(time.perf_counter() - t0)
+            faults[k].append(minor_faults() - f0)
         if progress and ((r + 1) % max(rounds // 20, 1) == 0 or r + 1 == rounds):
             progress(r, rounds)
-    return {"ok": True, "times": times}
+    return {"ok": True, "times": times, "faults": faults}
 
 
 def _spawn_streaming(cfg: dict, progress: Callable | None, label: str) -> dict:
@@ -126,12 +130,13 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
         if not out.get("ok"):
             raise RuntimeError(f"paired run of {name}: {out.get('error')}")
         for dt in dtypes:
-            results.append(_summarise(name, dt, tr[dt], out["times"], probe["available"], n, len(shapes),
+            results.append(_summarise(name, dt, tr[dt], out, probe["available"], n, len(shapes),
                                       model, rounds, options, dtypes))
     return {"machine": machine(), "mode": "paired", "results": results}
 
 
-def _summarise(name, dt, tr, times, avail, n, tensors, model, rounds, options, dtypes) -> dict:
+def _summarise(name, dt, tr, out, avail, n, tensors, model, rounds, options, dtypes) -> dict:
+    times = out["times"]
     def per_round(num: str, den: str) -> dict:
         return median_ci([a / b for a, b in zip(times[num], times[den])])
     bytes_per_step = tr["bytes_per_element"] * n
@@ -140,7 +145,8 @@ def _summarise(name, dt, tr, times, avail, n, tensors, model, rounds, options, d
     for impl in avail:
         ts = times[f"{impl}/{dt}"]
         t = statistics.median(ts)
-        row = {"time_s": t, "gbps": bytes_per_step / t / 1e9, "params_per_s": n / t, "rounds_s": ts, "best_s": min(ts)}
+        row = {"time_s": t, "gbps": bytes_per_step / t / 1e9, "params_per_s": n / t, "rounds_s": ts, "best_s": min(ts),
+               "faults_per_step": statistics.median(out["faults"][f"{impl}/{dt}"])}
         if "stream" in avail:
             row["vs_stream_ci"] = per_round(f"stream/{dt}", f"{impl}/{dt}")
             row["vs_stream"] = row["vs_stream_ci"]["median"]
@@ -167,12 +173,13 @@ def format_paired(res: dict) -> str:
                      f"{r['traffic']['bytes_per_element']} B/param, paired steps in one process, "
                      f"median [95% CI] of {r['rounds']} rounds")
         rate = any("rate_vs_float32" in row for row in r["impls"].values())
-        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'x stream':>22}"
+        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'faults/step':>12} {'x stream':>22}"
         head += f" {'x ' + r['peer']:>22}" if r["peer"] else ""
         head += f" {'rate vs float32':>22}" if rate else ""
         lines.append(head)
         for impl, row in r["impls"].items():
-            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} {_q(row.get('vs_stream_ci')):>22}")
+            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} {row['faults_per_step']:12.0f} "
+                    f"{_q(row.get('vs_stream_ci')):>22}")
             text += f" {_q(row.get('vs_peer')):>22}" if r["peer"] else ""
             text += f" {_q(row.get('rate_vs_float32')):>22}" if rate else ""
             lines.append(text)

@@ -27,7 +27,9 @@ def markdown(res: dict, vs: str = "torch-fused") -> str:
             vs_here, ref = "torch-foreach", r["impls"]["torch-foreach"].get("time_s")
         else:
             vs_here = vs
-        head = "| implementation | time (ms) | GB/s | × stream | best (ms) |" + (f" × {vs_here} |" if ref else "")
+        faults = _has_faults(r)
+        head = ("| implementation | time (ms) | GB/s | × stream | best (ms) |" + (f" × {vs_here} |" if ref else "")
+                + (" page faults / step |" if faults else ""))
         out.append(head)
         out.append("|" + "---|" * (head.count("|") - 1))
         impls = [i for i in ORDER if i in r["impls"]] + [i for i in r["impls"] if i not in ORDER]
@@ -41,9 +43,18 @@ def markdown(res: dict, vs: str = "torch-fused") -> str:
                     f"| {row['best_s'] * 1e3:.2f} |")
             if ref:
                 line += f" {ref / row['time_s']:.2f} |"
+            line += _faults_cell(row) if faults else ""
             out.append(line)
         out.append("")
     return "\n".join(out)
+
+
+def _has_faults(r: dict) -> bool:
+    return any("faults_per_step" in row for row in r["impls"].values())
+
+
+def _faults_cell(row: dict) -> str:
+    return f" {row['faults_per_step']:,.0f} |" if "faults_per_step" in row else " |"
 
 
 def format_ci(d: dict | None) -> str:
@@ -58,14 +69,16 @@ def paired_markdown(res: dict) -> str:
                    f"{r['dtype']}: {r['traffic']['bytes_per_element']} B/parameter; paired steps in one process, "
                    f"median [95% CI] of {r['rounds']} rounds\n")
         rate = any("rate_vs_float32" in row for row in r["impls"].values())
+        faults = _has_faults(r)
         head = ("| implementation | time (ms) | GB/s | × stream |" + (f" × {r['peer']} |" if r.get("peer") else "")
-                + (" parameter rate vs float32 |" if rate else ""))
+                + (" parameter rate vs float32 |" if rate else "") + (" page faults / step |" if faults else ""))
         out += [head, "|" + "---|" * (head.count("|") - 1)]
         for impl, row in r["impls"].items():
             name = f"**{impl}**" if impl == "optgen" else impl
             line = f"| {name} | {row['time_s'] * 1e3:.2f} | {row['gbps']:.1f} | {format_ci(row.get('vs_stream_ci'))} |"
             line += f" {format_ci(row.get('vs_peer'))} |" if r.get("peer") else ""
             line += f" {format_ci(row.get('rate_vs_float32'))} |" if rate else ""
+            line += _faults_cell(row) if faults else ""
             out.append(line)
         out.append("")
     return "\n".join(out)

@@ -105,6 +105,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
     total = rounds * len(jobs)
     runs: dict = {job: [] for job in jobs}
     firsts: dict = {job: [] for job in jobs}
+    faults: dict = {job: [] for job in jobs}
     bests: dict = {job: [] for job in jobs}
     errors: dict = {}
     done = 0
@@ -126,6 +127,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
             runs[job].append(statistics.median(out["times"]))
             bests[job].append(min(out["times"]))
             firsts[job].append(out["first_step_s"])
+            faults[job].append(statistics.median(out["faults"]))
     results = []
     for q, (base, avail) in enumerate(plans):
         bytes_per_step = base["traffic"]["bytes_per_element"] * n
@@ -138,7 +140,8 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
             t = statistics.median(runs[job])
             table[impl] = {"time_s": t, "gbps": bytes_per_step / t / 1e9, "params_per_s": n / t,
                            "rounds_s": runs[job], "best_s": min(bests[job]),
-                           "first_step_s": statistics.median(firsts[job])}
+                           "first_step_s": statistics.median(firsts[job]),
+                           "faults_per_step": statistics.median(faults[job])}
         floor = table.get("stream", {}).get("time_s")
         for row in table.values():
             if "time_s" in row and floor:
@@ -158,7 +161,7 @@ def format_table(res: dict) -> str:
                      f"{tr['bytes_per_element']} B/param in {len(tr['passes'])} pass(es), "
                      f"median of {r['rounds']} rounds")
         fused = r["impls"].get("torch-fused", {}).get("time_s")
-        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'x stream':>9} {'best ms':>9}"
+        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'x stream':>9} {'best ms':>9} {'faults/step':>12}"
         if fused:
             head += f" {'x torch-fused':>14}"
         lines.append(head)
@@ -167,7 +170,8 @@ def format_table(res: dict) -> str:
                 lines.append(f"  {impl:18} {'error: ' + row['error'][:70]}")
                 continue
             text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} "
-                    f"{row.get('vs_stream', float('nan')):9.2f} {row['best_s'] * 1e3:9.2f}")
+                    f"{row.get('vs_stream', float('nan')):9.2f} {row['best_s'] * 1e3:9.2f} "
+                    f"{row.get('faults_per_step', float('nan')):12.0f}")
             if fused:
                 text += f" {fused / row['time_s']:14.2f}"
             lines.append(text)

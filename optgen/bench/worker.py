@@ -11,9 +11,17 @@ With ``"impl": "probe"`` it answers which implementations are available; with
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 import traceback
+
+
+def minor_faults() -> int:
+    """Page faults this process has taken so far: a step that maps fresh memory for its
+    temporaries pays one per 4 KiB page (the kernel zeroes each), a step that
+    allocates nothing pays none."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def run(cfg: dict) -> dict:
@@ -32,13 +40,15 @@ def run(cfg: dict) -> dict:
     for _ in range(max(cfg.get("warmup", 2) - 1, 0)):
         step()
     times: list[float] = []
+    faults: list[int] = []
     start = time.perf_counter()
     min_steps, max_steps, min_time = cfg.get("min_steps", 5), cfg.get("max_steps", 200), cfg.get("min_time", 1.0)
     while len(times) < max_steps and (len(times) < min_steps or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
+        f0, t0 = minor_faults(), time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"ok": True, "times": times, "setup_s": t_setup, "first_step_s": t_first}
+        faults.append(minor_faults() - f0)
+    return {"ok": True, "times": times, "faults": faults, "setup_s": t_setup, "first_step_s": t_first}
 
 
 def main(argv=None) -> int:
