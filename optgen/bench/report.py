@@ -91,7 +91,8 @@ def summary(res: dict) -> str:
         o, s = r["impls"].get("optgen", {}), r["impls"].get("stream", {})
         if "time_s" in o and "time_s" in s:
             out.append(f"| {r['name']} | {r['dtype']} | {r['traffic']['bytes_per_element']} | {len(r['traffic']['passes'])} "
-                       f"| {o['time_s'] * 1e3:.2f} | {s['time_s'] * 1e3:.2f} | {o['vs_stream']:.2f} |")
+                       f"| {o['time_s'] * 1e3:.2f} | {s['time_s'] * 1e3:.2f} | "
+                       f"{format_ci(o.get('vs_stream_ci')) or format(o['vs_stream'], '.2f')} |")
     return "\n".join(out) + "\n"
 
 
