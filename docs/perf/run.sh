@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measurements behind docs/performance.md (about 50 minutes on a 2-core machine).
+# The measurements behind docs/performance.md (about 45 minutes on a 2-core machine).
 # Each line is an `optgen bench` command; its JSON lands next to this script,
 # and `make perf-plot` draws docs/performance.png from those files.
 set -euo pipefail
@@ -21,7 +21,7 @@ $B lamb lars --model gpt2-small --rounds 3 \
    --impl stream,optgen,optax-jit,pytorch-optimizer --json $OUT/reductions-gpt2.json -q
 $B adam sgd --size 2**24 --dtype float32,float64 --rounds 5 \
    --impl stream,optgen,torch-fused --json $OUT/float64-2e24.json -q
-$B $(.venv/bin/optgen list | awk 'NR%2==1 {print $1}') --size 2**24 --rounds 3 --min-time 0.5 \
+$B $(.venv/bin/optgen list | awk 'NR%2==1 {print $1}') --size 2**24 --paired --rounds 100 \
    --impl stream,optgen --json $OUT/every-spec-2e24.json -q
 $B adam --model resnet50-like --rounds 3 --json $OUT/adam-resnet50.json -q
 $B adam lamb radam --startup --rounds 3 --json $OUT/startup.json -q
