@@ -18,7 +18,8 @@ next implementation's step. The worker runs with ``GOMP_SPINCOUNT=1000``
 parallel regions of one step (torch's fused Adam opens one per tensor, 148 per
 GPT-2 step), short enough that they sleep before the other implementation's
 step starts. ``OMP_WAIT_POLICY=passive`` would be the wrong fix: a wake-up per
-region costs torch's fused Adam 13–75% on GPT-2 (measured: 49 → 56–58 ms).
+region slows torch's fused Adam on GPT-2 by 12–78% (measured in a process of
+its own: 49 → 58, 50 → 56, 33 → 59 ms; with 1000 spins it stays at 33).
 XLA's thread pool has neither switch, so ``optax-jit`` is measured only by the
 per-process rounds.
 """
