@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test build check bench perf-plot clean
+.PHONY: demo test build check bench perf-plot clean sim-soak
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,9 @@ perf-plot: $(STAMP)
 	$(PY) -m optgen.bench.plot docs/perf/adam-2e24.json docs/perf/adam-gpt2.json docs/perf/adam-resnet50.json \
 		docs/perf/foreach-gpt2.json docs/perf/reductions-gpt2.json docs/perf/float64-2e24.json -o docs/performance.png
 	$(PY) -m optgen.bench.plot docs/perf/every-spec-2e24.json -o docs/performance-every-spec.png
+
+# The CUDA simulator suite N times in a row (default 20) under -n 2: a race shows as a failure in some run.
+SOAK ?= 20
+sim-soak: $(STAMP)
+	for i in $$(seq $(SOAK)); do echo "run $$i of $(SOAK)"; \
+		NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n 2 tests/cuda_sim -p no:cacheprovider | tail -1 || exit 1; done

@@ -168,17 +168,24 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -211,17 +218,24 @@ def ranger_lars_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -516,17 +530,24 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = w
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -561,17 +582,24 @@ def ranger_lars_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = w
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -832,17 +860,24 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1))))
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -875,17 +910,24 @@ def ranger_lars_v4_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)/((eps + np.float64(math.sqrt(v_1)))*(eps + np.float64(math.sqrt(v_1))))
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -1194,17 +1236,24 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = w
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1))))
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]
@@ -1239,17 +1288,24 @@ def ranger_lars_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = w
             _acc0 += (w*w)
             _acc1 += h2*(m_1*m_1)/((eps + np.float64(math.sqrt(v_1)))*(eps + np.float64(math.sqrt(v_1))))
-        # block reduction: a tree in shared memory, one partial per chunk
+        # Block reduction, one partial per chunk: a tree in shared memory that halves the
+        # live width _n (rounding up) per level, so any block size works. The orderings it
+        # relies on are the three barriers: the first makes every thread's _acc visible
+        # before the tree reads it; the one per level orders that level's writes before
+        # the next level's reads (a level's readers, _tid + _half, are never its writers);
+        # the last keeps thread 0's read of _sums[., 0] before the next chunk's stores.
+        # Every thread of a block runs the same chunks, so all of them reach each barrier.
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
         cuda.syncthreads()
-        _half = cuda.blockDim.x // 2
-        while _half > 0:
-            if _tid < _half:
+        _n = cuda.blockDim.x
+        while _n > 1:
+            _half = (_n + 1) // 2
+            if _tid + _half < _n:
                 _sums[0, _tid] += _sums[0, _tid + _half]
                 _sums[1, _tid] += _sums[1, _tid + _half]
             cuda.syncthreads()
-            _half //= 2
+            _n = _half
         if _tid == 0:
             _partials[_c, 0] = _sums[0, 0]
             _partials[_c, 1] = _sums[1, 0]

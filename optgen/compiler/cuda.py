@@ -37,8 +37,9 @@ helper returns a numpy view of the address instead (``pointer_float32``).
 Reductions
 ----------
 A pass that sums per tensor (‖w‖, ‖u‖ for LAMB/LARS) accumulates per thread in
-the kernel's dtype, reduces within the block in shared memory (a tree; the
-block size is a power of two), and writes one partial per chunk. A finishing
+the kernel's dtype, reduces within the block in shared memory (a tree that
+halves its width per level, rounding up, so any block size up to ``MAX_BLOCK``
+works), and writes one partial per chunk. A finishing
 kernel, one thread per tensor, adds the tensor's chunk partials in float64 and
 computes the per-tensor stage (trust ratios) on the device, like the CPU
 runtime's float64 tensor stage; the next pass reads the results from a small

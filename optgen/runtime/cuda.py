@@ -35,10 +35,11 @@ from .base import CompiledOptimizer
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-#: Launch configuration. ``block``: threads per block (a power of two, at most 1024: the
-#: block reduction is a tree); ``chunk``: elements per chunk (a block's unit of work);
-#: ``max_blocks``: grid size cap (None: one block per chunk, up to 65535); blocks stride
-#: over the chunks. Not tuned on a GPU yet: see docs/cuda.md.
+#: Launch configuration (docs/cuda.md, "Launch shapes"). ``block``: threads per block, any
+#: integer from 1 to the module's ``MAX_BLOCK`` (1024: the block reduction's shared memory);
+#: ``chunk``: elements per chunk (a block's unit of work); ``max_blocks``: grid size cap
+#: (None: one block per chunk, up to 65535); blocks stride over the chunks. Not tuned on a
+#: GPU yet.
 DEFAULT_LAUNCH = {"block": 256, "chunk": 1 << 15, "max_blocks": None}
 FINISH_BLOCK = 128
 
@@ -68,6 +69,8 @@ def cuda_support():
         return None, ("`numba.cuda` is numba's deprecated built-in target, not numba-cuda; "
                       f"install numba-cuda with: {INSTALL_HINT}")
     if numba.config.ENABLE_CUDASIM:
+        from .cudasim import make_shared_arrays_thread_safe
+        make_shared_arrays_thread_safe()  # the simulator's own allocation races (see cudasim.py)
         return cuda, None
     if not cuda.is_available():
         detail = ""
@@ -229,7 +232,7 @@ class CUDAOptimizer(CompiledOptimizer):
         super().__init__(spec, module, options, values, where)
         self.cuda = cuda if cuda is not None else require_cuda(f"optgen.create({spec.name!r})")
         self.simulator = bool(numba.config.ENABLE_CUDASIM)
-        self.launch = _check_launch({**DEFAULT_LAUNCH, **launch}, self._where)
+        self.launch = check_launch({**DEFAULT_LAUNCH, **launch}, module.MAX_BLOCK, self._where)
         if isinstance(params, np.ndarray) or _interface(params, self.simulator) is not None:
             raise TypeError(f"{self._where}: params must be a list of arrays, not one array (wrap it: [w])")
         self.params = list(params)
@@ -333,19 +336,24 @@ class CUDAOptimizer(CompiledOptimizer):
         self._restore_host_side(sd)
 
 
-def _check_launch(launch: dict, where: str) -> dict:
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def check_launch(launch: dict, max_block: int, where: str) -> dict:
+    """The launch shapes the kernels accept (docs/cuda.md, "Launch shapes"); a clear error otherwise."""
     unknown = set(launch) - set(DEFAULT_LAUNCH)
     if unknown:
         raise TypeError(f"{where}: unknown launch option(s) {sorted(unknown)}; known: {sorted(DEFAULT_LAUNCH)}")
-    block, chunk = launch["block"], launch["chunk"]
-    if not (isinstance(block, int) and 1 <= block <= 1024 and block & (block - 1) == 0):
-        raise ValueError(f"{where}: block={block!r} must be a power of two from 1 to 1024")
-    if not (isinstance(chunk, int) and chunk >= 1):
-        raise ValueError(f"{where}: chunk={chunk!r} must be a positive integer")
-    mb = launch["max_blocks"]
-    if mb is not None and not (isinstance(mb, int) and mb >= 1):
-        raise ValueError(f"{where}: max_blocks={mb!r} must be a positive integer or None")
-    return launch
+    block, chunk, mb = launch["block"], launch["chunk"], launch["max_blocks"]
+    if not (_is_int(block) and 1 <= block <= max_block):
+        raise ValueError(f"{where}: block={block!r} must be an integer from 1 to {max_block} threads "
+                         "(the block reduction's shared memory holds that many; multiples of 32 fill whole warps)")
+    if not (_is_int(chunk) and chunk >= 1):
+        raise ValueError(f"{where}: chunk={chunk!r} must be a positive integer (elements per chunk)")
+    if mb is not None and not (_is_int(mb) and 1 <= mb <= 65535):
+        raise ValueError(f"{where}: max_blocks={mb!r} must be an integer from 1 to 65535, or None")
+    return {"block": int(block), "chunk": int(chunk), "max_blocks": None if mb is None else int(mb)}
 
 
 def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, **launch) -> CUDAOptimizer:
@@ -356,5 +364,5 @@ def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, **lau
     return CUDAOptimizer(spec, module, params, options, values, cuda=cuda, **launch)
 
 
-__all__ = ["create_cuda", "cuda_support", "require_cuda", "CUDAOptimizer", "CudaUnavailableError",
-           "DEFAULT_LAUNCH", "INSTALL_HINT", "device_tensor"]
+__all__ = ["create_cuda", "cuda_support", "require_cuda", "check_launch", "CUDAOptimizer",
+           "CudaUnavailableError", "DEFAULT_LAUNCH", "INSTALL_HINT", "device_tensor"]

@@ -33,9 +33,11 @@ RUNS = SIMULATOR or _gpu()
 
 if SIMULATOR:
     # The simulator runs each thread of a block as a Python thread and syncs them with
-    # barriers; the default 5 ms GIL switch interval makes every barrier slow (measured
-    # about 3x on the reduction kernels). Scheduling only: results do not depend on it.
-    sys.setswitchinterval(1e-5)
+    # barriers. A 1 us GIL switch interval interleaves the threads at almost every
+    # bytecode, so that a missing barrier (a race) fails here every time rather than now
+    # and then (tests/cuda_sim/test_cuda_races.py); it is also faster than the default
+    # 5 ms, which makes every barrier slow. Correct kernels give the same results at any.
+    sys.setswitchinterval(1e-6)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -204,13 +204,27 @@ def test_bad_gradients_are_refused_and_nothing_runs():
     np.testing.assert_array_equal(dev[0].copy_to_host(), host)
 
 
-def test_launch_options_are_checked():
-    with pytest.raises(ValueError, match="power of two"):
-        create_cuda(optgen.load_spec("adam"), [cuda.to_device(np.ones(2))],
-                    *hyper_values.resolve(optgen.load_spec("adam"), {}), block=48)
-    with pytest.raises(TypeError, match="unknown launch option"):
-        create_cuda(optgen.load_spec("adam"), [cuda.to_device(np.ones(2))],
-                    *hyper_values.resolve(optgen.load_spec("adam"), {}), threads=64)
+@pytest.mark.parametrize("launch,error,message", [
+    (dict(block=0), ValueError, r"block=0 must be an integer from 1 to 1024"),
+    (dict(block=1025), ValueError, r"block=1025 must be an integer from 1 to 1024"),
+    (dict(block=64.0), ValueError, r"block=64.0 must be an integer"),
+    (dict(block=True), ValueError, r"block=True must be an integer"),
+    (dict(chunk=0), ValueError, r"chunk=0 must be a positive integer"),
+    (dict(max_blocks=0), ValueError, r"max_blocks=0 must be an integer from 1 to 65535, or None"),
+    (dict(max_blocks=70000), ValueError, r"max_blocks=70000"),
+    (dict(threads=64), TypeError, "unknown launch option"),
+])
+def test_launch_options_are_checked(launch, error, message):
+    spec = optgen.load_spec("adam")
+    with pytest.raises(error, match=message):
+        create_cuda(spec, [cuda.to_device(np.ones(2))], *hyper_values.resolve(spec, {}), **launch)
+
+
+def test_launch_shapes_that_are_not_powers_of_two_are_accepted():
+    spec = optgen.load_spec("adam")
+    opt = create_cuda(spec, [cuda.to_device(np.ones(2))], *hyper_values.resolve(spec, {}),
+                      block=np.int64(48), chunk=7, max_blocks=3)
+    assert opt.launch == {"block": 48, "chunk": 7, "max_blocks": 3}
 
 
 def test_module_knows_whether_it_runs_on_the_simulator():
