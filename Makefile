@@ -42,4 +42,5 @@ perf-plot: $(STAMP)
 SOAK ?= 20
 sim-soak: $(STAMP)
 	for i in $$(seq $(SOAK)); do echo "run $$i of $(SOAK)"; \
-		NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n 2 tests/cuda_sim -p no:cacheprovider | tail -1 || exit 1; done
+		NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n 2 tests/cuda_sim -p no:cacheprovider > $(VENV)/soak.log 2>&1 \
+			|| { tail -40 $(VENV)/soak.log; exit 1; }; tail -1 $(VENV)/soak.log; done
