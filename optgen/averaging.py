@@ -1,6 +1,6 @@
 """An exponential moving average of the parameters, beside any optimizer.
 
-objax's ``ExponentialMovingAverage`` (seed 000)::
+objax's ``ExponentialMovingAverage`` (the objax optimizer docs)::
 
     m_t = mu m_{t-1} + (1 - mu) w_t          (m_0 = 0)
     averaged: m_t, or with debias  m_t / (1 - (1 - eps) mu^t)

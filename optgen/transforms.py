@@ -250,7 +250,7 @@ def clamp(low, high) -> Callable:
 
 
 def paratrooper_clip(beta1: str = "beta1", beta2: str = "beta2") -> Callable:
-    """Paratrooper's clip (seed 001): ``max(1, min((r b_t)^-1, r))``, with the Adam
+    """Paratrooper's clip (the blog post 'Some Deep Learning Optimizers'): ``max(1, min((r b_t)^-1, r))``, with the Adam
     bias correction ``b_t = sqrt(1 - beta2^t) / (1 - beta1^t)``. It tends to 1 as
     ``b_t -> 1``, so the optimizer becomes its inner one (Ranger) as training goes on."""
     def clip(r, spec):

@@ -1,4 +1,4 @@
-"""ExponentialMovingAverage of the parameters, in objax's form (seed 000).
+"""ExponentialMovingAverage of the parameters, in objax's form (the objax optimizer docs).
 
 Not an optimizer: it runs beside one. Each ``update`` after an optimizer step::
 
@@ -20,5 +20,5 @@ spec = Spec("ema", [
     (m, momentum * m + (1 - momentum) * w),
     (w, w),
 ], doc="ExponentialMovingAverage of parameters (objax): m <- mu m + (1 - mu) w; w unchanged.",
-   references=["objax.optimizer.ExponentialMovingAverage (seed 000)",
+   references=["objax.optimizer.ExponentialMovingAverage (the objax optimizer docs)",
                "Polyak & Juditsky 1992, SIAM J. Control Optim. 30(4):838-855"])

@@ -2,7 +2,7 @@
 
 You, Li, Reddi, Hseu, Kumar, Bhojanapalli, Song, Demmel, Keutzer & Hsieh (2020),
 "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR,
-arXiv:1904.00962 (seed 001: "the equivalent of LARS but with ADAM"). Per tensor::
+arXiv:1904.00962 (the blog post 'Some Deep Learning Optimizers': "the equivalent of LARS but with ADAM"). Per tensor::
 
     m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
     u = m_hat / (sqrt(v_hat) + eps) + wd w
@@ -11,7 +11,7 @@ arXiv:1904.00962 (seed 001: "the equivalent of LARS but with ADAM"). Per tensor:
 
 as ``optax.lamb`` (scale_by_adam, add_decayed_weights, scale_by_trust_ratio,
 scale_by_learning_rate; defaults eps 1e-6, weight_decay 0; the paper's clipping
-function phi is the identity). Seed 001 writes the ratio's denominator
+function phi is the identity). The blog post 'Some Deep Learning Optimizers' writes the ratio's denominator
 ||r|| + ||wd w||; the paper and optax use ||r + wd w||, as here.
 
 Two passes over memory: pass 0 updates m and v and sums w^2 and u^2; the ratio is

@@ -1,7 +1,7 @@
-"""LARS: layer-wise adaptive rate scaling, in objax's form (seed 000).
+"""LARS: layer-wise adaptive rate scaling, in objax's form (the objax optimizer docs).
 
 You, Gitman & Ginsburg (2017), "Large Batch Training of Convolutional Networks",
-arXiv:1708.03888; the form of ``objax.optimizer.LARS`` (seed 000), per tensor
+arXiv:1708.03888; the form of ``objax.optimizer.LARS`` (the objax optimizer docs), per tensor
 ("layer") l, with trust coefficient tc::
 
     ratio = tc ||w|| / (||g|| + wd ||w|| + eps)    (1 where ||w|| = 0 or ||g|| = 0)
@@ -19,7 +19,7 @@ the trajectory is the same.
 
 The norms are per-tensor reductions: the step is two passes over memory (pass 0
 sums w^2 and g^2; the ratio is formed per tensor on the host; pass 1 updates v, w).
-The momentum-as-EMA form of seed 001 is ``specs/lars_ema.py``.
+The momentum-as-EMA form of the blog post 'Some Deep Learning Optimizers' is ``specs/lars_ema.py``.
 """
 from optgen.dsl import Spec, hyper, option, state, var, when, w, g, norm, Eq
 
@@ -45,5 +45,5 @@ spec = Spec("lars", [
     (v, momentum * v + lr * ratio * d),
     (w, w - v),
 ], doc="LARS: SGD with momentum and a layer-wise trust ratio ||w|| / (||g|| + wd ||w||) (objax's form).",
-   references=["You, Gitman & Ginsburg 2017, arXiv:1708.03888", "objax.optimizer.LARS (seed 000)",
+   references=["You, Gitman & Ginsburg 2017, arXiv:1708.03888", "objax.optimizer.LARS (the objax optimizer docs)",
                "optax.lars (option norm_of_decayed_grad)"])

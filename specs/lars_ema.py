@@ -1,7 +1,7 @@
-"""LARS with the momentum as an exponential moving average, in seed 001's form.
+"""LARS with the momentum as an exponential moving average, in the blog post's form.
 
 You, Gitman & Ginsburg (2017), arXiv:1708.03888, as written in the blog post
-"Some Deep Learning Optimizers" (seed 001), per tensor l::
+the blog post 'Some Deep Learning Optimizers', per tensor l::
 
     m = beta1 m + (1 - beta1) (g + delta w)
     lambda = tc ||w|| / (||g|| + delta ||w|| + eps)    (1 where ||w|| = 0 or ||g|| = 0)
@@ -30,5 +30,5 @@ spec = Spec("lars_ema", [
     (g_norm, norm(g)),
     (ratio, when(Eq(w_norm, 0) | Eq(g_norm, 0), 1, tc * w_norm / (g_norm + weight_decay * w_norm + eps))),
     (w, w - lr * ratio * m),
-], doc="LARS with EMA momentum (seed 001): w <- w - lr lambda m, lambda = tc ||w|| / (||g|| + wd ||w||).",
-   references=["You, Gitman & Ginsburg 2017, arXiv:1708.03888", "seed 001 (Some Deep Learning Optimizers)"])
+], doc="LARS with EMA momentum (the blog post 'Some Deep Learning Optimizers'): w <- w - lr lambda m, lambda = tc ||w|| / (||g|| + wd ||w||).",
+   references=["You, Gitman & Ginsburg 2017, arXiv:1708.03888", "the blog post 'Some Deep Learning Optimizers'"])

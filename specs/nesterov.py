@@ -3,7 +3,7 @@
 Nesterov (1983), "A method for solving the convex programming problem with
 convergence rate O(1/k^2)", Soviet Math. Dokl. 27:372-376; this is the
 reparametrised form derived in the seed text "Some Deep Learning Optimizers"
-(../shared/seeds/001): with u_t = theta_t + alpha v_t,
+(the blog post 'Some Deep Learning Optimizers'): with u_t = theta_t + alpha v_t,
 
     v_{t+1} = alpha v_t - eta grad F(u_t)
     u_{t+1} = u_t - alpha v_t + (1 + alpha) v_{t+1},   v_0 = 0,
@@ -25,6 +25,6 @@ spec = Spec("nesterov", [
     (v_prev, v),
     (v, momentum * v - lr * g),
     (w, w - momentum * v_prev + (1 + momentum) * v),
-], doc="Nesterov momentum in the seed text's reparametrised form (gradient at the parameter).",
+], doc="Nesterov momentum in the blog post's reparametrised form (gradient at the parameter).",
    references=["Nesterov 1983, Soviet Math. Dokl. 27:372-376",
-               "seed 001: 'Some Deep Learning Optimizers', Nesterov reparametrisation"])
+               "the blog post 'Some Deep Learning Optimizers', Nesterov reparametrisation"])

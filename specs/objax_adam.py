@@ -35,4 +35,4 @@ spec = Spec("objax_adam", [
     (w, w - lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / sqrt(v + eps)),
 ], doc="objax's Adam: eps inside the square root, bias corrections folded into the step size.",
    references=["Kingma & Ba 2014, arXiv:1412.6980",
-               "objax.optimizer.Adam (seed 000; objax/optimizer/adam.py)"])
+               "objax.optimizer.Adam (the objax optimizer docs; objax/optimizer/adam.py)"])

@@ -1,6 +1,6 @@
 """Paratrooper: RangerLARS with the trust ratio clipped to max(1, min((r b_t)^-1, r)).
 
-Seed 001, end of "RangerLARS": "the clamping process, given by the formula
+The blog post 'Some Deep Learning Optimizers', end of "RangerLARS": "the clamping process, given by the formula
 max(0, min(r_t, 10)) can be changed to max(1, min((r_t b_t)^-1, r_t)), where
 b_t = sqrt(1 - beta2^t) / (1 - beta1^t) is the Adam bias correction term. This
 modification is called Paratrooper and forces RangerLARS to become more and more

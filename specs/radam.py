@@ -1,7 +1,7 @@
 """RAdam: Adam with the variance of the adaptive step rectified, in torch.optim.RAdam's form.
 
 Liu, Jiang, He, Chen, Liu, Gao & Han (2020), "On the Variance of the Adaptive
-Learning Rate and Beyond", ICLR, arXiv:1908.03265 (seed 001, "Radam"; seed 002).
+Learning Rate and Beyond", ICLR, arXiv:1908.03265 (the blog post 'Some Deep Learning Optimizers', "Radam"; the lecture notes on optimizers).
 
     rho_inf = 2 / (1 - beta2) - 1          the largest length of the approximated SMA
     rho_t   = rho_inf - 2 t beta2^t / (1 - beta2^t)
@@ -9,7 +9,7 @@ Learning Rate and Beyond", ICLR, arXiv:1908.03265 (seed 001, "Radam"; seed 002).
     if rho_t > rho_threshold:  w <- w - lr r_t m_hat sqrt(1 - beta2^t) / (sqrt(v) + eps)
     else:                      w <- w - lr m_hat            (un-rectified: SGD with momentum)
 
-The paper's Algorithm 2 (and seed 001) take the rectified branch when rho_t > 4;
+The paper's Algorithm 2 (and the blog post 'Some Deep Learning Optimizers') take the rectified branch when rho_t > 4;
 torch.optim.RAdam (and the authors' code) use 5, "more conservative since it is an
 approximated value": ``rho_threshold`` is that number, default 5 as torch (any
 value >= 4 keeps r_t real). rho_t and the test depend only on t and beta2: they

@@ -3,7 +3,7 @@
 ``decoupled_weight_decay`` applied to RAdam without its L2 term:
 w <- radam(w) - lr weight_decay w_old, which is torch.optim.RAdam with
 ``decoupled_weight_decay=True`` (and RAdam's option of that name). The inner
-optimizer of Ranger (seed 001: "RadamW ... alongside the rectification term, we
+optimizer of Ranger (the blog post 'Some Deep Learning Optimizers': "RadamW ... alongside the rectification term, we
 have properly added weight decay regularization, similar to AdamW").
 """
 from optgen.registry import load_spec

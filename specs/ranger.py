@@ -1,4 +1,4 @@
-"""Ranger: Lookahead around RAdamW (seed 001: "simply the combination of RadamW with Lookahead").
+"""Ranger: Lookahead around RAdamW (the blog post 'Some Deep Learning Optimizers': "simply the combination of RadamW with Lookahead").
 
 Wright (2019), github.com/lessw2020/Ranger-Deep-Learning-Optimizer; Lookahead:
 Zhang et al. 2019, arXiv:1907.08610; RAdam: Liu et al. 2020, arXiv:1908.03265.

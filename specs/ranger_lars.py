@@ -1,13 +1,13 @@
 """RangerLARS (also RangerLamb, Over9000): Lookahead around RAdam with a LARS/LAMB trust ratio.
 
-Seed 001, "RangerLARS": the RAdam step -lr r_t m_hat l_t (or the un-rectified
+The blog post 'Some Deep Learning Optimizers', "RangerLARS": the RAdam step -lr r_t m_hat l_t (or the un-rectified
 -lr m_hat) is scaled per tensor by a trust ratio, clamped to [0, 10], and
 Lookahead keeps slow weights around it. Built by spec transforms::
 
     ranger_lars = lookahead(trust_ratio(radam, clip=(0, 10)), k=6, alpha=0.5)
 
 with u = (the RAdam step) / lr and ratio = ||w|| / ||u|| (1 where either norm
-is 0), LAMB's convention (the ratio does not depend on lr). Seed 001 writes the
+is 0), LAMB's convention (the ratio does not depend on lr). The blog post 'Some Deep Learning Optimizers' writes the
 ratio as ||w|| / ||lr r_t m_hat l_t||, the norm of the whole step; with the
 clamp inactive lr would then cancel, and every step would move a tensor by
 ||w||. The over9000 code (mgrankin/over9000, ralamb.py) clamps ||w|| to

@@ -2,7 +2,7 @@
 
 Tieleman & Hinton (2012), "Lecture 6.5 - rmsprop", COURSERA: Neural Networks for
 Machine Learning, in the form of the seed text "Some Deep Learning Optimizers"
-(../shared/seeds/001):
+(the blog post 'Some Deep Learning Optimizers'):
 
     theta_{t+1} = theta_t - eta / sigma_t * g_t
     sigma_t = sqrt(alpha sigma_{t-1}^2 + (1 - alpha) g_t^2),   sigma_0 = |g_0|
@@ -24,6 +24,6 @@ sigma = state("sigma", init=Abs(g), latex=r"\sigma", doc="root mean square of th
 spec = Spec("rmsprop_seed", [
     (sigma, sqrt(alpha * sigma**2 + (1 - alpha) * g**2)),
     (w, w - lr / (sigma + eps) * g),
-], doc="RMSProp in the seed text's form: sigma_0 = |g_0|, w <- w - lr g / sigma.",
+], doc="RMSProp in the blog post's form: sigma_0 = |g_0|, w <- w - lr g / sigma.",
    references=["Tieleman & Hinton 2012, COURSERA Neural Networks for Machine Learning, lecture 6.5",
-               "seed 001: 'Some Deep Learning Optimizers', RMSProp"])
+               "the blog post 'Some Deep Learning Optimizers', RMSProp"])

@@ -9,11 +9,11 @@ of their sources.
 * objax_adam: objax.optimizer.Adam's update (objax/optimizer/adam.py), with eps
   large enough, relative to v, that its place (inside the square root, on the
   uncorrected v) matters.
-* rmsprop_seed: the seed text's RMSProp, sigma_0 = |g_0|, theta <- theta - eta g / sigma.
-* nesterov: the seed text's *original* Nesterov momentum, with the gradient
+* rmsprop_seed: the blog post's RMSProp, sigma_0 = |g_0|, theta <- theta - eta g / sigma.
+* nesterov: the blog post's *original* Nesterov momentum, with the gradient
   evaluated at the shifted point theta + alpha v, on a deterministic loss;
   the reparametrised spec must track u_t = theta_t + alpha v_t (the derivation
-  in seed 001).
+  in the blog post 'Some Deep Learning Optimizers').
 
 Each is compared with both the compiled kernel (``optgen.create``) and the
 reference oracle (``optgen.reference``), float32 and float64 (the numpy versions
@@ -57,7 +57,7 @@ def assert_close(ours, theirs, dtype, where, scale=0.0):
     np.testing.assert_allclose(ours, theirs, rtol=rel, atol=rel * scale, err_msg=where)
 
 
-def random_run(name, maker, dtype, hypers, numpy_step, grad_scale=1.0, seed_text=""):
+def random_run(name, maker, dtype, hypers, numpy_step, grad_scale=1.0, source_text=""):
     """Drive optgen and a numpy implementation with the same random gradients."""
     rng = np.random.default_rng(zlib.crc32(f"{name}{maker}{dtype}{hypers}{seed_text}".encode()))
     params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
@@ -177,7 +177,7 @@ def test_rmsprop_seed_first_step_is_a_sign_step():
     np.testing.assert_allclose(w[0], [-0.5, 0.5, -0.5, 0.5], rtol=1e-14)
 
 
-# --- Nesterov, reparametrised (seed 001) ---------------------------------------------
+# --- Nesterov, reparametrised (the blog post 'Some Deep Learning Optimizers') ---------------------------------------------
 
 def loss_grad(x, a):
     """Gradient of F(x) = sum(a x^2 / 2 + cos x): deterministic, non-quadratic."""

@@ -1,6 +1,6 @@
-"""Per-tensor reductions: LARS (objax and optax forms, seed 001's EMA form) and LAMB.
+"""Per-tensor reductions: LARS (objax and optax forms, the blog post's EMA form) and LAMB.
 
-Independent sources: optax.lars and optax.lamb; objax's LARS (seed 000) and seed
+Independent sources: optax.lars and optax.lamb; objax's LARS (the objax optimizer docs) and seed
 001's LARS transcribed by hand into numpy below; the reference oracle (the
 spec's equations with ``tensor_sum`` as ``numpy.sum`` per tensor). 200 steps,
 float32 and float64, tolerances in ``_sidebyside``. One tensor starts at zero
@@ -62,7 +62,7 @@ def run(name, hypers, dtype, external, label="", rel=None):
 # --- hand transcriptions of the source formulas ---------------------------------------
 
 def objax_lars(lr, momentum, weight_decay, tc, eps):
-    """objax.optimizer.LARS.__call__ (seed 000), per tensor, in the parameter's dtype:
+    """objax.optimizer.LARS.__call__ (the objax optimizer docs), per tensor, in the parameter's dtype:
     p_norm, g_norm; trust = tc p_norm / (g_norm + wd p_norm + eps); local_lr = lr *
     (1 if p_norm == 0 or g_norm == 0 else trust); m = momentum m + local_lr (g + wd p);
     p -= m. ``lr`` may be a function of the step count (objax takes it per call)."""
@@ -81,8 +81,8 @@ def objax_lars(lr, momentum, weight_decay, tc, eps):
     return step
 
 
-def seed001_lars(lr, beta1, delta, tc, eps):
-    """Seed 001's LARS: m = beta1 m + (1 - beta1)(g + delta w); lambda = tc ||w|| /
+def blog_lars(lr, beta1, delta, tc, eps):
+    """The blog post's LARS: m = beta1 m + (1 - beta1)(g + delta w); lambda = tc ||w|| /
     (||g|| + delta ||w|| + eps) (1 if a norm is 0); w = w - lr lambda m."""
     def step(params, grads, state, t):
         state = state or [np.zeros_like(p) for p in params]
@@ -112,7 +112,7 @@ def test_lars_matches_objax_formula(hypers, dtype):
 
 @DTYPES
 def test_lars_with_polynomial_decay_matches_objax_formula(dtype):
-    """Seed 000's schedule gamma_t = gamma_0 (1 - t/T)^2 as a schedule on lr (n = t - 1 steps done)."""
+    """the objax optimizer docs' schedule gamma_t = gamma_0 (1 - t/T)^2 as a schedule on lr (n = t - 1 steps done)."""
     T = 250
     h = dict(momentum=0.9, weight_decay=1e-3, trust_coefficient=1e-2, eps=1e-5)
     run("lars", {**h, "lr": PolynomialDecay(1.0, T, power=2)}, dtype,
@@ -151,9 +151,9 @@ def test_lars_optax_schedule_and_ours_agree(dtype):
 
 
 @DTYPES
-def test_lars_ema_matches_seed_001(dtype):
+def test_lars_ema_matches_the_blog(dtype):
     h = dict(lr=1.0, beta1=0.9, weight_decay=1e-2, trust_coefficient=2e-2, eps=1e-5)
-    run("lars_ema", h, dtype, lambda p: Numpy(seed001_lars(1.0, 0.9, 1e-2, 2e-2, 1e-5), p))
+    run("lars_ema", h, dtype, lambda p: Numpy(blog_lars(1.0, 0.9, 1e-2, 2e-2, 1e-5), p))
 
 
 # --- LAMB -----------------------------------------------------------------------------------

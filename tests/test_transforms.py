@@ -2,8 +2,8 @@
 weight decay, Ranger, RangerLARS, Paratrooper; the EMA of parameters.
 
 Independent sources: torch.optim.RAdam and torch.optim.AdamW; optax.lookahead;
-pytorch-optimizer's Ranger; hand transcriptions (numpy, below) of seed 001's
-RangerLARS / Paratrooper and of objax's ExponentialMovingAverage (seed 000); the
+pytorch-optimizer's Ranger; hand transcriptions (numpy, below) of the blog post's
+RangerLARS / Paratrooper and of objax's ExponentialMovingAverage (the objax optimizer docs); the
 reference oracle. 200 steps, float32 and float64 (tolerances in ``_sidebyside``).
 
 Deviations from the references, made explicit in the cases:
@@ -81,7 +81,7 @@ def test_radam_matches_torch(hypers, dtype):
 
 @DTYPES
 def test_radam_with_the_papers_threshold_matches_pytorch_optimizer(dtype):
-    """rho_threshold=4 (the paper, seed 001) rectifies from t = 5 (rho_5 = 4.996 at beta2 = 0.999),
+    """rho_threshold=4 (the paper, the blog post 'Some Deep Learning Optimizers') rectifies from t = 5 (rho_5 = 4.996 at beta2 = 0.999),
     one step earlier than torch's 5: pytorch-optimizer's RAdam with n_sma_threshold=4."""
     h = dict(lr=1e-2, rho_threshold=4.0)
     run("radam", h, dtype, lambda p: Torch(lambda ps: pytorch_optimizer.RAdam(
@@ -176,10 +176,10 @@ def test_ranger_matches_pytorch_optimizer(weight_decay, dtype):
         ps, lr=1e-2, weight_decay=weight_decay, use_gc=False, degenerated_to_sgd=True), p))
 
 
-# --- RangerLARS and Paratrooper: seed 001, transcribed ---------------------------------------------------
+# --- RangerLARS and Paratrooper: the blog post 'Some Deep Learning Optimizers', transcribed ---------------------------------------------------
 
-def seed001_ranger_lars(lr, beta1, beta2, eps, k, alpha, clip, threshold=5.0):
-    """Seed 001's RangerLARS per tensor: RAdam's step u (rectified r_t m_hat l_t, or
+def blog_ranger_lars(lr, beta1, beta2, eps, k, alpha, clip, threshold=5.0):
+    """The blog post's RangerLARS per tensor: RAdam's step u (rectified r_t m_hat l_t, or
     m_hat), the trust ratio ||w|| / ||u|| (1 if a norm is 0) clipped, w -= lr ratio u;
     every k steps the Lookahead slow weights (phi_0 = w_0) move by alpha and w = phi."""
     def step(params, grads, state, t):
@@ -225,11 +225,11 @@ def trust_params():
 
 @DTYPES
 @pytest.mark.parametrize("name,clip", [("ranger_lars", clamp_0_10), ("paratrooper", paratrooper)])
-def test_ranger_lars_and_paratrooper_match_seed_001(name, clip, dtype):
+def test_ranger_lars_and_paratrooper_match_the_blog(name, clip, dtype):
     h = dict(lr=1e-2)
     spec = optgen.load_spec(name)
     b1, b2, eps = spec.hypers["beta1"], spec.hypers["beta2"], spec.hypers["eps"]
-    run(name, h, dtype, lambda p: Numpy(seed001_ranger_lars(1e-2, b1, b2, eps, 6, 0.5, clip), p),
+    run(name, h, dtype, lambda p: Numpy(blog_ranger_lars(1e-2, b1, b2, eps, 6, 0.5, clip), p),
         params=trust_params())
 
 
@@ -237,7 +237,7 @@ def test_the_clips_bind_in_those_trajectories():
     """With trust_params() the [0, 10] clamp cuts ratios above 10, and Paratrooper's clip
     is neither 1 nor the raw ratio at some steps: the cases above test the clips."""
     seen = []
-    step = seed001_ranger_lars(1e-2, 0.95, 0.999, 1e-5, 6, 0.5, lambda r, b: seen.append((r, b)) or r)
+    step = blog_ranger_lars(1e-2, 0.95, 0.999, 1e-5, 6, 0.5, lambda r, b: seen.append((r, b)) or r)
     params, state, rng = trust_params(), None, np.random.default_rng(0)
     for t in range(1, 60):
         state = step(params, [rng.standard_normal(s) for s in SHAPES], state, t)
@@ -248,7 +248,7 @@ def test_the_clips_bind_in_those_trajectories():
 
 
 def test_paratrooper_becomes_ranger_late_in_training():
-    """Seed 001: as b_t -> 1 the clip max(1, min(1/(r b_t), r)) tends to 1: at t = 20000 one
+    """The blog post 'Some Deep Learning Optimizers': as b_t -> 1 the clip max(1, min(1/(r b_t), r)) tends to 1: at t = 20000 one
     Paratrooper step equals one step of Lookahead(RAdam) from the same state (to 1e-5 of the step)."""
     rng = np.random.default_rng(3)
     params = [rng.standard_normal(s) for s in SHAPES]

@@ -13,11 +13,11 @@ from optgen.verify import PASS, XFAIL, load_claims, verify
 
 # The errors the source texts contain (and two contrasts): verify must FAIL these.
 EXPECTED_TO_FAIL = {
-    "objax_doc_sk_sign_error",            # seed 000: s_k = b2 s - (1 - b2) g^2
-    "objax_nag_doc_as_printed",           # seed 000: NAG look-ahead at w + mu v
-    "lookahead_ema_seed_as_printed",      # seed 001: unrolled EMA, phi_0 weight and theta index
-    "lookahead_ema_seed_theta_reindexed",  # seed 001: phi_0 weight alone
-    "radam_rho_seed_misprint",            # seed 001: b2^2 for b2^t
+    "objax_doc_sk_sign_error",            # the objax optimizer docs: s_k = b2 s - (1 - b2) g^2
+    "objax_nag_doc_as_printed",           # the objax optimizer docs: NAG look-ahead at w + mu v
+    "lookahead_ema_blog_as_printed",      # the blog post 'Some Deep Learning Optimizers': unrolled EMA, phi_0 weight and theta index
+    "lookahead_ema_blog_theta_reindexed",  # the blog post 'Some Deep Learning Optimizers': phi_0 weight alone
+    "radam_rho_blog_misprint",            # the blog post 'Some Deep Learning Optimizers': b2^2 for b2^t
     "radam_torch_threshold_5",            # torch's 5 vs the paper's 4: differ at t = 5
     "radam_branch_on_r_real",             # why the spec branches on rho_t > 4
     "exp_lr_without_initial_buffer",      # the theorem needs the initial momentum
@@ -62,7 +62,7 @@ def test_objax_sign_error_counterexample_by_hand(results):
 
 
 def test_radam_misprint_counterexample_by_hand(results):
-    cex = results["radam_rho_seed_misprint"].counterexample
+    cex = results["radam_rho_blog_misprint"].counterexample
     t, b = int(cex["t"]), Fraction(str(cex["beta2"]))
     correct = 2 / (1 - b) - 1 - 2 * t * b**t / (1 - b**t)
     printed = 2 / (1 - b) - 1 - 2 * t * b**2 / (1 - b**t)
@@ -71,7 +71,7 @@ def test_radam_misprint_counterexample_by_hand(results):
 
 
 def test_lookahead_printed_form_fails_at_the_first_round(results):
-    r = results["lookahead_ema_seed_theta_reindexed"]
+    r = results["lookahead_ema_blog_theta_reindexed"]
     assert r.first_step == 1
     # phi_1 = (1 - a) phi_0 + a theta_1, printed: phi_0 + a theta_1: the difference is a phi_0
     assert sympy.simplify(sympy.sympify(str(r.difference)) - sympy.sympify("alpha*phi_0")) == 0

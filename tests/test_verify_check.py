@@ -15,7 +15,7 @@ lr, mu = hyper("lr", 0.1, domain="positive"), hyper("momentum", 0.9, domain="[0,
 v = state("v", 0)
 
 
-def heavy_ball():       # v <- mu v - lr g, w <- w + v   (seed 001's form)
+def heavy_ball():       # v <- mu v - lr g, w <- w + v   (the blog post's form)
     return Spec("hb_test", [(v, mu * v - lr * g), (w, w + v)])
 
 

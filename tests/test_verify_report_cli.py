@@ -66,7 +66,7 @@ def test_cli_exits_nonzero_on_a_failed_claim_and_shows_why(tmp_path, monkeypatch
 def test_cli_list_and_unknown_names(capsys):
     assert main(["verify", "--list", "radam"]) == 0
     out = capsys.readouterr().out
-    assert "radam_rho_seed_misprint" in out and "(expected to fail)" in out
+    assert "radam_rho_blog_misprint" in out and "(expected to fail)" in out
     assert main(["verify", "no_such_thing"]) == 2
     assert "no claims about 'no_such_thing'" in capsys.readouterr().err
     assert main(["verify", "sgd", "--steps", "0"]) == 2

@@ -199,7 +199,7 @@ class SolutionSet(Claim):
 
 @dataclasses.dataclass(kw_only=True)
 class ScaleInvariance(Claim):
-    """The lemma of seed 003 for ``loss`` (a function of a list of ``dim`` symbols;
+    """The lemma of the note on exponential learning rates for ``loss`` (a function of a list of ``dim`` symbols;
     default: ``F(theta / |theta|)`` with ``F`` uninterpreted, which is every
     scale-invariant loss). Checks the hypothesis ``L(c theta) = L(theta)`` for
     ``c > 0`` and both conclusions."""

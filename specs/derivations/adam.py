@@ -1,5 +1,5 @@
-"""Derivations about Adam: seed 001 ("Adam": EMA unrolling, bias correction) and
-seed 000 (objax's Adam page, and what objax's code computes instead).
+"""Derivations about Adam: the blog post 'Some Deep Learning Optimizers' ("Adam": EMA unrolling, bias correction) and
+the objax optimizer docs (objax's Adam page, and what objax's code computes instead).
 
 * The moments are exponential moving averages; unrolled,
   ``v_t = (1 - b2) sum_{i=0}^{t-1} b2^i g_{t-i}^2`` (and the same for ``m``).
@@ -12,7 +12,7 @@ seed 000 (objax's Adam page, and what objax's code computes instead).
   ``-lr mhat (1/sqrt(vhat + eps/c2) - 1/(sqrt(vhat) + eps))``: objax is the paper's
   Adam with eps moved inside the root *and* divided by ``1 - b2^t`` (because the
   bias correction is folded into the step size). With eps = 0 they are equal.
-* seed 000 prints ``s_k = b2 s_{k-1} - (1 - b2)(grad f)^2``: a sign error (the
+* the objax optimizer docs print ``s_k = b2 s_{k-1} - (1 - b2)(grad f)^2``: a sign error (the
   second moment would be negative and its root imaginary). Written against the
   Adam spec, the claim fails at step 1; with the sign corrected, the page's
   equations are the paper's Adam.
@@ -41,7 +41,7 @@ mhat, vhat = m_ / (1 - beta1**t), v_ / (1 - beta2**t)
 objax_residual = -lr * mhat * (1 / sqrt(vhat + eps / (1 - beta2**t)) - 1 / (sqrt(vhat) + eps))
 
 
-# --- seed 000's equations as printed (objax's v is the first moment, s the second) -----------
+# --- the objax optimizer docs' equations as printed (objax's v is the first moment, s the second) -----------
 def objax_doc(sign=-1):
     lr_, b1, b2, ep = (declare("lr", 1e-3, r"\eta", "positive"), declare("beta1", 0.9, r"\beta_1", "[0, 1)"),
                        declare("beta2", 0.999, r"\beta_2", "[0, 1)"), declare("eps", 1e-8, r"\epsilon", "positive"))
@@ -54,24 +54,24 @@ def objax_doc(sign=-1):
         (vh, v / (1 - b1**t_spec)),
         (sh, s / (1 - b2**t_spec)),
         (w, w - lr_ * vh / (sqrt(sh) + ep)),
-    ], doc="seed 000, objax Adam page, equations as printed" + ("" if sign < 0 else " with the sign fixed"))
+    ], doc="the objax optimizer docs, Adam page, equations as printed" + ("" if sign < 0 else " with the sign fixed"))
 
 
 claims = [
     ClosedForm(
-        name="adam_v_ema_unrolled", about=("adam",), source="seed 001, Adam",
+        name="adam_v_ema_unrolled", about=("adam",), source="the blog post 'Some Deep Learning Optimizers', Adam",
         statement="Adam's second moment unrolls to v_t = (1-b2) sum_{i<t} b2^i g_{t-i}^2",
         side=ADAM, target="v", closed=v_closed, t=t),
     ClosedForm(
-        name="adam_m_ema_unrolled", about=("adam",), source="seed 001, Adam",
+        name="adam_m_ema_unrolled", about=("adam",), source="the blog post 'Some Deep Learning Optimizers', Adam",
         statement="Adam's first moment unrolls to m_t = (1-b1) sum_{i<t} b1^i g_{t-i}",
         side=ADAM, target="m", closed=m_closed, t=t),
     Expectation(
-        name="adam_v_expectation", about=("adam",), source="seed 001, Adam",
+        name="adam_v_expectation", about=("adam",), source="the blog post 'Some Deep Learning Optimizers', Adam",
         statement="for stationary gradients (E[g_j^2] = sigma^2), E[v_t] = (1 - b2^t) sigma^2",
         expr=v_closed, value=(1 - beta2**t) * sigma2, moments={2: sigma2}, assume_false=(Eq(beta2, 1),)),
     Expectation(
-        name="adam_vhat_unbiased", about=("adam",), source="seed 001, Adam",
+        name="adam_vhat_unbiased", about=("adam",), source="the blog post 'Some Deep Learning Optimizers', Adam",
         statement="so v_t / (1 - b2^t) is an unbiased estimate of E[g^2]",
         expr=v_closed / (1 - beta2**t), value=sigma2, moments={2: sigma2}, assume_false=(Eq(beta2, 1),)),
     *[Equivalence(
@@ -82,12 +82,12 @@ claims = [
         right=Side("adam", options={"amsgrad": ams}, hypers={"weight_decay": 0}), steps=3)
       for ams in (False, True)],
     Equivalence(
-        name="objax_adam_eps0_is_adam", about=("objax_adam", "adam"), source="seed 000; objax/optimizer/adam.py",
+        name="objax_adam_eps0_is_adam", about=("objax_adam", "adam"), source="the objax optimizer docs; objax/optimizer/adam.py",
         statement="with eps = 0, objax's Adam (bias correction folded into the step size) is Adam",
         left=Side("objax_adam", hypers={"eps": 0}), right=Side("adam", hypers={"eps": 0, "weight_decay": 0}),
         steps=3),
     Equivalence(
-        name="objax_adam_residual", about=("objax_adam", "adam"), source="seed 000; objax/optimizer/adam.py",
+        name="objax_adam_residual", about=("objax_adam", "adam"), source="the objax optimizer docs; objax/optimizer/adam.py",
         statement="objax's step minus Adam's step is exactly -lr mhat (1/sqrt(vhat + eps/(1-b2^t)) - 1/(sqrt(vhat)+eps)), "
                   "from any moments at any step t (the moment updates are equal)",
         left=Side("objax_adam"), right=ADAM, start="symbolic", steps=1,
@@ -95,13 +95,13 @@ claims = [
         atomize={"m": "real", "v": "positive"},
         substitute={beta1**T: 1 - c1, beta2**T: 1 - c2, eps: eps_pos}),
     Equivalence(
-        name="objax_doc_sk_sign_error", about=("adam",), source="seed 000, objax Adam page",
+        name="objax_doc_sk_sign_error", about=("adam",), source="the objax optimizer docs, Adam page",
         statement="the page's s_k = b2 s_{k-1} - (1-b2)(grad f)^2 is Adam's second moment",
         xfail="sign error on the page: the squared gradient is added, not subtracted",
         left=Side(lambda: objax_doc(-1), label="objax page (as printed)"), right=ADAM,
         observe=[("s", "v"), ("w", "w")], steps=2),
     Equivalence(
-        name="objax_doc_sign_fixed_is_adam", about=("adam",), source="seed 000, objax Adam page",
+        name="objax_doc_sign_fixed_is_adam", about=("adam",), source="the objax optimizer docs, Adam page",
         statement="with the sign fixed, the page's equations (v, s, bias corrections, eps outside the root) are Adam: "
                   "one step from equal states at any step t keeps them equal",
         left=Side(lambda: objax_doc(+1), label="objax page (sign fixed)"), right=ADAM,

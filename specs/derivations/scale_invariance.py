@@ -1,4 +1,4 @@
-"""Scale invariance and the exponential learning rate (seed 003; Li & Arora 2019,
+"""Scale invariance and the exponential learning rate (the note on exponential learning rates; Li & Arora 2019,
 "An Exponential Learning Rate Schedule for Deep Learning", arXiv:1910.07454).
 
 Lemma. If L(c theta) = L(theta) for all c > 0, then <grad L(theta), theta> = 0 and
@@ -83,27 +83,27 @@ LEFT = Side("momentum", options={"nesterov": False}, hypers={"dampening": 0, "we
 
 claims = [
     ScaleInvariance(
-        name="scale_invariance_lemma", source="seed 003, Lemma",
+        name="scale_invariance_lemma", source="the note on exponential learning rates, Lemma",
         statement="L(c theta) = L(theta) for c > 0 implies <grad L, theta> = 0 and grad L(c theta) = grad L(theta)/c "
                   "(L = F(theta/|theta|), F uninterpreted, theta in R^3)", dim=3),
     ScaleInvariance(
-        name="scale_invariance_rayleigh", source="seed 003",
+        name="scale_invariance_rayleigh", source="the note on exponential learning rates",
         statement="the Rayleigh quotient theta'A theta / theta'theta (the numeric model) is scale-invariant",
         dim=2, loss=lambda th: (2 * th[0]**2 + th[0] * th[1] - 3 * th[1]**2) / (th[0]**2 + th[1]**2)),
     Identity(
-        name="exp_lr_schedule_ratio", about=("momentum",), source="seed 003, Theorem (Li & Arora 2019)",
+        name="exp_lr_schedule_ratio", about=("momentum",), source="the note on exponential learning rates, Theorem (Li & Arora 2019)",
         statement="the schedule eta_t = eta alpha^(1-2t) grows by the ratio derived from the specs' equations "
                   "(eliminating the momentum buffer and matching w_t = alpha^t u_t)",
         lhs=SCHEDULE.xreplace({t: t + 1}) / SCHEDULE, rhs=RATIO),
     Equivalence(
-        name="exp_lr_equivalence", about=("momentum",), source="seed 003, Theorem (Li & Arora 2019)",
+        name="exp_lr_equivalence", about=("momentum",), source="the note on exponential learning rates, Theorem (Li & Arora 2019)",
         statement=(f"weight decay + constant lr + momentum = exponentially growing lr: w_t = alpha^t u_t, "
                    f"with derived eta_(t+1)/eta_t = {RATIO}, lambda = {sympy.simplify(LAMBDA)} "
                    f"(i.e. alpha^2 - (1 + mu - eta lambda) alpha + mu = 0, mu the momentum), u's buffer starting at "
                    f"(alpha - 1)/(alpha eta) w_0"),
         left=LEFT, right=Side(momentum_rule, init={"buf": B0 * w}, **RIGHT), **COMMON),
     Equivalence(
-        name="exp_lr_equivalence_every_step", about=("momentum",), source="seed 003, Theorem (Li & Arora 2019)",
+        name="exp_lr_equivalence_every_step", about=("momentum",), source="the note on exponential learning rates, Theorem (Li & Arora 2019)",
         statement="the same for every number of steps: one step from states related by u = w / alpha^t, "
                   "b_u = alpha^(t-1) (alpha b + (alpha - 1) w / eta) at any step t >= 1 keeps them related",
         left=LEFT, right=Side(momentum_rule, init={"buf": B0 * w}, **RIGHT),
@@ -116,7 +116,7 @@ claims = [
                    "buf": alpha**(t - 1) * (alpha * sympy.Symbol("buf", real=True)
                                             + (alpha - 1) * sympy.Symbol("w", real=True) / lr)}),
     Equivalence(
-        name="exp_lr_without_initial_buffer", about=("momentum",), source="seed 003, Theorem",
+        name="exp_lr_without_initial_buffer", about=("momentum",), source="the note on exponential learning rates, Theorem",
         statement="the same with u's buffer starting at 0",
         xfail="the first step differs unless mu = 0: the growing-lr run needs the initial buffer",
         left=LEFT, right=Side(momentum_rule, **RIGHT), **COMMON),
