@@ -5,7 +5,7 @@ objax's ``ExponentialMovingAverage`` (the objax optimizer docs)::
     m_t = mu m_{t-1} + (1 - mu) w_t          (m_0 = 0)
     averaged: m_t, or with debias  m_t / (1 - (1 - eps) mu^t)
 
-The update is the compiled spec ``specs/ema.py`` (one pass: read w and m, write
+The update is the compiled spec ``optgen/specs/ema.py`` (one pass: read w and m, write
 m; the parameters are never written). This wrapper owns the step count and forms
 the average on request::
 

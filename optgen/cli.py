@@ -119,7 +119,7 @@ def cmd_build(args) -> int:
     if args.check and stale:
         for p in stale:
             print(f"stale: {p}", file=sys.stderr)
-        print("generated/ is out of date: run `optgen build`", file=sys.stderr)
+        print("optgen/generated/ is out of date: run `optgen build`", file=sys.stderr)
         return 1
     return 0
 
@@ -188,7 +188,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", "-o", action="append", default=[], metavar="NAME=BOOL")
     p.add_argument("--target", default="cpu")
     p.set_defaults(func=cmd_show)
-    p = sub.add_parser("build", help="regenerate generated/ (or check it is current)")
+    p = sub.add_parser("build", help="regenerate optgen/generated/ (or check it is current)")
     p.add_argument("names", nargs="*")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
     p.add_argument("--target", default=None, help="cpu, cuda or cpu,cuda (default: every target)")

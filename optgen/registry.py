@@ -1,6 +1,6 @@
 """Finding and loading spec files.
 
-Specs live in the repository's ``specs/`` and in any directory named in the
+Specs live in the package's ``specs/`` and in any directory named in the
 ``OPTGEN_SPEC_PATH`` environment variable (``os.pathsep``-separated). A spec is
 named by its ``Spec(name, ...)``; a file may hold a family of specs.
 """
@@ -9,15 +9,21 @@ from __future__ import annotations
 import hashlib
 import os
 import runpy
+from importlib import resources
 from pathlib import Path
 
 from .spec import Hyper, Option, Spec, SpecError, State
 from .validate import validate
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS_DIR = ROOT / "specs"
-GENERATED_DIR = ROOT / "generated"
-TEMPLATES_DIR = ROOT / "templates"
+#: What optgen needs at run time ships inside the package (and so inside a wheel):
+#: the built-in specs, their claims, the templates and the generated kernels.
+PACKAGE_DIR = Path(os.fspath(resources.files("optgen"))).resolve()
+SPECS_DIR = PACKAGE_DIR / "specs"
+GENERATED_DIR = PACKAGE_DIR / "generated"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+#: Paths in messages and generated headers are shown relative to this: the checkout,
+#: or site-packages for an installed optgen ("optgen/specs/adam.py" either way).
+ROOT = PACKAGE_DIR.parent
 
 _file_cache: dict[Path, tuple[float, list[Spec]]] = {}
 
@@ -86,6 +92,14 @@ def all_specs() -> dict[str, Spec]:
                 raise SpecError(f"{s.source}: spec name {s.name!r} is also defined in {out[s.name].source}")
             out[s.name] = s
     return out
+
+
+def is_builtin(spec: Spec) -> bool:
+    """Whether ``spec`` is one of optgen's own (a file in the package's ``specs/``)."""
+    if spec.source is None:
+        return False
+    src = Path(spec.source)
+    return (src if src.is_absolute() else ROOT / src).resolve().parent == SPECS_DIR
 
 
 def names() -> list[str]:

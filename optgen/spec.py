@@ -254,7 +254,7 @@ class Spec:
         return (self.doc.strip().splitlines() or [""])[0]
 
     def where(self, index: int) -> str:
-        """'specs/adam.py, adam equation 3 (v = ...)' for error messages."""
+        """'optgen/specs/adam.py, adam equation 3 (v = ...)' for error messages."""
         lhs, rhs = self.equations[index]
         place = self.source or "<spec>"
         return f"{place}, spec {self.name!r}, equation {index + 1} ({lhs} = {rhs})"

@@ -95,7 +95,7 @@ def test_docs_derivations_md_is_current(results):
 def test_claim_names_are_unique_and_documented():
     claims = load_claims()
     assert len({c.name for c in claims}) == len(claims)
-    assert all(c.statement and c.source for c in claims if c.origin.startswith("specs/derivations"))
+    assert all(c.statement and c.source for c in claims if c.origin.startswith("optgen/specs/derivations"))
 
 
 def test_exponential_lr_theorem_numerically_on_a_scale_invariant_model():

@@ -2,7 +2,7 @@
 
 Every intermediate is kept on the :class:`Build` so that ``optgen show`` (and a
 test) can look at it. Generated modules of specs in the repository go to
-``generated/<target>/``; a user's specs elsewhere go to a cache directory
+``optgen/generated/<target>/``; a user's specs elsewhere go to a cache directory
 (``$OPTGEN_CACHE_DIR``, default ``~/.cache/optgen``), never into site-packages.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pass 5: rendering the Jinja2 templates in ``templates/`` into module source.
+"""Pass 5: rendering the Jinja2 templates in ``optgen/templates/`` into module source.
 
 The render step only lays out code that the printers produced; what a kernel
 computes is decided by the passes before it.

@@ -1,7 +1,7 @@
 """optgen verify: the derivations of the source texts, proved or refuted.
 
     from optgen.verify import verify
-    results = verify()                 # every claim in specs/derivations/ and in specs
+    results = verify()                 # every claim in optgen/specs/derivations/ and in specs
     results = verify(["adam"])         # claims about adam (or named adam, or in adam.py)
     for r in results:
         print(r.claim.name, r.outcome, r.method, r.how)

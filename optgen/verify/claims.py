@@ -2,7 +2,7 @@
 
 A claim says something checkable about specs or about formulas. The verifier
 (:mod:`.check`) decides it; the report (:mod:`.report`) prints it; the tests read
-the expected outcomes. Claims live in ``specs/derivations/*.py`` (a module-level
+the expected outcomes. Claims live in ``optgen/specs/derivations/*.py`` (a module-level
 list named ``claims``) or in a spec's ``claims`` field.
 
 Kinds

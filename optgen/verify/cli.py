@@ -18,7 +18,7 @@ __all__ = ["add_parser", "cmd_verify"]
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "verify", help="prove or refute the derivations (claims) about the specs",
-        description="Check the claims in specs/derivations/*.py and in the specs: symbolic proofs, "
+        description="Check the claims in optgen/specs/derivations/*.py and in the specs: symbolic proofs, "
                     "numeric checks with counterexamples. NAMEs select claims by their name, by a spec "
                     "they are about, or by their file's name.")
     p.add_argument("names", nargs="*", metavar="NAME", help="claims, specs or derivation files (default: all)")

@@ -2,7 +2,7 @@
 
 A derivations file is a Python module that defines a list ``claims`` at module
 level (it may import the specs' symbols, :mod:`optgen.transforms`, SymPy). The
-registry does not scan ``specs/derivations/``: these files define claims, not
+registry does not scan ``optgen/specs/derivations/``: these files define claims, not
 specs. Claims attached to a spec (``Spec(..., claims=[...])``) are collected too.
 """
 from __future__ import annotations
