@@ -113,3 +113,20 @@ def test_cse_keeps_the_spec_names():
 def test_input_symbols_are_plain_real_symbols():
     assert input_symbol("w") == sympy.Symbol("w", real=True)
     assert TENSOR == "tensor"
+
+
+def test_hoisting_leaves_piecewise_branches_whole():
+    """A constant last branch, ``(1, True)``, is a branch, not a host value (Rprop's step-size factor).
+
+    It used to be hoisted as a host value, and rebuilding the Piecewise around it raised
+    a TypeError inside SymPy.
+    """
+    from optgen.dsl import Gt, Lt, Piecewise, sign
+    step = state("step", 0)
+    s = var("s")
+    spec = Spec("toy", [(s, sign(g * w)),
+                        (step, step * Piecewise((beta, Gt(s, 0)), (lr, Lt(s, 0)), (1, True))),
+                        (w, w - step)])
+    (kv,) = optimise(stage(to_ssa(spec))).values()
+    (pw,) = [e for _, e in kv.passes[0].body if e.has(sympy.Piecewise)][0].atoms(sympy.Piecewise)
+    assert pw.args[-1] == (1, True) and len(pw.args) == 3

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 import sympy
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import BooleanAtom
 
 from .ssa import HOST, SSA
@@ -71,6 +72,8 @@ class HostHoister:
         return self.values[e]
 
     def __call__(self, e):
+        if isinstance(e, ExprCondPair):  # a branch of a Piecewise is not a value: hoist inside it
+            return ExprCondPair(self(e.expr), self(e.cond))
         if self.is_host(e):
             return self._name(e)
         if isinstance(e, (sympy.Add, sympy.Mul)):
