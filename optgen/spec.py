@@ -24,12 +24,16 @@ import sympy
 
 __all__ = [
     "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum",
-    "Spec", "SpecError", "Domain", "w", "g", "t",
+    "Spec", "SpecError", "SpecWarning", "Domain", "w", "g", "t",
 ]
 
 
 class SpecError(ValueError):
     """A spec (or a value given for it) is invalid; the message names where and why."""
+
+
+class SpecWarning(UserWarning):
+    """A spec is valid but probably not what its author meant (e.g. a state never assigned)."""
 
 
 class Param(sympy.Symbol):
@@ -206,6 +210,7 @@ class Spec:
     transforms: Sequence[str] = ()     # how it was derived from other specs, if it was
     claims: list = dataclasses.field(default_factory=list)  # derivations to verify
     declared: Sequence[str] = ()       # names in the order the file declares them (set on load)
+    source_hash: str | None = None     # hash of the file text the equations came from (set on load)
 
     def __post_init__(self):
         self.equations = [(lhs, sympy.sympify(rhs)) for lhs, rhs in self.equations]
