@@ -60,7 +60,7 @@ def load_file(path: str | Path) -> list[Spec]:
     """Every :class:`Spec` defined at the top level of a spec file, validated.
 
     The file is read once and the bytes read are both executed and hashed, so a
-    spec's ``source_hash`` always describes the equations it carries.
+    spec's :func:`loaded_hash` always describes the equations it carries.
     """
     path = Path(path).resolve()
     if not path.is_file():
@@ -78,7 +78,7 @@ def load_file(path: str | Path) -> list[Spec]:
         if isinstance(value, Spec) and all(value is not s for s in specs):
             if value.source is None:
                 value.source = shown
-                value.source_hash = digest
+                mark_loaded(value, digest)
             if not value.declared:
                 value.declared = declared
             specs.append(validate(value))
@@ -86,6 +86,21 @@ def load_file(path: str | Path) -> list[Spec]:
         raise SpecError(f"{shown}: defines no Spec (assign one at module level, e.g. `spec = Spec(...)`)")
     _file_cache[path] = (digest, specs)
     return specs
+
+
+def mark_loaded(spec: Spec, digest: str) -> None:
+    """Record that ``spec`` is the very object a spec file of this content defines.
+
+    An attribute, not a dataclass field: ``spec.replace(...)``, ``resolve`` and the
+    transforms make new objects without it, and those are hashed by what they hold
+    (compiler/driver.py ``spec_hash``), never passed off as the file's own spec.
+    """
+    spec._loaded_hash = digest
+
+
+def loaded_hash(spec: Spec) -> str | None:
+    """The content hash of the file ``spec`` was loaded from, if it is that file's own object."""
+    return getattr(spec, "_loaded_hash", None)
 
 
 def _execute(path: Path, source: bytes, shown: str) -> dict:

@@ -210,7 +210,6 @@ class Spec:
     transforms: Sequence[str] = ()     # how it was derived from other specs, if it was
     claims: list = dataclasses.field(default_factory=list)  # derivations to verify
     declared: Sequence[str] = ()       # names in the order the file declares them (set on load)
-    source_hash: str | None = None     # hash of the file text the equations came from (set on load)
 
     def __post_init__(self):
         self.equations = [(lhs, sympy.sympify(rhs)) for lhs, rhs in self.equations]

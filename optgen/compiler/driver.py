@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from .. import __version__
-from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, file_hash, load_spec
+from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
 from . import cpu
 from .numba_cache import guard_numba_cache
@@ -72,14 +72,21 @@ def _spec_path(spec: Spec) -> Path | None:
 
 
 def output_dir(spec: Spec, target: str) -> Path:
+    """``generated/<target>`` for the repository's own specs; a cache directory for the rest.
+
+    A spec derived in memory from a repository spec (``spec.replace(...)``) is not
+    the file's spec: it goes to the cache, in a directory of its own content hash,
+    so that it neither overwrites ``generated/`` nor shares a module with its origin.
+    """
     src = _spec_path(spec)
-    if src is not None and src.resolve().parent == SPECS_DIR.resolve():
+    loaded = loaded_hash(spec) is not None
+    if src is not None and loaded and src.resolve().parent == SPECS_DIR.resolve():
         return GENERATED_DIR / target
-    base = cache_base()
     where = str(src.resolve().parent) if src is not None else "<memory>"
     # The cache is keyed by the compiler too: a module built by an older template or
     # runtime interface (same optgen version) must not be reused.
-    return base / target / hashlib.sha256((where + compiler_fingerprint()).encode()).hexdigest()[:12]
+    key = where + compiler_fingerprint() + ("" if loaded else spec_hash(spec))
+    return cache_base() / target / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def cache_base() -> Path:
@@ -136,21 +143,19 @@ def compiler_fingerprint() -> str:
 
 
 def spec_hash(spec: Spec) -> str:
-    """The hash in a generated module's header: of the spec text its equations came from.
+    """The hash in a generated module's header: of what the module is built from.
 
-    ``source_hash`` was taken from the very bytes that were executed (registry.load_file),
-    so an edit after loading cannot put old equations under a new hash.
+    A spec file's own spec: the hash of the file's text, taken from the very bytes that
+    were executed (registry.load_file), so an edit after loading cannot put old
+    equations under a new hash. Any other spec (in memory, derived with
+    ``spec.replace``, or made by transforms from other spec files, which the file hash
+    does not cover): a hash of its equations, declarations and defaults.
     """
-    src = _spec_path(spec)
-    text_hash = spec.source_hash or (file_hash(src) if src is not None and src.is_file() else None)
-    if text_hash is not None and not spec.transforms:
-        return text_hash
-    # In memory, or made by transforms from other spec files (which the file hash
-    # does not cover): hash what the module is built from.
+    loaded = loaded_hash(spec)
+    if loaded is not None and not spec.transforms:
+        return loaded
     text = repr([(str(l), str(r)) for l, r in spec.equations])
-    if spec.transforms:
-        text += repr([text_hash or "",
-                      sorted(spec.hypers.items()), [(s.name, str(s.init)) for s in spec.states], spec.doc])
+    text += repr([loaded or "", sorted(spec.hypers.items()), [(s.name, str(s.init)) for s in spec.states], spec.doc])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
