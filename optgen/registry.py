@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import runpy
+import sys
+import types
 from importlib import resources
 from pathlib import Path
 
@@ -25,7 +26,10 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 #: or site-packages for an installed optgen ("optgen/specs/adam.py" either way).
 ROOT = PACKAGE_DIR.parent
 
-_file_cache: dict[Path, tuple[float, list[Spec]]] = {}
+# Keyed on the file's contents, never its mtime: cp -p, rsync -t, tar and coarse-clock
+# file systems keep the mtime of an edited file, and the generated module's header
+# hash is taken from the contents; an mtime key would build old equations under it.
+_file_cache: dict[Path, tuple[str, list[Spec]]] = {}
 
 
 def spec_dirs() -> list[Path]:
@@ -42,7 +46,12 @@ def spec_files() -> list[Path]:
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return content_hash(Path(path).read_bytes())
+
+
+def content_hash(source: bytes) -> str:
+    """The hash a generated module's header carries for the spec text it was built from."""
+    return hashlib.sha256(source).hexdigest()[:16]
 
 
 def display_path(path: Path) -> str:
@@ -54,34 +63,92 @@ def display_path(path: Path) -> str:
 
 
 def load_file(path: str | Path) -> list[Spec]:
-    """Every :class:`Spec` defined at the top level of a spec file, validated."""
+    """Every :class:`Spec` defined at the top level of a spec file, validated.
+
+    The file is read once and the bytes read are both executed and hashed, so a
+    spec's :func:`loaded_hash` always describes the equations it carries.
+    """
     path = Path(path).resolve()
     if not path.is_file():
         raise SpecError(f"{path}: no such spec file")
-    mtime = path.stat().st_mtime
+    source = path.read_bytes()
+    digest = content_hash(source)
     cached = _file_cache.get(path)
-    if cached and cached[0] == mtime:
+    if cached and cached[0] == digest:
         return cached[1]
     shown = display_path(path)
-    try:
-        namespace = runpy.run_path(str(path), run_name=f"optgen_spec_{path.stem}")
-    except SpecError as exc:
-        raise SpecError(f"{shown}: {exc}") from exc
-    except Exception as exc:  # the user's file failed to execute: say where
-        raise SpecError(f"{shown}: failed to load: {type(exc).__name__}: {exc}") from exc
+    namespace = _execute(path, source, shown)
     specs = []
     declared = tuple(v.name for v in namespace.values() if isinstance(v, (Hyper, Option, State)))
     for value in namespace.values():
         if isinstance(value, Spec) and all(value is not s for s in specs):
             if value.source is None:
                 value.source = shown
+                mark_loaded(value, digest)
             if not value.declared:
                 value.declared = declared
             specs.append(validate(value))
     if not specs:
         raise SpecError(f"{shown}: defines no Spec (assign one at module level, e.g. `spec = Spec(...)`)")
-    _file_cache[path] = (mtime, specs)
+    _file_cache[path] = (digest, specs)
     return specs
+
+
+def mark_loaded(spec: Spec, digest: str) -> None:
+    """Record that ``spec`` is the very object a spec file of this content defines.
+
+    An attribute, not a dataclass field: ``spec.replace(...)``, ``resolve`` and the
+    transforms make new objects without it, and those are hashed by what they hold
+    (compiler/driver.py ``spec_hash``), never passed off as the file's own spec.
+    """
+    spec._loaded_hash = digest
+
+
+def loaded_hash(spec: Spec) -> str | None:
+    """The content hash of the file ``spec`` was loaded from, if it is that file's own object."""
+    return getattr(spec, "_loaded_hash", None)
+
+
+def _execute(path: Path, source: bytes, shown: str) -> dict:
+    """Run a spec file's text as a module (named while it runs, as runpy does); its namespace."""
+    module = types.ModuleType(f"optgen_spec_{path.stem}")
+    module.__file__ = str(path)
+    previous = sys.modules.get(module.__name__)
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(source, str(path), "exec"), module.__dict__)
+    except SpecError as exc:
+        raise SpecError(f"{shown}: {exc}") from exc
+    except Exception as exc:  # the user's file failed to execute: say where
+        raise SpecError(f"{shown}: failed to load: {type(exc).__name__}: {exc}"
+                        f"{_failing_line(exc, path)}{_hint(exc)}") from exc
+    finally:
+        if previous is None:
+            sys.modules.pop(module.__name__, None)
+        else:
+            sys.modules[module.__name__] = previous
+    return dict(module.__dict__)
+
+
+def _failing_line(exc: BaseException, path: Path) -> str:
+    """' (line N)' of the spec file's deepest frame in the traceback (or of a syntax error)."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+def _hint(exc: BaseException) -> str:
+    """What is allowed, for the mistakes that surface as a SymPy error inside the file."""
+    if "Matrix" in str(exc):
+        return ("; a SymPy Matrix is not allowed in an equation: optgen equations are per-element "
+                "scalars (w, g and every state are one element of a tensor), so write one scalar equation")
+    return ""
 
 
 def all_specs() -> dict[str, Spec]:

@@ -41,6 +41,7 @@ the optimizer's ``state_dict`` (under ``hypers``) and restored by
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Iterable, Sequence
 
 import sympy
@@ -69,7 +70,10 @@ def _num(x) -> sympy.Expr:
     if isinstance(x, sympy.Basic):
         return x
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"a schedule parameter must be a real number, not {x!r}")
+        raise TypeError(f"a schedule parameter must be a real number (int or float), not {x!r}")
+    if isinstance(x, int) and abs(x) > sys.float_info.max:
+        raise ValueError(f"a schedule parameter must fit a float64 (at most {sys.float_info.max:.4g}), "
+                         f"not an integer of {len(str(abs(x)))} digits")
     if not math.isfinite(x):
         raise ValueError(f"a schedule parameter must be finite, not {x!r}")
     return sympy.Integer(x) if isinstance(x, int) else sympy.Float(x, 17)

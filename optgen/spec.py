@@ -24,12 +24,16 @@ import sympy
 
 __all__ = [
     "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum",
-    "Spec", "SpecError", "Domain", "w", "g", "t",
+    "Spec", "SpecError", "SpecWarning", "Domain", "w", "g", "t",
 ]
 
 
 class SpecError(ValueError):
     """A spec (or a value given for it) is invalid; the message names where and why."""
+
+
+class SpecWarning(UserWarning):
+    """A spec is valid but probably not what its author meant (e.g. a state never assigned)."""
 
 
 class Param(sympy.Symbol):

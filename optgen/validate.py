@@ -1,10 +1,14 @@
 """Validation of a spec: every error names the spec file and the equation."""
 from __future__ import annotations
 
+import keyword
+import warnings
+
 import sympy
 from sympy.logic.boolalg import Boolean, BooleanAtom
+from sympy.matrices import MatrixBase
 
-from .spec import Grad, Hyper, Option, Param, Spec, SpecError, State, Step, TensorSum
+from .spec import Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
 
 # The functions a kernel can compute. Anything else is refused at load time, not
 # discovered as a printer failure later.
@@ -57,6 +61,8 @@ def validate(spec: Spec) -> Spec:
             raise SpecError(f"{where_file}: {s.name!r} is declared both as {type(other).__name__} "
                             f"and as {type(s).__name__} in {spec.name!r}")
 
+    _check_targets(spec)
+    _check_names(spec, where_file)
     for lhs, rhs in spec.equations:
         for sym in [lhs, *rhs.free_symbols]:
             if sym.name.startswith("_") or (sym.name in RESERVED and sym.name != "t") or not sym.name.isidentifier():
@@ -75,6 +81,10 @@ def validate(spec: Spec) -> Spec:
         if isinstance(lhs, (Hyper, Option)):
             raise SpecError(f"{where}: {lhs} is a hyperparameter and cannot be assigned; "
                             "use a named intermediate")
+        if _has_matrix(rhs):
+            raise SpecError(f"{where}: the right-hand side is or holds a SymPy Matrix; optgen equations are "
+                            "per-element scalars (w, g and every state are one element of a tensor), "
+                            "so write one scalar equation")
         if isinstance(rhs, Boolean) and not isinstance(rhs, sympy.Expr):
             raise SpecError(f"{where}: the right-hand side is a condition, not a value")
         bad = _unsupported(rhs)
@@ -90,9 +100,11 @@ def validate(spec: Spec) -> Spec:
                                     "(give it init=... or assign it above)")
                 continue
             if s not in assigned:
+                _read_before_assigned(spec, i, s)
                 raise SpecError(f"{where}: unknown symbol {s.name!r}: not w, g, t, a hyperparameter, "
                                 "a state, or an intermediate assigned above")
         assigned.add(lhs)
+    _warn_constant_states(spec, assigned)
 
     for s in spec.states:
         if s.init is None:
@@ -108,3 +120,102 @@ def validate(spec: Spec) -> Spec:
     if not any(isinstance(lhs, Param) for lhs, _ in spec.equations):
         raise SpecError(f"{where_file}: spec {spec.name!r} never updates w (no equation `(w, ...)`)")
     return spec
+
+
+def _check_targets(spec: Spec) -> None:
+    """Every left-hand side is a symbol (checked first: the checks below read its name)."""
+    for i, (lhs, _) in enumerate(spec.equations):
+        if isinstance(lhs, sympy.Symbol):
+            continue
+        if isinstance(lhs, (int, float, sympy.Number)) or getattr(lhs, "is_Number", False):
+            what = f"the constant {lhs}"
+        else:
+            what = f"the expression {lhs}"
+        raise SpecError(f"{spec.where(i)}: cannot assign to {what}; the left-hand side must be w, a state, "
+                        "or a named intermediate (var('x')), and any factor belongs on the right-hand side "
+                        "(e.g. (w, w - lr * g), not (2*w, ...))")
+
+
+# The names of the step's own inputs: a declared symbol called so would be printed as them.
+INPUT_NAMES = {"w": Param, "g": Grad, "t": Step}
+
+
+def _check_names(spec: Spec, where_file: str) -> None:
+    """Names become Python identifiers in generated code: no keywords, no second w, g or t."""
+    symbols = {s for lhs, rhs in spec.equations for s in [lhs, *rhs.free_symbols]}
+    symbols |= {s for st in spec.states if st.init is not None for s in st.init.free_symbols}
+    for sym in sorted(symbols, key=lambda s: s.name):
+        kind = _kind(sym)
+        if keyword.iskeyword(sym.name):
+            raise SpecError(f"{where_file}: the {kind} {sym.name!r} of {spec.name!r} is named with a Python "
+                            f"keyword, which generated code cannot use as a variable; rename it (e.g. "
+                            f"{sym.name + '_'!r}) and keep the symbol shown in docs with latex=...")
+        wanted = INPUT_NAMES.get(sym.name)
+        if wanted is not None and not isinstance(sym, wanted):
+            raise SpecError(f"{where_file}: the {kind} {sym.name!r} of {spec.name!r} has the name of the "
+                            f"{_kind(wanted(sym.name))}; w, g and t are reserved for the parameter, the "
+                            "gradient and the step: choose another name")
+
+
+def _kind(sym) -> str:
+    for cls, text in ((Hyper, "hyperparameter"), (Option, "option"), (State, "state"), (Param, "parameter w"),
+                      (Grad, "gradient g"), (Step, "step counter t")):
+        if isinstance(sym, cls):
+            return text
+    return "intermediate"
+
+
+def _has_matrix(expr) -> bool:
+    return isinstance(expr, MatrixBase) or any(
+        isinstance(node, MatrixBase) for node in sympy.preorder_traversal(expr))
+
+
+def _read_before_assigned(spec: Spec, index: int, sym) -> None:
+    """Raise if ``sym``, read by equation ``index``, is an intermediate assigned only later:
+    a cyclic definition (listed) or a value used before it exists."""
+    later = [j for j in range(index, len(spec.equations)) if spec.equations[j][0] == sym]
+    if not later:
+        return
+    where = spec.where(index)
+    cycle = _cycle_through(spec, index)
+    hint = (f"intermediates are recomputed each step from the equations above them; a value carried "
+            f"from the previous step is a state: {sym.name} = state({sym.name!r}, init=...)")
+    if cycle:
+        raise SpecError(f"{where}: cyclic definition: {' -> '.join(cycle)}; {hint}")
+    raise SpecError(f"{where}: {sym.name!r} is read before equation {later[0] + 1} assigns it; "
+                    f"move that equation above this one ({hint})")
+
+
+def _cycle_through(spec: Spec, index: int) -> list[str]:
+    """Intermediates ``[a, b, ..., a]`` that define each other, starting from equation ``index``."""
+    defs = {}
+    for lhs, rhs in spec.equations:  # an intermediate's dependencies on other intermediates
+        if type(lhs) is sympy.Symbol:
+            defs.setdefault(lhs, set()).update(s for s in rhs.free_symbols if type(s) is sympy.Symbol)
+    start = spec.equations[index][0]
+    stack = [(start, [start])]
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(defs.get(node, ()), key=str):
+            if nxt == start:
+                return [s.name for s in path] + [start.name]
+            if nxt not in path:
+                stack.append((nxt, path + [nxt]))
+    return []
+
+
+def _warn_constant_states(spec: Spec, assigned: set) -> None:
+    """A state that is read, never assigned and initialised without w or g is a constant.
+
+    Once per spec object: ``create`` validates again the spec the registry validated."""
+    if getattr(spec, "_constant_states_warned", False):
+        return
+    spec._constant_states_warned = True
+    for s in spec.states:
+        if s in assigned or s.init is None or any(isinstance(x, (Param, Grad)) for x in s.init.free_symbols):
+            continue  # assigned, or a snapshot of the first w or g (read-only on purpose)
+        reads = [i + 1 for i, (_, rhs) in enumerate(spec.equations) if s in rhs.free_symbols]
+        warnings.warn(f"{spec.source or '<spec>'}: state {s.name!r} of {spec.name!r} is read (equation "
+                      f"{', '.join(map(str, reads))}) but never assigned, so it keeps its init {s.init} on "
+                      f"every step; assign it with an equation ({s.name}, ...), or use a hyperparameter or "
+                      "a number if it is meant to be constant", SpecWarning, stacklevel=3)

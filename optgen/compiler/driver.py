@@ -10,16 +10,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib.util
 import itertools
+import json
 import os
 import sys
+import tempfile
+import types
+import warnings
 from pathlib import Path
 
 from .. import __version__
-from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, file_hash, load_spec
+from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
 from . import cpu
+from .numba_cache import guard_numba_cache
 from .optimize import optimise
 from .render import render
 from .ssa import to_ssa
@@ -68,14 +72,62 @@ def _spec_path(spec: Spec) -> Path | None:
 
 
 def output_dir(spec: Spec, target: str) -> Path:
+    """``generated/<target>`` for the repository's own specs; a cache directory for the rest.
+
+    A spec derived in memory from a repository spec (``spec.replace(...)``) is not
+    the file's spec: it goes to the cache, in a directory of its own content hash,
+    so that it neither overwrites ``generated/`` nor shares a module with its origin.
+    """
     src = _spec_path(spec)
-    if src is not None and src.resolve().parent == SPECS_DIR.resolve():
+    loaded = loaded_hash(spec) is not None
+    if src is not None and loaded and src.resolve().parent == SPECS_DIR.resolve():
         return GENERATED_DIR / target
-    base = Path(os.environ.get("OPTGEN_CACHE_DIR", Path.home() / ".cache" / "optgen"))
     where = str(src.resolve().parent) if src is not None else "<memory>"
     # The cache is keyed by the compiler too: a module built by an older template or
     # runtime interface (same optgen version) must not be reused.
-    return base / target / hashlib.sha256((where + compiler_fingerprint()).encode()).hexdigest()[:12]
+    key = where + compiler_fingerprint() + ("" if loaded else spec_hash(spec))
+    return cache_base() / target / hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def cache_base() -> Path:
+    """``$OPTGEN_CACHE_DIR`` (default ``~/.cache/optgen``), or a temporary directory if it is not writable."""
+    wanted = os.environ.get("OPTGEN_CACHE_DIR") or str(Path.home() / ".cache" / "optgen")
+    return _writable_cache(wanted, tempfile.gettempdir())
+
+
+@functools.lru_cache(maxsize=None)
+def _writable_cache(wanted: str, tmp: str) -> Path:
+    """The cache directory to use, probed once per process (a warning, not an error, on fallback)."""
+    problem = _not_writable(Path(wanted))
+    if problem is None:
+        return Path(wanted)
+    fallback = Path(tmp) / f"optgen-cache-{_user()}"
+    second = _not_writable(fallback)
+    if second is not None:
+        raise SpecError(f"the optgen cache directory {wanted} is not writable ({problem}), nor is the "
+                        f"fallback {fallback} ({second}); set OPTGEN_CACHE_DIR to a writable directory")
+    warnings.warn(f"optgen: the cache directory {wanted} is not writable ({problem}); kernels are built in "
+                  f"{fallback} instead. Set OPTGEN_CACHE_DIR (default ~/.cache/optgen) to a writable "
+                  "directory to keep them there.", RuntimeWarning, stacklevel=2)
+    return fallback
+
+
+def _not_writable(directory: Path) -> str | None:
+    """Why files cannot be created in ``directory`` (None if they can): tried, not guessed."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".optgen-probe-"):
+            pass
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return None
+
+
+def _user() -> str:
+    try:
+        return str(os.getuid())
+    except AttributeError:  # pragma: no cover - Windows
+        return os.environ.get("USERNAME", "user")
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,15 +143,19 @@ def compiler_fingerprint() -> str:
 
 
 def spec_hash(spec: Spec) -> str:
-    src = _spec_path(spec)
-    if src is not None and src.is_file() and not spec.transforms:
-        return file_hash(src)
-    # In memory, or made by transforms from other spec files (which the file hash
-    # does not cover): hash what the module is built from.
+    """The hash in a generated module's header: of what the module is built from.
+
+    A spec file's own spec: the hash of the file's text, taken from the very bytes that
+    were executed (registry.load_file), so an edit after loading cannot put old
+    equations under a new hash. Any other spec (in memory, derived with
+    ``spec.replace``, or made by transforms from other spec files, which the file hash
+    does not cover): a hash of its equations, declarations and defaults.
+    """
+    loaded = loaded_hash(spec)
+    if loaded is not None and not spec.transforms:
+        return loaded
     text = repr([(str(l), str(r)) for l, r in spec.equations])
-    if spec.transforms:
-        text += repr([file_hash(src) if src is not None and src.is_file() else "",
-                      sorted(spec.hypers.items()), [(s.name, str(s.init)) for s in spec.states], spec.doc])
+    text += repr([loaded or "", sorted(spec.hypers.items()), [(s.name, str(s.init)) for s in spec.states], spec.doc])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -125,10 +181,10 @@ def _common_context(original: Spec, spec: Spec, options: dict, ssa) -> dict:
     return {
         "version": __version__,
         "name": spec.name,
-        "source": spec.source or "<memory>",
+        "source": _source_text(spec),
         "spec_hash": spec_hash(original),
         "options": options,
-        "options_text": ", ".join(f"{k}={v}" for k, v in options.items()) or "none",
+        "options_text": _options_text(options),
         "doc": (spec.doc or spec.name).replace('"""', "'''"),
         "equations": [f"{lhs} = {rhs}" for lhs, rhs in spec.equations],
         "hypers": {h.name: h.default for h in spec.hyper_symbols},
@@ -192,32 +248,90 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _options_text(options: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "none"
+
+
+def _source_text(spec: Spec) -> str:
+    return spec.source or "<memory>"
+
+
+def header_prefix(spec: Spec, options: dict) -> str:
+    """The first line and the start of the second of the module that would be generated
+    (templates/*_module.py.j2): version, spec file, its hash, spec name and options."""
+    return (f"# Generated by optgen {__version__} from {_source_text(spec)} (sha256 {spec_hash(spec)}).\n"
+            f"# Spec {json.dumps(spec.name)}, options: {_options_text(options)}. ")
+
+
 _modules: dict = {}
+REQUIRED = ("SPEC", "SPEC_HASH", "OPTIONS", "STATES", "HOST_STATES", "ARRAYS", "VARIANTS", "select_variant")
+
+
+class BrokenModule(Exception):
+    """A generated module file that cannot be used as it is (truncated, corrupted, foreign)."""
 
 
 def load_module(name_or_spec, options: dict | None = None, target: str = "cpu"):
-    """The generated module for a spec and options; built first if missing or stale."""
+    """The generated module for a spec and options; built first if missing, stale or broken.
+
+    Everything is keyed on content: a module whose header does not match what would be
+    generated now is rebuilt, and the module is executed from the bytes whose hash keys
+    the in-process cache (no bytecode cache, which Python keys on mtime and size).
+    """
     spec = load_spec(name_or_spec)
     options = {**spec.options, **(options or {})}
     path = output_dir(spec, target) / f"{module_stem(spec, options)}.py"
-    want = spec_hash(spec)
-    if not _is_current(path, want):
-        b = compile_spec(spec, options, target)
+    header = header_prefix(spec, options)
+    if not _is_current(path, header):
+        _write_module(compile_spec(spec, options, target))
+    try:
+        return _import(path, target, spec_hash(spec))
+    except BrokenModule as exc:
+        warnings.warn(f"optgen: the generated module {path} was unusable ({exc}); rebuilt it",
+                      RuntimeWarning, stacklevel=2)
+    _write_module(compile_spec(spec, options, target))
+    try:
+        return _import(path, target, spec_hash(spec))
+    except BrokenModule as exc:  # freshly generated and still broken: optgen's fault, say so
+        raise SpecError(f"{path}: the module generated from {_source_text(spec)} does not load ({exc}); "
+                        "this is a bug in optgen") from exc
+
+
+def _write_module(b: Build) -> None:
+    try:
         write_atomic(b.path, b.code)
-    key = (str(path), path.stat().st_mtime_ns)
-    if key not in _modules:
-        mod_name = f"optgen_generated_{target}_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-        ispec = importlib.util.spec_from_file_location(mod_name, path)
-        module = importlib.util.module_from_spec(ispec)
-        sys.modules[mod_name] = module
-        ispec.loader.exec_module(module)
-        _modules[key] = module
-    return _modules[key]
+    except OSError as exc:
+        raise SpecError(f"{b.path}: cannot write the generated module ({type(exc).__name__}: "
+                        f"{exc.strerror or exc}); set OPTGEN_CACHE_DIR to a writable directory") from exc
 
 
-def _is_current(path: Path, want_hash: str) -> bool:
+def _import(path: Path, target: str, want_hash: str):
+    """Execute a module file (cached per content hash); :class:`BrokenModule` if it is not usable."""
+    source = path.read_bytes()
+    key = (str(path), hashlib.sha256(source).hexdigest())
+    if key in _modules:
+        return _modules[key]
+    mod_name = f"optgen_generated_{target}_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    module = types.ModuleType(mod_name)
+    module.__file__ = str(path)
+    sys.modules[mod_name] = module
+    try:
+        exec(compile(source, str(path), "exec"), module.__dict__)
+    except Exception as exc:
+        raise BrokenModule(f"{type(exc).__name__}: {exc}") from exc
+    missing = [name for name in REQUIRED if not hasattr(module, name)]
+    if missing:
+        raise BrokenModule(f"it lacks {', '.join(missing)}")
+    if module.SPEC_HASH != want_hash:
+        raise BrokenModule(f"its SPEC_HASH {module.SPEC_HASH!r} is not the header's {want_hash!r}")
+    guard_numba_cache(module)
+    _modules[key] = module
+    return module
+
+
+def _is_current(path: Path, header: str) -> bool:
     if not path.is_file():
         return False
-    with open(path) as f:
-        head = f.readline()
-    return f"(sha256 {want_hash})" in head and f"optgen {__version__} " in head
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = f.readline() + f.readline()
+    return head.startswith(header)

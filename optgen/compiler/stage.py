@@ -180,5 +180,6 @@ def stage(ssa: SSA) -> Staged:
         exprs = [e for p in passes for _, e in [*p.compute, *p.reductions]]
         exprs += [e for st in tensor_stages for _, e in st]
         exprs += list(v.host_states.values())  # host states advance every step
+        exprs += [s for p in passes for s in p.stores.values()]  # a store of a host value: (w, 1.0), (m, lr)
         variants[key] = Variant(key, passes, tensor_stages, _host_closure(v, exprs))
     return Staged(ssa, conditions, _host_closure(ssa, conditions), variants)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any, Mapping
 
 from ..spec import Spec, SpecError
@@ -18,25 +19,48 @@ def is_schedule(value: Any) -> bool:
         callable(value) and not isinstance(value, (numbers.Number, bool)))
 
 
-def value_at(value: Any, t: int) -> float:
-    """The float a hyperparameter takes at step ``t``."""
+def value_at(value: Any, t: int, spec: Spec | None = None, name: str = "") -> Any:
+    """The value a hyperparameter takes at step ``t``: a number, or what its schedule returned.
+
+    A schedule that raises is reported with the hyperparameter and the step; what it
+    returns is checked by :func:`check_number` (a non-number is an error there).
+    """
     if isinstance(value, numbers.Real):
-        return float(value)
+        return value
     fn = value.value if hasattr(value, "value") and callable(value.value) else value
-    return float(fn(t))
+    try:
+        return fn(t)
+    except Exception as exc:
+        where = f"{spec.source or spec.name}: {spec.name}: " if spec is not None else ""
+        raise SpecError(f"{where}the schedule {_short(value)} of {name or 'a hyperparameter'} failed at "
+                        f"t={t}: {type(exc).__name__}: {exc}") from exc
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters (``10**400`` has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}...({len(text)} chars)"
 
 
 def check_number(spec: Spec, name: str, value: Any, *, context: str = "") -> float:
     hyper = next(h for h in spec.hyper_symbols if h.name == name)
     where = f"{spec.source or spec.name}: {spec.name}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"{where}: {name}={value!r}{context} must be a real number "
-                        f"(or a schedule), not {type(value).__name__}")
-    v = float(value)
+    shown = _short(value)
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or hasattr(value, "__float__")):
+        raise SpecError(f"{where}: {name}={shown}{context} must be a real number "
+                        f"(or a schedule returning one), not {type(value).__name__}")
+    try:
+        v = float(value)  # a numpy or SymPy real, a 0-d array; not a complex
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where}: {name}={shown}{context} must be a real number, and "
+                        f"{type(value).__name__} does not convert to one ({exc})") from None
+    except OverflowError:
+        raise SpecError(f"{where}: {name}={shown}{context} is too large for a float64 "
+                        f"(at most {sys.float_info.max:.4g}); allowed: {hyper.domain.text}") from None
     if not math.isfinite(v):
-        raise SpecError(f"{where}: {name}={value!r}{context} is not finite")
+        raise SpecError(f"{where}: {name}={shown}{context} is not finite")
     if not hyper.domain.contains(v):
-        raise SpecError(f"{where}: {name}={value!r}{context} is outside its domain {hyper.domain.text}")
+        raise SpecError(f"{where}: {name}={shown}{context} is outside its domain {hyper.domain.text}")
     return v
 
 
@@ -56,7 +80,7 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict
             options[name] = bool(value)
         elif name in values:
             if is_schedule(value):
-                check_number(spec, name, value_at(value, 1), context=" (the schedule's value at t=1)")
+                check_number(spec, name, value_at(value, 1, spec, name), context=" (the schedule's value at t=1)")
                 values[name] = value
             else:
                 values[name] = check_number(spec, name, value)
@@ -70,10 +94,11 @@ def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]
     """Every hyperparameter's float at step ``t``; a schedule leaving its domain is an error."""
     out = {}
     for name, value in values.items():
-        v = value_at(value, t)
-        if not isinstance(value, numbers.Real):
-            check_number(spec, name, v, context=f" (the schedule's value at t={t})")
-        out[name] = v
+        if isinstance(value, numbers.Real):
+            out[name] = float(value)
+        else:
+            out[name] = check_number(spec, name, value_at(value, t, spec, name),
+                                     context=f" (the schedule's value at t={t})")
     return out
 
 
