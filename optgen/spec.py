@@ -55,9 +55,13 @@ t = Step("t", integer=True, positive=True)
 
 # --- domains -----------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, order=True)
 class Domain:
-    """A set of allowed real values, written like ``"positive"`` or ``"[0, 1)"``."""
+    """A set of allowed real values, written like ``"positive"`` or ``"[0, 1)"``.
+
+    Ordered because SymPy orders a product's factors by comparing the symbols'
+    hashable content field by field, with ``>``, even when they are equal: two uses
+    of one hyperparameter reach its domain (``sqrt(a + eps) / sqrt(b + eps)``)."""
 
     text: str
     low: float = -math.inf

@@ -8,6 +8,7 @@ import sympy
 from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.matrices import MatrixBase
 
+from .names import TEMPLATE_NAMES, intermediate_clash
 from .spec import Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
 
 # The functions a kernel can compute. Anything else is refused at load time, not
@@ -21,9 +22,9 @@ SUPPORTED = (
 SUPPORTED_NAMES = "+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm"
 
 
-# Generated modules import these, and their kernels name their own variables with a
-# leading underscore: a spec symbol may use neither, or it would shadow them.
-RESERVED = {"math", "np", "numpy", "numba", "cuda", "prange", "hyper", "t"}
+# Generated code refers to these, and its templates name their own variables with a
+# leading underscore: a spec symbol may use neither, or it would shadow them (optgen/names.py).
+RESERVED = set(TEMPLATE_NAMES)
 
 
 def _unsupported(expr):
@@ -69,6 +70,10 @@ def validate(spec: Spec) -> Spec:
                 raise SpecError(f"{where_file}: symbol name {sym.name!r} in {spec.name!r} is reserved or not an "
                                 f"identifier; use a name without a leading underscore, not one of "
                                 f"{sorted(RESERVED - {'t'})}")
+    clash = intermediate_clash(spec)
+    if clash is not None:
+        raise SpecError(f"{spec.where(clash[0])}: the intermediate {spec.equations[clash[0]][0]} has the name of "
+                        f"{clash[1]}; give it a name of its own (or assign the declared symbol itself)")
     assigned: set = set()
     for i, (lhs, rhs) in enumerate(spec.equations):
         where = spec.where(i)

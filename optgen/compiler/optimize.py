@@ -20,6 +20,7 @@ import sympy
 from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import BooleanAtom
 
+from ..names import fresh_names
 from .ssa import HOST, SSA
 from .stage import Pass, Staged
 
@@ -54,9 +55,10 @@ class HostHoister:
 
     def __init__(self, ssa: SSA, prefix: str = "h"):
         self.ssa = ssa
-        self.prefix = prefix
         self.values: dict = {}   # expr -> symbol
         self.assignments: list = []
+        self.names = set(ssa.names)  # in use: the spec's, the SSA's, and the host values named here
+        self._fresh = fresh_names(prefix, self.names)
 
     def is_host(self, e) -> bool:
         return all(self.ssa.level.get(s, HOST) == HOST for s in e.free_symbols)
@@ -65,7 +67,7 @@ class HostHoister:
         if isinstance(e, (sympy.Symbol, sympy.Number, BooleanAtom)) or e.is_Number:
             return e
         if e not in self.values:
-            sym = sympy.Symbol(f"{self.prefix}{len(self.values)}", real=True)
+            sym = sympy.Symbol(next(self._fresh), real=True)
             self.values[e] = sym
             self.assignments.append((sym, e))
             self.ssa.level[sym] = HOST
@@ -116,7 +118,9 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     outputs += [_inline(ssa, p, e, loaded) for _, e in p.reductions]
     outputs = [hoist(o) for o in outputs]
     hoisted_names = {hoist(k): v for k, v in names.items()}
-    temps, reduced = sympy.cse(outputs, symbols=sympy.numbered_symbols("x"), order="none")
+    # temporaries named outside every name in use (sympy.cse skips only identical symbols)
+    symbols = (sympy.Symbol(n) for n in fresh_names("x", set(hoist.names)))
+    temps, reduced = sympy.cse(outputs, symbols=symbols, order="none")
     rename, body, defs = {}, [], {}
     for tmp, e in temps:
         e = e.xreplace(rename)

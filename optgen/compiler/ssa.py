@@ -26,6 +26,7 @@ import dataclasses
 
 import sympy
 
+from ..names import TEMPLATE_NAMES, spec_names
 from ..spec import Grad, Hyper, Param, Spec, State, Step, TensorSum, g, t, w
 
 HOST, TENSOR, ELEMENT = "host", "tensor", "element"
@@ -49,6 +50,7 @@ class SSA:
     hypers: list         # Hyper symbols used
     level: dict = dataclasses.field(default_factory=dict)  # symbol -> HOST/TENSOR/ELEMENT
     host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
+    names: set = dataclasses.field(default_factory=set)  # every name in use: the spec's, the templates', versions
 
     def expr(self, sym):
         return self.nodes.get(sym, self.reductions.get(sym))
@@ -94,7 +96,8 @@ def to_ssa(spec: Spec) -> SSA:
     nodes: dict = {}
     reductions: dict = {}
     count: dict[str, int] = {}
-    used_names = {lhs.name for lhs, _ in spec.equations}
+    # versions are named outside every spec name (a hyperparameter `m_1` is not state m's version)
+    used_names = spec_names(spec) | TEMPLATE_NAMES
 
     def fresh(base: str) -> sympy.Symbol:
         count[base] = count.get(base, 0) + 1
@@ -151,7 +154,7 @@ def to_ssa(spec: Spec) -> SSA:
     arrays = ["w"] + [s.name for s in spec.states]
     finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *spec.states]}
     ssa = SSA(spec, nodes, reductions, arrays, finals,
-              [s for s in level if isinstance(s, Hyper)], level)
+              [s for s in level if isinstance(s, Hyper)], level, names=used_names)
     _demote_unread_states(ssa)
     _find_host_states(ssa)
     return ssa

@@ -13,6 +13,14 @@ def create(name, params: Sequence, device: str = "cpu", **given: Any):
     """Build (if needed) and load the kernels of ``name`` and wrap ``params``.
 
     Every check on the hyperparameters runs before any buffer is allocated.
+
+    One array at several positions of ``params`` (tied weights) is one parameter: one
+    state, one update per step, with the gradient at its first position (every later
+    position must be given the same gradient array); ``state_dict()`` still lists
+    states by position, a later position holding a copy. Distinct arrays that overlap
+    in memory are refused. ``load_state_dict`` checks the whole checkpoint (the step,
+    every state's shape and dtype, the hyperparameters, with the checks made here)
+    before it changes anything. See ``optgen/runtime/aliasing.py`` and ``checkpoint.py``.
     """
     spec = load_spec(name)
     options, values = hyper_values.resolve(spec, given)

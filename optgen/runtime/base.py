@@ -11,10 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 
 from ..spec import Spec, SpecError
 from . import hypers as hyper_values
+from .checkpoint import check_checkpoint
 
 
 class CompiledOptimizer:
@@ -61,23 +61,9 @@ class CompiledOptimizer:
                 "host_states": dict(self.host_states),
                 "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
 
-    def _check_checkpoint(self, sd: dict, shapes: list) -> list:
-        """The per-tensor states of ``sd`` after checking they fit; raises before changing anything."""
-        if sd.get("spec", self.spec.name) != self.spec.name:
-            raise SpecError(f"{self._where}: state_dict is for {sd['spec']!r}")
-        if dict(sd.get("options", self.options)) != self.options:
-            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
-        states = sd["states"]
-        if len(states) != len(shapes):
-            raise ValueError(f"{self._where}: state_dict has {len(states)} tensors, optimizer has {len(shapes)}")
-        for i, (st, shape) in enumerate(zip(states, shapes)):
-            for s in self.states:
-                if s not in st or tuple(np.shape(st[s])) != tuple(shape):
-                    raise ValueError(f"{self._where}: state_dict tensor {i} lacks state {s!r} of shape {shape}")
-        missing = set(self.host_states) - set(sd.get("host_states", {}))
-        if missing and int(sd["t"]) > 0:
-            raise ValueError(f"{self._where}: state_dict lacks host state(s) {sorted(missing)}")
-        return states
+    def _check_checkpoint(self, sd: dict, shapes: list, dtypes: list | None = None) -> list:
+        """The per-tensor states of ``sd`` after checking all of it fits; raises before changing anything."""
+        return check_checkpoint(self, sd, shapes, dtypes)
 
     def _restore_host_side(self, sd: dict) -> None:
         self.t = int(sd["t"])

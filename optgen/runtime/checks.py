@@ -26,6 +26,15 @@ def check_params(params: Sequence, where: str) -> list[np.ndarray]:
     return params
 
 
+def _kind(value) -> str:
+    """'None', 'a torch.Tensor', 'a list': what a user passed, for an error message."""
+    if value is None:
+        return "None"
+    cls = type(value)
+    module = cls.__module__.split(".")[0]
+    return f"a {module}.{cls.__name__}" if module not in ("builtins", "__main__") else f"a {cls.__name__}"
+
+
 def check_grads(grads: Sequence, params: Sequence[np.ndarray], where: str) -> list:
     if isinstance(grads, np.ndarray):
         raise TypeError(f"{where}: grads must be a list of arrays, not one array")
@@ -33,10 +42,11 @@ def check_grads(grads: Sequence, params: Sequence[np.ndarray], where: str) -> li
     if len(grads) != len(params):
         raise ValueError(f"{where}: got {len(grads)} gradients for {len(params)} parameters")
     for i, (gr, p) in enumerate(zip(grads, params)):
-        shape = getattr(gr, "shape", None)
-        dtype = getattr(gr, "dtype", None)
-        if shape is None or dtype is None:
-            raise TypeError(f"{where}: grads[{i}] is {type(gr).__name__}, not an array")
+        if not isinstance(gr, np.ndarray):
+            raise TypeError(f"{where}: grads[{i}] is {_kind(gr)}; a numpy array of shape {p.shape} and dtype "
+                            f"{p.dtype} is required (a CPU torch tensor: pass tensor.numpy(); a parameter "
+                            "without a gradient: pass zeros)")
+        shape, dtype = gr.shape, gr.dtype
         if tuple(shape) != p.shape:
             raise ValueError(f"{where}: grads[{i}] has shape {tuple(shape)}, params[{i}] has {p.shape}")
         if np.dtype(dtype) != p.dtype:

@@ -16,8 +16,10 @@ import numba
 import numpy as np
 
 from ..spec import Spec
+from . import aliasing
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
+from .grad_table import GradTable
 from .pointers import address_table
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
@@ -39,9 +41,7 @@ class _Group:
         self.threads = 0
         self.balance(numba.get_num_threads())
         self.n_tensors = len(indices)
-        self._grads_key: tuple = ()
-        self._grads_keep: list = []
-        self._grads_table = None
+        self.grads_table = GradTable(indices, self.sizes, self.dtype)
 
     def balance(self, threads: int) -> None:
         """The chunk table: every thread gets one contiguous run of equal length.
@@ -81,18 +81,6 @@ class _Group:
         self.partials = np.zeros((len(table), self.n_reductions), np.float64)
         self.threads = threads
 
-    def grads_table(self, grads):
-        """Addresses of this group's gradients; reused while the same arrays come back."""
-        mine = [grads[i] for i in self.indices]
-        if len(mine) == len(self._grads_key) and all(a is b for a, b in zip(mine, self._grads_key)):
-            return self._grads_table
-        # a non-contiguous gradient is copied once here; the copy lives as long as the table
-        flat = [np.ascontiguousarray(gr).reshape(-1) for gr in mine]
-        self._grads_key = tuple(mine)
-        self._grads_keep = flat
-        self._grads_table = address_table(flat)
-        return self._grads_table
-
 
 class CPUOptimizer(CompiledOptimizer):
     """A compiled optimizer over a list of numpy arrays, updated in place."""
@@ -103,9 +91,13 @@ class CPUOptimizer(CompiledOptimizer):
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where)
         self.params = check_params(params, where)
+        # tied weights: one state and one update, at the first position (runtime/aliasing.py)
+        self._tied = aliasing.duplicates(aliasing.first_positions(aliasing.host_ranges(self.params), where))
+        later = {j for j, _ in self._tied}
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
-            by_dtype.setdefault(p.dtype, []).append(i)
+            if i not in later:
+                by_dtype.setdefault(p.dtype, []).append(i)
         self.groups = [_Group(dt, idx, self.params, self.states) for dt, idx in by_dtype.items()]
         n_red = max((len(p["reductions"]) for v in module.VARIANTS.values() for p in v["passes"]), default=0)
         for gr in self.groups:
@@ -114,6 +106,7 @@ class CPUOptimizer(CompiledOptimizer):
 
     def step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
+        aliasing.check_tied_grads(grads, self._tied, aliasing.same_host_array, self._where)
         t = self.t + 1
         variant, host = self._host_stage(t)
         threads = numba.get_num_threads()
@@ -150,10 +143,13 @@ class CPUOptimizer(CompiledOptimizer):
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     states[i][s] = gr.flat[s][k].reshape(self.params[i].shape).copy()
+        aliasing.copy_tied_states(states, self._tied)
         return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
-        states = self._check_checkpoint(sd, [p.shape for p in self.params])
+        """Checks everything in ``sd`` first; changes nothing unless all of it fits."""
+        states = self._check_checkpoint(sd, [p.shape for p in self.params], [p.dtype for p in self.params])
+        aliasing.check_tied_states(states, self._tied, self.states, self._where)
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
                 for s in self.states:

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from ..spec import Spec
+from . import aliasing
 from . import hypers as hyper_values
 from .base import CompiledOptimizer
 
@@ -203,6 +204,15 @@ class _Group:
         return self.tables["g"]
 
 
+def _device_ranges(tensors) -> list:
+    """Device byte ranges of C-contiguous device arrays (for tied and overlapping parameters)."""
+    return [(d.address, d.address + d.size * d.dtype.itemsize, (d.shape, d.dtype.str)) for d in tensors]
+
+
+def _same_device_array(a: DeviceTensor, b: DeviceTensor) -> bool:
+    return (a.address, a.shape, a.dtype) == (b.address, b.shape, b.dtype)
+
+
 def _zeros(cuda, n: int, dtype, simulator: bool):
     if not simulator:
         try:
@@ -238,9 +248,13 @@ class CUDAOptimizer(CompiledOptimizer):
         self.params = list(params)
         self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
                          for i, p in enumerate(self.params)]
+        # tied weights: one state and one update, at the first position (runtime/aliasing.py)
+        self._tied = aliasing.duplicates(aliasing.first_positions(_device_ranges(self._tensors), self._where))
+        later = {j for j, _ in self._tied}
         by_dtype: dict = {}
         for i, p in enumerate(self._tensors):
-            by_dtype.setdefault(p.dtype, []).append(i)
+            if i not in later:
+                by_dtype.setdefault(p.dtype, []).append(i)
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
                               module.N_COLUMNS, self.launch, self.simulator)
                        for dt, idx in by_dtype.items()]
@@ -260,6 +274,7 @@ class CUDAOptimizer(CompiledOptimizer):
             if d.dtype != p.dtype:
                 raise TypeError(f"{self._where}: grads[{i}] has dtype {d.dtype}, params[{i}] has {p.dtype}")
             out.append(d)
+        aliasing.check_tied_grads(out, self._tied, _same_device_array, self._where)
         return out
 
     def step(self, grads: Sequence, stream=0) -> None:
@@ -322,10 +337,13 @@ class CUDAOptimizer(CompiledOptimizer):
                 for s in self.states:
                     host = self._state_view(gr, k, s).copy_to_host() if gr.sizes[k] else np.zeros(0, gr.dtype)
                     states[i][s] = host.reshape(self._tensors[i].shape)
+        aliasing.copy_tied_states(states, self._tied)
         return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
-        states = self._check_checkpoint(sd, [p.shape for p in self._tensors])
+        """Checks everything in ``sd`` first; changes nothing unless all of it fits."""
+        states = self._check_checkpoint(sd, [p.shape for p in self._tensors], [p.dtype for p in self._tensors])
+        aliasing.check_tied_states(states, self._tied, self.states, self._where)
         self.synchronize()
         for gr in self.groups:
             for k, i in enumerate(gr.indices):

@@ -102,6 +102,35 @@ def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]
     return out
 
 
+def check_saved(spec: Spec, values: Mapping[str, Any], saved: Any, t: int) -> None:
+    """The checks ``create`` makes, on hyperparameters loaded from a state_dict saved at step ``t``.
+
+    A number must be finite and inside its domain (:func:`check_number`); a schedule's value at
+    the next step ``t + 1`` must be (a schedule with state is probed on a copy, restored as
+    :func:`restore` would restore it). Raises before anything is restored.
+    """
+    import copy
+    where = f"{spec.source or spec.name}: {spec.name}"
+    if not isinstance(saved, Mapping):
+        raise SpecError(f"{where}: state_dict['hypers'] is {type(saved).__name__}; a dict of "
+                        "hyperparameter values is required")
+    for name, value in saved.items():
+        if name not in values:
+            raise SpecError(f"{where}: state_dict has unknown hyperparameter {name!r}; "
+                            f"allowed: {', '.join(sorted(values))}")
+        context = f" (in the state_dict, saved at t={t})"
+        if not is_schedule(value):
+            check_number(spec, name, value, context=context)
+            continue
+        probe = copy.deepcopy(value)
+        current = values.get(name)
+        if type(current) is type(value) and hasattr(current, "load_state_dict") and hasattr(value, "state_dict"):
+            probe = copy.deepcopy(current)
+            probe.load_state_dict(value.state_dict())
+        check_number(spec, name, value_at(probe, t + 1),
+                     context=f" (the schedule's value at t={t + 1}, from the state_dict)")
+
+
 def restore(values: dict, saved: Mapping[str, Any]) -> None:
     """Load hyperparameter values from a state_dict into ``values``.
 

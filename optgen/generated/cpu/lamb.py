@@ -57,10 +57,10 @@ def host_v0(t, hyper):
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "h4": h4, "weight_decay": weight_decay, }
 
 
-def tensor_v0_0(h):
+def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, w_norm/u_norm)

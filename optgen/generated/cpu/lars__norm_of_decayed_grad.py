@@ -54,12 +54,12 @@ def host_v0(t, hyper):
     return { "eps": eps, "h0": h0, "h1": h1, "lr": lr, "momentum": momentum, "trust_coefficient": trust_coefficient, "weight_decay": weight_decay, }
 
 
-def tensor_v0_0(h):
+def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    eps = h["eps"]
-    sum_1 = h["sum_1"]
-    sum_3 = h["sum_3"]
-    trust_coefficient = h["trust_coefficient"]
+    eps = _values["eps"]
+    sum_1 = _values["sum_1"]
+    sum_3 = _values["sum_3"]
+    trust_coefficient = _values["trust_coefficient"]
     w_norm = numpy.sqrt(sum_1)
     d_norm = numpy.sqrt(sum_3)
     ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(d_norm, 0),numpy.equal(w_norm, 0))), 1, trust_coefficient*w_norm/(eps + d_norm))

@@ -52,13 +52,13 @@ def host_v0(t, hyper):
     return { "beta1": beta1, "eps": eps, "h0": h0, "h1": h1, "trust_coefficient": trust_coefficient, "weight_decay": weight_decay, }
 
 
-def tensor_v0_0(h):
+def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    eps = h["eps"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
-    trust_coefficient = h["trust_coefficient"]
-    weight_decay = h["weight_decay"]
+    eps = _values["eps"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
+    trust_coefficient = _values["trust_coefficient"]
+    weight_decay = _values["weight_decay"]
     w_norm = numpy.sqrt(sum_1)
     g_norm = numpy.sqrt(sum_2)
     ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(g_norm, 0),numpy.equal(w_norm, 0))), 1, trust_coefficient*w_norm/(eps + weight_decay*w_norm + g_norm))

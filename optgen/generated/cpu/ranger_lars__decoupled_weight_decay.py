@@ -95,11 +95,11 @@ def host_v0(t, hyper):
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v0_0(h):
+def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -226,11 +226,11 @@ def host_v1(t, hyper):
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v1_0(h):
+def tensor_v1_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -309,11 +309,11 @@ def host_v2(t, hyper):
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v2_0(h):
+def tensor_v2_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -412,11 +412,11 @@ def host_v3(t, hyper):
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v3_0(h):
+def tensor_v3_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -496,11 +496,11 @@ def host_v4(t, hyper):
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v4_0(h):
+def tensor_v4_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -634,11 +634,11 @@ def host_v5(t, hyper):
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v5_0(h):
+def tensor_v5_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -724,11 +724,11 @@ def host_v6(t, hyper):
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v6_0(h):
+def tensor_v6_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
@@ -830,11 +830,11 @@ def host_v7(t, hyper):
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, }
 
 
-def tensor_v7_0(h):
+def tensor_v7_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
-    lr = h["lr"]
-    sum_1 = h["sum_1"]
-    sum_2 = h["sum_2"]
+    lr = _values["lr"]
+    sum_1 = _values["sum_1"]
+    sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
     trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
