@@ -72,22 +72,15 @@ class Verdict:
         return f"{head}: FAIL {self.where}"
 
 
-def _target(spec) -> str:
-    from .registry import is_builtin, source_path
-    if spec.source is None or is_builtin(spec):
-        return spec.name
-    return f"{source_path(spec)}:{spec.name}"
-
-
 def cases(target) -> list[Case]:
     """Every option combination of the spec(s) ``target`` names, in both dtypes."""
     from .compiler.driver import option_combinations
-    from .registry import find_specs
+    from .registry import find_specs, spec_target
     out = []
     for spec in find_specs([target] if isinstance(target, str) else target):
         for options in option_combinations(spec):
             for dtype in DTYPES:
-                out.append(Case(_target(spec), spec.name, tuple(options.items()), dtype))
+                out.append(Case(spec_target(spec), spec.name, tuple(options.items()), dtype))
     return out
 
 

@@ -180,6 +180,14 @@ def is_builtin(spec: Spec) -> bool:
     return src is not None and src.parent == SPECS_DIR.resolve()
 
 
+def spec_target(spec: Spec) -> str:
+    """What names ``spec`` to ``optgen.create`` in any process: a built-in's name, or a user's
+    spec as ``/absolute/path.py:NAME`` (its name alone may be unknown elsewhere)."""
+    if spec.source is None or is_builtin(spec):
+        return spec.name
+    return f"{source_path(spec)}:{spec.name}"
+
+
 def find_spec_file(name: str) -> Path:
     """The file defining spec ``name``: the first on the search path, as :func:`all_specs` decides."""
     for d in spec_dirs():  # the common case, ``<dir>/<name>.py``, without scanning everything
