@@ -155,6 +155,9 @@ def cmd_new(args) -> int:
 
 def cmd_check(args) -> int:
     from .checking import check_specs, verdict_lines
+    if args.steps < 1:
+        print("optgen check: --steps must be at least 1", file=sys.stderr)
+        return 2
     verdicts = check_specs(args.specs, steps=args.steps, progress=None if args.quiet else progress_bar)
     for line in verdict_lines(verdicts):
         print(line)
