@@ -2,9 +2,13 @@
 
     optgen list                       optimizers, their hyperparameters and a line each
     optgen show NAME [--stage S]      equations, hyperparameter table, passes, kernel
-    optgen build [NAME...] [--check] [--target cpu,cuda]
-    optgen docs [--check]             docs/optimizers/NAME.md from the specs
-    optgen new NAME [--dir DIR]       a spec skeleton for your own optimizer
+    optgen build [SPEC...] [--check] [--target cpu,cuda]
+    optgen docs [SPEC...] [--out DIR] [--check]   NAME.md pages from the specs
+    optgen new NAME [--dir DIR]       a spec skeleton for your own optimizer, and its test
+    optgen check SPEC...              its kernels against its equations (every option, both dtypes)
+
+A SPEC is a name, a spec file (``my/opt.py``, ``my/opt.py:NAME``) or a directory,
+everywhere (``optgen.registry.find_specs``).
     optgen verify / optgen bench      (see their own --help)
 
 Subcommands from other packages register through ``SUBCOMMANDS``: a module with
@@ -20,6 +24,7 @@ from pathlib import Path
 from .spec import SpecError
 
 SUBCOMMANDS = ["optgen.verify.cli", "optgen.bench.cli"]
+TARGETS_HELP = "optimizer names, spec files (path.py, path.py:NAME) or directories of spec files"
 
 
 def progress_bar(i: int, n: int, label: str, stream=sys.stderr) -> None:
@@ -125,54 +130,40 @@ def cmd_build(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from .docs import write_docs
-    results = write_docs(check=args.check)
+    from .docs import DOCS_DIR, write_docs
+    out = Path(args.out) if args.out else (Path(".") if args.names else DOCS_DIR)
+    results = write_docs(check=args.check, directory=out, names=args.names or None)
     stale = [p for p, s in results if s == "stale"]
     counts: dict = {}
     for _, s in results:
         counts[s] = counts.get(s, 0) + 1
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if stale:
-        print("docs/optimizers is out of date: run `optgen docs`", file=sys.stderr)
+        print(f"{out} is out of date: run `optgen docs` without --check", file=sys.stderr)
         return 1
     return 0
 
 
-SKELETON = '''"""{title}: one line that says what it is (and the paper: Author, year, arXiv id)."""
-from optgen.dsl import Spec, hyper, option, state, var, when, w, g, t, sqrt
-
-lr = hyper("lr", 1e-3, latex=r"\\eta", domain="positive", doc="step size")
-beta = hyper("beta", 0.9, latex=r"\\beta", domain="[0, 1)", doc="decay of the moving average")
-eps = hyper("eps", 1e-8, latex=r"\\epsilon", domain="positive", doc="added to the denominator")
-maximize = option("maximize", False, doc="ascend instead of descend")
-
-m = state("m", init=0, doc="moving average of the gradient")
-v = state("v", init=0, doc="moving average of the squared gradient")
-d = var("d")  # the direction: a named intermediate
-
-spec = Spec("{name}", [
-    (d, when(maximize, -g, g)),
-    (m, beta * m + (1 - beta) * d),
-    (v, beta * v + (1 - beta) * d**2),
-    (w, w - lr * m / (sqrt(v) + eps)),
-], doc="{title}: edit the equations above.", references=[])
-'''
-
-
 def cmd_new(args) -> int:
-    name = args.name
-    if not name.isidentifier():
-        print(f"optgen new: {name!r} is not a valid name (letters, digits, underscores)", file=sys.stderr)
-        return 2
-    directory = Path(args.dir)
-    path = directory / f"{name}.py"
-    if path.exists():
-        print(f"optgen new: {path} exists; not overwritten", file=sys.stderr)
-        return 2
-    directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(SKELETON.format(name=name, title=name.replace("_", " ").title()))
-    print(f"wrote {path}\n  build and run it:  optgen show {path}   |  optgen.create({str(path)!r}, params)")
+    from .skeleton import write_new
+    spec_path, test_path = write_new(args.name, args.dir)
+    print(f"wrote {spec_path}\n  and its test {test_path}\n"
+          f"  see it:   optgen show {spec_path}\n  check it: optgen check {spec_path}   (or: pytest {test_path})\n"
+          f"  use it:   optgen.create({str(spec_path)!r}, params)")
     return 0
+
+
+def cmd_check(args) -> int:
+    from .checking import check_specs, verdict_lines
+    if args.steps < 1:
+        print("optgen check: --steps must be at least 1", file=sys.stderr)
+        return 2
+    verdicts = check_specs(args.specs, steps=args.steps, progress=None if args.quiet else progress_bar)
+    for line in verdict_lines(verdicts):
+        print(line)
+    failed = sum(not v.ok for v in verdicts)
+    print(f"{len(verdicts) - failed} of {len(verdicts)} cases agree with the equations")
+    return 1 if failed else 0
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -183,24 +174,33 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="available optimizers")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("show", help="equations, hyperparameters, stages and the generated kernel")
-    p.add_argument("name", help="optimizer name or path to a spec file")
+    p.add_argument("name", help="optimizer name or spec file (path.py, or path.py:NAME in a family)")
     p.add_argument("--stage", default="all", choices=["all", "equations", "ssa", "host", "passes", "element", "code"])
     p.add_argument("--option", "-o", action="append", default=[], metavar="NAME=BOOL")
     p.add_argument("--target", default="cpu")
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("build", help="regenerate optgen/generated/ (or check it is current)")
-    p.add_argument("names", nargs="*")
+    p.add_argument("names", nargs="*", metavar="SPEC", help=TARGETS_HELP + " (default: every spec)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
     p.add_argument("--target", default=None, help="cpu, cuda or cpu,cuda (default: every target)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_build)
     p = sub.add_parser("docs", help="write docs/optimizers/NAME.md from the specs (or check they are current)")
+    p.add_argument("names", nargs="*", metavar="SPEC",
+                   help=TARGETS_HELP + " (default: the built-in specs, with an index)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="where the pages go (default: docs/optimizers without SPEC, else the current directory)")
     p.add_argument("--check", action="store_true")
     p.set_defaults(func=cmd_docs)
-    p = sub.add_parser("new", help="write a spec skeleton for your own optimizer")
+    p = sub.add_parser("new", help="write a spec skeleton for your own optimizer, and a test of it")
     p.add_argument("name")
-    p.add_argument("--dir", default=".", help="directory for NAME.py (default: here)")
+    p.add_argument("--dir", default=".", help="directory for NAME.py and test_NAME.py (default: here)")
     p.set_defaults(func=cmd_new)
+    p = sub.add_parser("check", help="the kernels of a spec against its equations, every option, both dtypes")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help=TARGETS_HELP)
+    p.add_argument("--steps", type=int, default=30, help="steps per comparison (default 30)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_check)
     for modname in SUBCOMMANDS:
         try:
             mod = importlib.import_module(modname)

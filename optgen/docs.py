@@ -2,7 +2,9 @@
 
 ``optgen docs`` writes ``docs/optimizers/NAME.md`` (the equations in LaTeX, the
 hyperparameter table, the references, the host stage and the passes over memory)
-and an index; ``optgen docs --check`` fails when a page is stale.
+and an index; ``optgen docs --check`` fails when a page is stale. ``optgen docs
+SPEC... [--out DIR]`` writes the pages of the specs named (names, spec files,
+directories: a user's own specs too) and nothing else: no index, nothing removed.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import sympy
 
 from .compiler.driver import compile_spec
-from .registry import ROOT, all_specs, is_builtin
+from .registry import ROOT, all_specs, find_specs, is_builtin
 
 DOCS_DIR = ROOT / "docs" / "optimizers"
 
@@ -65,10 +67,16 @@ def index(specs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(check: bool = False, directory: Path = DOCS_DIR) -> list[tuple[Path, str]]:
-    specs = {n: s for n, s in all_specs().items() if is_builtin(s)}
+def write_docs(check: bool = False, directory: Path = DOCS_DIR, names=None) -> list[tuple[Path, str]]:
+    """Write (or with ``check`` compare) the pages; ``[(path, written|current|stale|removed)]``."""
+    directory = Path(directory)
+    if names:
+        specs = {s.name: s for s in find_specs(names)}
+    else:
+        specs = {n: s for n, s in all_specs().items() if is_builtin(s)}
     wanted = {directory / f"{n}.md": page(s) for n, s in specs.items()}
-    wanted[directory / "index.md"] = index(specs)
+    if not names:
+        wanted[directory / "index.md"] = index(specs)
     out = []
     for path, text in wanted.items():
         old = path.read_text() if path.is_file() else None
@@ -80,7 +88,7 @@ def write_docs(check: bool = False, directory: Path = DOCS_DIR) -> list[tuple[Pa
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             out.append((path, "written"))
-    if directory.is_dir():
+    if directory.is_dir() and not names:
         for path in sorted(directory.glob("*.md")):
             if path not in wanted:
                 if not check:

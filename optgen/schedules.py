@@ -8,7 +8,11 @@ Any real hyperparameter of any optimizer takes a schedule in place of a number::
 A schedule is a SymPy expression in the step ``t`` (``.expr``, shown by
 ``.latex()`` and in docs) and ``.value(t)``, evaluated on the host once per step
 in float64 — the host stage — and passed to the kernels as an argument: a schedule
-never changes a kernel. A hyperparameter's domain is checked at every step.
+never changes a kernel. A hyperparameter's domain is checked at every step, and
+over the schedule's course when it is given (its first 1024 steps and both sides
+of every corner of its formula, ``check_steps()``). A scheduled value may also be
+exactly 0 where 0 is an open end of the domain: a warm-up from ``lr = 0`` or a
+decay to 0 is fine, a negative learning rate is not (``optgen.runtime.hypers``).
 
 Step convention: ``t`` is optgen's 1-based step; a schedule is written in
 ``n = t - 1``, the number of steps already taken, so the first step uses the
@@ -96,6 +100,17 @@ class Schedule:
 
     expr_n: sympy.Expr = None
     steps_per_epoch: int = 1
+    corners: tuple = ()   # values of n where the formula changes piece (monotone between them)
+    CHECK_WINDOW = 1024   # the first steps optgen.create checks every value of
+
+    def check_steps(self) -> list[int]:
+        """The steps at which ``optgen.create`` checks this schedule's value against the
+        hyperparameter's domain: the first ``CHECK_WINDOW`` and both sides of every corner."""
+        S = self.steps_per_epoch
+        steps = set(range(1, self.CHECK_WINDOW + 1))
+        for n in self.corners:
+            steps.update(k * S + 1 for k in (n - 1, n, n + 1) if k >= 0)
+        return sorted(steps)
 
     @property
     def expr(self) -> sympy.Expr:
@@ -136,7 +151,9 @@ class Schedule:
         if isinstance(other, Schedule):
             if self.expr_n is not None and other.expr_n is not None and \
                     self.steps_per_epoch == other.steps_per_epoch:
-                return StepExpression(self.expr_n * other.expr_n, self.steps_per_epoch)
+                product = StepExpression(self.expr_n * other.expr_n, self.steps_per_epoch)
+                product.corners = tuple(sorted({*self.corners, *other.corners}))
+                return product
             if self.steps_per_epoch == other.steps_per_epoch == 1:
                 return Expression(self.expr * other.expr)
             raise ValueError("schedules with different steps_per_epoch do not multiply; "
@@ -210,6 +227,7 @@ class PiecewiseConstant(Schedule):
         self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
         pieces = [(_num(v), N < b) for v, b in zip(values, boundaries)]
         self.expr_n = sympy.Piecewise(*pieces, (_num(values[-1]), True))
+        self.corners = tuple(boundaries)
 
     @classmethod
     def from_scales(cls, init: float, boundaries_and_scales: dict, steps_per_epoch: int = 1):
@@ -256,6 +274,7 @@ class LinearWarmup(Schedule):
         W = _positive_int("warmup_steps", warmup_steps)
         self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
         self.expr_n = _num(init) + (_num(peak) - _num(init)) * sympy.Min(N, W) / W
+        self.corners = (W,)
 
 
 class PolynomialDecay(Schedule):
@@ -266,6 +285,7 @@ class PolynomialDecay(Schedule):
         T = _positive_int("total_steps", total_steps)
         self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
         self.expr_n = (_num(init) - _num(end)) * (1 - sympy.Min(N, T) / T) ** _num(power) + _num(end)
+        self.corners = (T,)
 
 
 class WarmupCosine(Schedule):
@@ -286,6 +306,7 @@ class WarmupCosine(Schedule):
             self.expr_n = cosine
         else:
             self.expr_n = sympy.Piecewise((_num(init) + (peak_ - _num(init)) * N / W, N < W), (cosine, True))
+        self.corners = (W, D)
 
 
 class ExponentialGrowth(Schedule):

@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 import optgen
+from optgen.checking import hyper_settings  # the settings `optgen check` uses for a user's spec
 from optgen.compiler import option_combinations
 
 STEPS = 30
@@ -54,19 +55,6 @@ def combo_id(combo) -> str:
     name, options = combo
     on = [k for k, v in options.items() if v]
     return "+".join([name, *on])
-
-
-def hyper_settings(spec) -> list[dict]:
-    """Defaults with a visible lr, then every zero default perturbed to 0.1."""
-    base = {}
-    for h in spec.hyper_symbols:
-        if h.name == "lr" and h.domain.contains(1e-2) and h.default < 1e-2:
-            base["lr"] = 1e-2
-    perturbed = dict(base)
-    for h in spec.hyper_symbols:
-        if h.default == 0 and h.domain.contains(0.1):
-            perturbed[h.name] = 0.1
-    return [base, perturbed] if perturbed != base else [base]
 
 
 def assert_close(ours, theirs, dtype, where: str) -> None:

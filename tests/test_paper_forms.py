@@ -59,7 +59,7 @@ def assert_close(ours, theirs, dtype, where, scale=0.0):
 
 def random_run(name, maker, dtype, hypers, numpy_step, grad_scale=1.0, source_text=""):
     """Drive optgen and a numpy implementation with the same random gradients."""
-    rng = np.random.default_rng(zlib.crc32(f"{name}{maker}{dtype}{hypers}{seed_text}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{name}{maker}{dtype}{hypers}{source_text}".encode()))
     params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
     theirs = [p.astype(np.float64) for p in params]
     state = [dict() for _ in SHAPES]

@@ -40,7 +40,8 @@ def add_parser(subparsers) -> None:
                     "rounds and the figure is the median. Ratios to the same-traffic streaming "
                     "kernel ('x stream', 1.0 = at the memory-bandwidth floor) matter; absolute "
                     "times on a shared machine are noise.")
-    p.add_argument("names", nargs="+", metavar="NAME", help="optimizer name(s) (see `optgen list`)")
+    p.add_argument("names", nargs="+", metavar="SPEC",
+                   help="optimizer names (see `optgen list`), spec files (path.py, path.py:NAME) or directories")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--size", type=parse_size, default=None,
                        help="elements in one tensor (default 2**24; expressions like 2**24 allowed)")
@@ -78,6 +79,8 @@ def cmd_bench(args) -> int:
     for o in args.option:
         k, _, v = o.partition("=")
         options[k] = v.lower() in ("1", "true", "yes")
+    from ..registry import find_specs, spec_target
+    args.names = [spec_target(s) for s in find_specs(args.names)]  # names, files, directories
     if args.startup:
         return _startup(args)
     if args.device == "cuda":

@@ -311,3 +311,21 @@ IMPLS: dict[str, tuple[Callable, Callable]] = {
 }
 
 DEFAULT_IMPLS = list(IMPLS)
+
+# implementation -> (the Python package it needs, its table of optimizers by spec name)
+PEER_TABLES = {"torch-forloop": ("torch", TORCH), "torch-foreach": ("torch", TORCH), "torch-fused": ("torch", TORCH),
+               "optax-jit": ("optax", OPTAX), "pytorch-optimizer": ("pytorch_optimizer", PYTORCH_OPTIMIZER)}
+
+
+def unavailable_reason(impl: str, cfg) -> str:
+    """Why ``impl`` cannot run ``cfg["name"]`` here, in words (for a peer the user asked for)."""
+    name = cfg["name"]
+    if impl not in PEER_TABLES:
+        return "the spec does not load" if impl.startswith(("optgen", "numpy")) else "not applicable here"
+    package, table = PEER_TABLES[impl]
+    if importlib.util.find_spec(package) is None or (impl == "optax-jit" and importlib.util.find_spec("jax") is None):
+        return f"{package} is not installed"
+    if name not in table:
+        return (f"{package} has no counterpart of {name!r} known to optgen bench (peers are mapped for the "
+                f"built-in optimizers only: {', '.join(sorted(table))})")
+    return f"{package} here cannot run {name!r} in {cfg['dtype']} in this mode"

@@ -139,8 +139,8 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
         if not out.get("ok"):
             raise RuntimeError(f"paired run of {name}: {out.get('error')}")
         for dt in dtypes:
-            results.append(_summarise(name, dt, tr[dt], out, probe["available"], n, len(shapes),
-                                      model, rounds, options, dtypes))
+            results.append({**_summarise(name, dt, tr[dt], out, probe["available"], n, len(shapes),
+                                         model, rounds, options, dtypes), "not_run": probe.get("unavailable", {})})
     return {"machine": machine(), "mode": "paired", "results": results}
 
 
@@ -175,6 +175,7 @@ def _q(d: dict | None) -> str:
 
 def format_paired(res: dict) -> str:
     """A text table per (optimizer, dtype): per-round ratios, median [95% CI]."""
+    from .runner import not_run_lines
     lines = []
     for r in res["results"]:
         where = r["model"] or f"one tensor of {r['size']:,}"
@@ -192,5 +193,6 @@ def format_paired(res: dict) -> str:
             text += f" {_q(row.get('vs_peer')):>22}" if r["peer"] else ""
             text += f" {_q(row.get('rate_vs_float32')):>22}" if rate else ""
             lines.append(text)
+        lines += not_run_lines(r)
         lines.append("")
     return "\n".join(lines)

@@ -100,8 +100,8 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
             probe = spawn({**base, "impl": "probe", "impls": wanted})
             if not probe.get("ok"):
                 raise RuntimeError(f"probing implementations for {name}: {probe.get('error')}")
-            plans.append((base, probe["available"]))
-    jobs = [(q, impl) for q, (_, avail) in enumerate(plans) for impl in avail]
+            plans.append((base, probe["available"], probe.get("unavailable", {})))
+    jobs = [(q, impl) for q, (_, avail, _) in enumerate(plans) for impl in avail]
     total = rounds * len(jobs)
     runs: dict = {job: [] for job in jobs}
     firsts: dict = {job: [] for job in jobs}
@@ -129,7 +129,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
             firsts[job].append(out["first_step_s"])
             faults[job].append(statistics.median(out["faults"]))
     results = []
-    for q, (base, avail) in enumerate(plans):
+    for q, (base, avail, not_run) in enumerate(plans):
         bytes_per_step = base["traffic"]["bytes_per_element"] * n
         table = {}
         for impl in avail:
@@ -148,8 +148,16 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
                 row["vs_stream"] = floor / row["time_s"]
         results.append({"name": base["name"], "model": model, "size": n, "tensors": len(shapes),
                         "dtype": base["dtype"], "options": options or {}, "bytes_per_step": bytes_per_step,
-                        "traffic": base["traffic"], "rounds": rounds, "impls": table})
+                        "traffic": base["traffic"], "rounds": rounds, "impls": table, "not_run": not_run})
     return {"machine": machine(), "results": results}
+
+
+def not_run_lines(r: dict) -> list[str]:
+    """What was asked for and not run, in words: never a silent gap or a NaN."""
+    lines = [f"  {impl:18} not run: {why}" for impl, why in r.get("not_run", {}).items()]
+    if "stream" not in r["impls"] or "time_s" not in r["impls"]["stream"]:
+        lines.append("  x stream: not measured (the streaming kernel 'stream' was not run; add it to --impl)")
+    return lines
 
 
 def format_table(res: dict) -> str:
@@ -169,11 +177,12 @@ def format_table(res: dict) -> str:
             if "time_s" not in row:
                 lines.append(f"  {impl:18} {'error: ' + row['error'][:70]}")
                 continue
-            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} "
-                    f"{row.get('vs_stream', float('nan')):9.2f} {row['best_s'] * 1e3:9.2f} "
+            vs = f"{row['vs_stream']:9.2f}" if "vs_stream" in row else f"{'-':>9}"
+            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} {vs} {row['best_s'] * 1e3:9.2f} "
                     f"{row.get('faults_per_step', float('nan')):12.0f}")
             if fused:
                 text += f" {fused / row['time_s']:14.2f}"
             lines.append(text)
+        lines += not_run_lines(r)
         lines.append("")
     return "\n".join(lines)

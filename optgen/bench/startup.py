@@ -43,10 +43,12 @@ def _run(spec_file: str, dtype: str, env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure_startup(name: str, dtype: str = "float32", rounds: int = 3, progress=None) -> dict:
-    """Median fresh and cached times to the first step of ``name`` (see the module doc)."""
-    from ..registry import find_spec_file
-    src = find_spec_file(name)
+def measure_startup(target: str, dtype: str = "float32", rounds: int = 3, progress=None) -> dict:
+    """Median fresh and cached times to the first step of ``target`` (a name or ``path.py[:NAME]``;
+    see the module doc)."""
+    from ..registry import load_spec, source_path
+    spec = load_spec(target)
+    name, src = spec.name, source_path(spec)
     fresh, cached = [], []
     for r in range(rounds):
         if progress:

@@ -27,7 +27,10 @@ def minor_faults() -> int:
 def run(cfg: dict) -> dict:
     from .impls import IMPLS
     if cfg["impl"] == "probe":
-        return {"ok": True, "available": [name for name in cfg["impls"] if IMPLS[name][0](cfg)]}
+        from .impls import unavailable_reason
+        available = [name for name in cfg["impls"] if IMPLS[name][0](cfg)]
+        return {"ok": True, "available": available,
+                "unavailable": {name: unavailable_reason(name, cfg) for name in cfg["impls"] if name not in available}}
     if cfg["impl"] == "paired":
         from .paired import run_in_process
         return run_in_process(cfg, lambda i, n: print(f"#progress {i} {n}", file=sys.stderr, flush=True))

@@ -182,6 +182,7 @@ def _common_context(original: Spec, spec: Spec, options: dict, ssa) -> dict:
         "version": __version__,
         "name": spec.name,
         "source": _source_text(spec),
+        "rebuild_command": rebuild_command(original),
         "spec_hash": spec_hash(original),
         "options": options,
         "options_text": _options_text(options),
@@ -194,18 +195,25 @@ def _common_context(original: Spec, spec: Spec, options: dict, ssa) -> dict:
     }
 
 
+def rebuild_command(spec: Spec) -> str:
+    """What a generated module's header tells its reader to run: a built-in by its name,
+    a user's spec by its absolute path (its name alone is unknown outside its directory)."""
+    from ..registry import is_builtin, source_path
+    if spec.source is None:
+        return "optgen.create(spec, params)"
+    return f"optgen build {spec.name if is_builtin(spec) else source_path(spec)}"
+
+
 def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> list[tuple[Path, str]]:
     """(Re)generate modules; with ``check`` write nothing and report what is stale.
 
     Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``.
     """
-    from ..registry import all_specs
-    specs = all_specs()
-    if names:
-        missing = [n for n in names if n not in specs]
-        if missing:
-            raise SpecError(f"unknown optimizer(s) {missing}; available: {', '.join(sorted(specs))}")
-        specs = {n: specs[n] for n in names}
+    from ..registry import all_specs, find_specs
+    if names:  # names, spec files or directories: the lookup every command shares
+        specs = {(s.source, s.name): s for s in find_specs(names)}
+    else:
+        specs = all_specs()
     results = []
     jobs = [(s, o, tg) for s in specs.values() for o in option_combinations(s) for tg in targets]
     for i, (spec, options, target) in enumerate(jobs):

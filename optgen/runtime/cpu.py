@@ -21,6 +21,7 @@ from .base import CompiledOptimizer
 from .checks import check_grads, check_params
 from .grad_table import GradTable
 from .pointers import address_table
+from .precompile import Precompiler, per_tensor_argument, reachable_variants
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
@@ -103,6 +104,9 @@ class CPUOptimizer(CompiledOptimizer):
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
             gr.partials = np.zeros((len(gr.chunk_tensor), gr.n_reductions), np.float64)
+        # every variant the run reaches compiles now, in the background (runtime/precompile.py)
+        self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states),
+                                        self.groups)
 
     def step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
@@ -116,6 +120,9 @@ class CPUOptimizer(CompiledOptimizer):
                     gr.balance(threads)
                 self._run_group(gr, variant, host, grads)
         self._finish_step(t, host)
+        if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
+            self._precompiler.wait()
+            self._precompiler = None
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
         dt = gr.dtype.type
@@ -124,8 +131,7 @@ class CPUOptimizer(CompiledOptimizer):
         for q, p in enumerate(variant["passes"]):
             arrays = [g_table if a == "g" else gr.ptrs[a] for a in p["arrays"]]
             scalars = [dt(values[h]) for h in p["host_args"]]
-            per_tensor = [np.ascontiguousarray(np.broadcast_to(values[s], (gr.n_tensors,)), dtype=gr.dtype)
-                          for s in p["tensor_args"]]
+            per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p["tensor_args"]]
             p["kernels"][gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
                                         *arrays, *scalars, *per_tensor, gr.partials)
             if p["reductions"]:  # chunk partial sums (float64) -> one sum per tensor

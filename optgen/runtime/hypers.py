@@ -3,6 +3,17 @@
 A real hyperparameter's value is a finite number inside its domain, or a
 schedule: any object with a ``value(t)`` method or a plain callable of ``t``.
 Schedules are evaluated on the host once per step, in float64.
+
+The domain of a scheduled value: inside the hyperparameter's domain, or exactly
+0 where 0 is an open end of it. A learning rate of 0 at one step (the first step
+of a warm-up from zero, the end of a cosine decay) is legitimate and common
+(optax's and torch's warm-ups start there); a constant ``lr=0`` is not (it is
+almost always a mistake, and "positive" says so); a negative value never is.
+Where that is cheap, a schedule is checked over its course when it is given: an
+``optgen.schedules`` schedule at its first 1024 steps and on both sides of every
+corner of its formula (the shipped ones are monotone between corners, so this
+covers every step); a plain callable at ``t = 1`` only. Every value is checked
+again at the step that uses it, before anything is written.
 """
 from __future__ import annotations
 
@@ -42,7 +53,17 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit - 12]}...({len(text)} chars)"
 
 
-def check_number(spec: Spec, name: str, value: Any, *, context: str = "") -> float:
+def zero_is_an_open_end(domain) -> bool:
+    return not domain.contains(0.0) and 0.0 in (domain.low, domain.high)
+
+
+def scheduled_value_allowed(domain, v: float) -> bool:
+    """A scheduled value's domain: the hyperparameter's, and 0 where 0 is an open end of it."""
+    return domain.contains(v) or (v == 0 and zero_is_an_open_end(domain))
+
+
+def check_number(spec: Spec, name: str, value: Any, *, context: str = "", scheduled: bool = False) -> float:
+    """``value`` as a float, or a :class:`SpecError` naming the spec, the value and its domain."""
     hyper = next(h for h in spec.hyper_symbols if h.name == name)
     where = f"{spec.source or spec.name}: {spec.name}"
     shown = _short(value)
@@ -59,9 +80,21 @@ def check_number(spec: Spec, name: str, value: Any, *, context: str = "") -> flo
                         f"(at most {sys.float_info.max:.4g}); allowed: {hyper.domain.text}") from None
     if not math.isfinite(v):
         raise SpecError(f"{where}: {name}={shown}{context} is not finite")
-    if not hyper.domain.contains(v):
+    if scheduled and not scheduled_value_allowed(hyper.domain, v):
+        zero = " (or 0, for a scheduled value)" if zero_is_an_open_end(hyper.domain) else ""
+        raise SpecError(f"{where}: {name}={shown}{context} is outside its domain {hyper.domain.text}{zero}")
+    if not scheduled and not hyper.domain.contains(v):
         raise SpecError(f"{where}: {name}={shown}{context} is outside its domain {hyper.domain.text}")
     return v
+
+
+def check_schedule(spec: Spec, name: str, schedule: Any) -> None:
+    """Check a schedule where that is cheap (see the module doc): its own ``check_steps()``
+    where it has them (``optgen.schedules``), else its value at the first step."""
+    steps = schedule.check_steps() if callable(getattr(schedule, "check_steps", None)) else [1]
+    for step in steps:
+        check_number(spec, name, value_at(schedule, step, spec, name), context=f" (the schedule's value at t={step})",
+                     scheduled=True)
 
 
 def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict[str, Any]]:
@@ -80,7 +113,7 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict
             options[name] = bool(value)
         elif name in values:
             if is_schedule(value):
-                check_number(spec, name, value_at(value, 1, spec, name), context=" (the schedule's value at t=1)")
+                check_schedule(spec, name, value)
                 values[name] = value
             else:
                 values[name] = check_number(spec, name, value)
@@ -98,7 +131,7 @@ def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]
             out[name] = float(value)
         else:
             out[name] = check_number(spec, name, value_at(value, t, spec, name),
-                                     context=f" (the schedule's value at t={t})")
+                                     context=f" (the schedule's value at t={t})", scheduled=True)
     return out
 
 

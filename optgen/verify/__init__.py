@@ -3,8 +3,8 @@
     from optgen.verify import verify
     results = verify()                 # every claim in optgen/specs/derivations/ and in specs
     results = verify(["adam"])         # claims about adam (or named adam, or in adam.py)
-    for r in results:
-        print(r.claim.name, r.outcome, r.method, r.how)
+    print(format_results(results))     # the table, what failed and why, a summary
+    print(results[0])                  # one result: what was found, with any counterexample
 
 Modules: :mod:`.claims` (the data model), :mod:`.unroll` (k steps of a spec,
 symbolically), :mod:`.oracles` (what the gradient is), :mod:`.prove` (zero tests:
@@ -17,21 +17,25 @@ from __future__ import annotations
 from .claims import (ERROR, FAIL, PASS, XFAIL, XPASS, Claim, ClosedForm, Equivalence, Expectation,
                      Identity, Limit, Result, ScaleInvariance, SolutionSet)
 from .check import run
-from .loader import load_claims, select
+from .loader import claims_for, load_claims, select, target_dirs
+from .report import format_results
 from .oracles import GRAD
 from .unroll import Side, W_PREV, unroll
 
-__all__ = ["verify", "run", "load_claims", "select", "Claim", "Equivalence", "ClosedForm", "Identity",
+__all__ = ["verify", "format_results", "run", "load_claims", "claims_for", "select", "Claim", "Equivalence", "ClosedForm", "Identity",
            "Limit", "Expectation", "SolutionSet", "ScaleInvariance", "Result", "Side", "unroll", "GRAD",
            "W_PREV", "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"]
 
 
 def verify(names=None, steps: int | None = None, claims=None, progress=None) -> list[Result]:
-    """Check claims (all, or those selected by ``names``); return one Result each."""
-    chosen = select(claims if claims is not None else load_claims(), names)
-    out = []
-    for n, claim in enumerate(chosen):
-        out.append(run(claim, steps))
-        if progress:
-            progress(n, len(chosen), claim.name)
+    """Check claims (all, or those selected by ``names``: names or paths, as ``optgen verify``
+    takes them); return one Result each. ``print(format_results(results))`` shows them."""
+    from ..registry import search_path
+    with search_path(*target_dirs(names)):
+        chosen = select(claims, names) if claims is not None else claims_for(names)
+        out = []
+        for n, claim in enumerate(chosen):
+            out.append(run(claim, steps))
+            if progress:
+                progress(n, len(chosen), claim.name)
     return out

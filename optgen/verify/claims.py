@@ -238,6 +238,10 @@ class Result:
         """The outcome is the expected one (PASS, or XFAIL for an expected failure)."""
         return self.outcome in (PASS, XFAIL)
 
+    def __str__(self) -> str:
+        from .report import details
+        return details(self)
+
     def counterexample_text(self) -> str:
         if not self.counterexample:
             return ""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from .claims import ERROR, FAIL, XPASS
-
 __all__ = ["add_parser", "cmd_verify"]
 
 
@@ -20,8 +18,11 @@ def add_parser(subparsers) -> None:
         "verify", help="prove or refute the derivations (claims) about the specs",
         description="Check the claims in optgen/specs/derivations/*.py and in the specs: symbolic proofs, "
                     "numeric checks with counterexamples. NAMEs select claims by their name, by a spec "
-                    "they are about, or by their file's name.")
-    p.add_argument("names", nargs="*", metavar="NAME", help="claims, specs or derivation files (default: all)")
+                    "they are about, or by their file's name; paths select the claims of a user's spec file, "
+                    "claims file or directory.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="claim names, spec names, derivation file names, or paths: a spec file (its claims in "
+                        "derivations/ beside it and in the spec), a claims file, a directory (default: all)")
     p.add_argument("--steps", "-k", type=int, default=None,
                    help="unroll k steps (default: each claim's own)")
     p.add_argument("--report", metavar="PATH", help="also write the results as Markdown with LaTeX")
@@ -31,26 +32,27 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_verify(args) -> int:
-    from . import verify
-    from .loader import load_claims, select
-    from .report import details, summary, table, write_markdown
+    from ..registry import search_path
+    from .loader import target_dirs
     if args.steps is not None and args.steps < 1:
         print("optgen verify: --steps must be at least 1", file=sys.stderr)
         return 2
-    chosen = select(load_claims(), args.names)
+    with search_path(*target_dirs(args.names)):  # a claim may name the specs beside it
+        return _verify(args)
+
+
+def _verify(args) -> int:
+    from . import verify
+    from .loader import claims_for
+    from .report import format_results, write_markdown
+    chosen = claims_for(args.names)
     if args.list:
         for c in chosen:
             mark = " (expected to fail)" if c.xfail else ""
             print(f"{c.name:40} {c.kind:14} {c.statement}{mark}")
         return 0
     results = verify(claims=chosen, steps=args.steps)
-    print(table(results))
-    shown = [r for r in results if args.verbose or r.outcome in (FAIL, XPASS, ERROR)]
-    for r in shown:
-        print()
-        print(details(r))
-    print()
-    print(summary(results))
+    print(format_results(results, verbose=args.verbose))
     if args.report:
         parts = ["optgen verify", *args.names]
         if args.steps is not None:

@@ -15,7 +15,17 @@ import sympy
 from . import claims as C
 from .symbols import canon, latex as _latex
 
-__all__ = ["table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
+__all__ = ["format_results", "table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
+
+
+def format_results(results, verbose: bool = False) -> str:
+    """What ``optgen verify`` prints: the table, the details of every claim whose outcome
+    is not the expected one (of every claim with ``verbose``), and the summary line.
+    ``print(format_results(optgen.verify.verify(["adam"])))`` from Python."""
+    parts = [table(results)]
+    parts += [details(r) for r in results if verbose or r.outcome in (C.FAIL, C.XPASS, C.ERROR)]
+    parts.append(summary(results))
+    return "\n\n".join(parts)
 
 
 def _time(r) -> str:

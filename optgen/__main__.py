@@ -1,0 +1,6 @@
+"""``python -m optgen ...``: the same as the ``optgen`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

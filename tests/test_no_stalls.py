@@ -1,0 +1,52 @@
+"""No compile after the first step: every kernel variant a run reaches is compiled (or loaded
+from Numba's cache) by the time the first step returns (optgen/runtime/precompile.py).
+
+Checked without timing: a Numba dispatcher lists the signatures it has compiled, so a
+compile after the first step shows as a signature that appears later."""
+import numpy as np
+import pytest
+
+import optgen
+from optgen.runtime.precompile import reachable_variants
+
+
+def compiled(opt) -> dict:
+    """Every kernel of the optimizer's module -> the signatures compiled so far."""
+    out = {}
+    for key, v in opt.module.VARIANTS.items():
+        for p in v["passes"]:
+            for dtype, k in p["kernels"].items():
+                out[(key, k.__name__)] = list(k.signatures)
+    return out
+
+
+@pytest.mark.parametrize("name, shapes", [
+    ("momentum", [(7,), (3, 5)]),        # t == 1: a variant for the first step, one for the rest
+    ("radam", [(11,)]),                  # rho_t > 5: the rectified variant from step 6 on
+    ("ranger", [(4, 3), (5,)]),          # lookahead's t mod k == 0 on top of RAdam's condition
+    ("lamb", [(9,)]),                    # per-tensor arguments, one tensor
+])
+def test_no_kernel_compiles_after_the_first_step(name, shapes, one_thread):
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        opt = optgen.create(name, params)
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        opt.step(grads)
+        after_first = compiled(opt)
+        # compiled ahead with the exact argument types the steps pass: one signature each, never two
+        assert all(len(sigs) <= 1 for sigs in after_first.values()), after_first
+        for _ in range(13):
+            opt.step(grads)
+        assert compiled(opt) == after_first, f"{name} {np.dtype(dtype).name}: a kernel compiled after step 1"
+
+
+def test_the_variants_a_run_reaches_are_found_in_the_order_reached():
+    """SGD with momentum: t == 1 at the first step only (by hand), so (True,) then (False,)."""
+    spec = optgen.load_spec("momentum")
+    from optgen.compiler.driver import load_module
+    module = load_module(spec, {}, "cpu")
+    values = {h.name: h.default for h in spec.hyper_symbols}
+    assert len(module.VARIANTS) == 2
+    assert reachable_variants(module, spec, values, {}) == [(True,), (False,)]
+    assert reachable_variants(module, spec, values, {}, start=2) == [(False,)]
