@@ -19,6 +19,7 @@ from ..spec import Spec
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
 from .pointers import address_table
+from .threads import StepGuard, kernel_launches
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
@@ -102,6 +103,7 @@ class CPUOptimizer(CompiledOptimizer):
     def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where)
+        self._guard = StepGuard(where)
         self.params = check_params(params, where)
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
@@ -113,15 +115,21 @@ class CPUOptimizer(CompiledOptimizer):
             gr.partials = np.zeros((len(gr.chunk_tensor), gr.n_reductions), np.float64)
 
     def step(self, grads: Sequence) -> None:
+        """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""
+        with self._guard.exclusive("step"):
+            self._step(grads)
+
+    def _step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
         t = self.t + 1
         variant, host = self._host_stage(t)
         threads = numba.get_num_threads()
-        for gr in self.groups:
-            if gr.n_tensors:
-                if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
-                    gr.balance(threads)
-                self._run_group(gr, variant, host, grads)
+        with kernel_launches():  # serialised where the threading layer is not thread-safe
+            for gr in self.groups:
+                if gr.n_tensors:
+                    if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
+                        gr.balance(threads)
+                    self._run_group(gr, variant, host, grads)
         self._finish_step(t, host)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
@@ -153,6 +161,10 @@ class CPUOptimizer(CompiledOptimizer):
         return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
+        with self._guard.exclusive("load_state_dict"):
+            self._load_state_dict(sd)
+
+    def _load_state_dict(self, sd: dict) -> None:
         states = self._check_checkpoint(sd, [p.shape for p in self.params])
         for gr in self.groups:
             for k, i in enumerate(gr.indices):
