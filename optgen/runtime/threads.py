@@ -76,10 +76,3 @@ class StepGuard:
         finally:
             self._holder = None
             self._lock.release()
-
-    # a lock does not pickle or deepcopy; a copied optimizer gets a fresh, free guard
-    def __getstate__(self):
-        return {"_where": self._where}
-
-    def __setstate__(self, state):
-        self.__init__(state["_where"])
