@@ -10,11 +10,15 @@ kernel with these in the loop, parity once hoisted (DESIGN.md).
 *CSE.* Within a pass, the values to store and to reduce are inlined down to
 loads and host values and handed to ``sympy.cse``; temporaries that equal a
 named value of the spec keep its name, so the kernel reads like the equations.
-No ``simplify``: it is slow and may change the rounding.
+No ``simplify``: it is slow and may change the rounding. A value too big to
+inline (``MAX_INLINE_SIZE``: long chains of intermediates) stays a named value
+that the kernel assigns, so compile time grows with the spec, not with the size
+of its inlined trees.
 """
 from __future__ import annotations
 
 import dataclasses
+import heapq
 
 import sympy
 from sympy.functions.elementary.piecewise import ExprCondPair
@@ -51,7 +55,11 @@ class KernelVariant:
 
 
 class HostHoister:
-    """Replaces host-only subexpressions with named host values (shared across passes)."""
+    """Replaces host-only subexpressions with named host values (shared across passes).
+
+    Memoised on the expression: the inlined values of a pass share subexpressions, and
+    rebuilding each shared one for every value that contains it costs SymPy's
+    constructor (and its assumption queries) again and again."""
 
     def __init__(self, ssa: SSA, prefix: str = "h"):
         self.ssa = ssa
@@ -59,9 +67,13 @@ class HostHoister:
         self.assignments: list = []
         self.names = set(ssa.names)  # in use: the spec's, the SSA's, and the host values named here
         self._fresh = fresh_names(prefix, self.names)
+        self._hoisted: dict = {}  # expr -> its hoisted form
+        self._host: dict = {}     # expr -> whether it is host-only
 
     def is_host(self, e) -> bool:
-        return all(self.ssa.level.get(s, HOST) == HOST for s in e.free_symbols)
+        if e not in self._host:
+            self._host[e] = all(self.ssa.level.get(s, HOST) == HOST for s in e.free_symbols)
+        return self._host[e]
 
     def _name(self, e):
         if isinstance(e, (sympy.Symbol, sympy.Number, BooleanAtom)) or e.is_Number:
@@ -74,6 +86,11 @@ class HostHoister:
         return self.values[e]
 
     def __call__(self, e):
+        if e not in self._hoisted:
+            self._hoisted[e] = self._hoist(e)
+        return self._hoisted[e]
+
+    def _hoist(self, e):
         if isinstance(e, ExprCondPair):  # a branch of a Piecewise is not a value: hoist inside it
             return ExprCondPair(self(e.expr), self(e.cond))
         if self.is_host(e):
@@ -92,44 +109,89 @@ class HostHoister:
         return e
 
 
-def _inline(ssa: SSA, p: Pass, expr, loaded: set):
-    """``expr`` with every computed element value substituted, down to loads."""
-    defs = dict(p.compute)
-    memo: dict = {}
+# An element value whose inlined expression would be bigger than this is not inlined
+# into the values that use it: it stays a named value the kernel assigns. Inlining is
+# what lets CSE and the hoister see across equations, but an inlined tree doubles with
+# every value used twice (and deepens with every value used once), and every SymPy
+# pass, the printer and Python's parser walk trees. The largest inlined value of the
+# specs in this repository has 123 nodes and depth 15, well under these.
+MAX_INLINE_SIZE = 400
+MAX_INLINE_DEPTH = 40
 
-    def go(e):
-        if e in memo:
-            return memo[e]
-        repl = {}
-        for s in e.free_symbols:
-            if s in defs and s not in loaded:
-                repl[s] = go(defs[s])
-        memo[e] = e.xreplace(repl) if repl else e
-        return memo[e]
-    return go(expr)
+
+def _measure(e, memo: dict) -> tuple:
+    """(tree size, depth) of ``e``, memoised on shared subexpressions (iterative)."""
+    stack = [e]
+    while stack:
+        x = stack[-1]
+        if x in memo:
+            stack.pop()
+            continue
+        todo = [a for a in x.args if a not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        sizes = [memo[a] for a in x.args]
+        memo[x] = (1 + sum(s for s, _ in sizes), 1 + max((d for _, d in sizes), default=0))
+    return memo[e]
+
+
+def _inline_pass(p: Pass, loaded: set) -> tuple[dict, list]:
+    """Every computed element value of ``p`` inlined down to loads, in definition order.
+
+    Returns ``(inlined, kept)``: ``inlined[s]`` is what stands for ``s`` in the values
+    that use it, ``kept`` the ``[(s, inlined expression)]`` too big to inline (see
+    ``MAX_INLINE_SIZE``), for which ``inlined[s]`` is ``s`` itself. One pass in order,
+    no recursion: ``p.compute`` is in dependency order.
+    """
+    inlined, kept, memo = {}, [], {}
+    for sym, e in p.compute:
+        repl = {s: inlined[s] for s in e.free_symbols if s in inlined and s not in loaded}
+        x = e.xreplace(repl) if repl else e
+        size, depth = _measure(x, memo)
+        if size > MAX_INLINE_SIZE or depth > MAX_INLINE_DEPTH:
+            kept.append((sym, x))
+            x = sym
+        inlined[sym] = x
+    return inlined, kept
+
+
+def _inline(inlined: dict, expr, loaded: set):
+    """``expr`` with the pass's computed values substituted (``inlined`` from ``_inline_pass``)."""
+    repl = {s: inlined[s] for s in expr.free_symbols if s in inlined and s not in loaded}
+    return expr.xreplace(repl) if repl else expr
 
 
 def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     loaded = set(p.loads.values())
+    inlined, kept = _inline_pass(p, loaded)
+    kept_symbols = {s for s, _ in kept}
     names = {}  # inlined expression -> the spec's name for it
-    for sym, e in p.compute:
-        names.setdefault(_inline(ssa, p, e, loaded), sym)
-    outputs = [_inline(ssa, p, s, loaded) for s in p.stores.values()]
-    outputs += [_inline(ssa, p, e, loaded) for _, e in p.reductions]
+    for sym, _ in p.compute:
+        if sym not in kept_symbols:
+            names.setdefault(inlined[sym], sym)
+    outputs = [e for _, e in kept]
+    outputs += [_inline(inlined, s, loaded) for s in p.stores.values()]
+    outputs += [_inline(inlined, e, loaded) for _, e in p.reductions]
     outputs = [hoist(o) for o in outputs]
     hoisted_names = {hoist(k): v for k, v in names.items()}
     # temporaries named outside every name in use (sympy.cse skips only identical symbols)
     symbols = (sympy.Symbol(n) for n in fresh_names("x", set(hoist.names)))
     temps, reduced = sympy.cse(outputs, symbols=symbols, order="none")
-    rename, body, defs = {}, [], {}
+    rename, body, expanded = {}, [], {}
     for tmp, e in temps:
         e = e.xreplace(rename)
-        named = hoisted_names.get(_expand(e, defs))
-        new = named if named is not None and named not in defs else tmp
+        full = _expand(e, expanded)
+        named = hoisted_names.get(full)
+        new = named if named is not None and named not in expanded and named not in kept_symbols else tmp
         rename[tmp] = new
-        defs[new] = e
+        expanded[new] = full
         body.append((new, e))
     reduced = [r.xreplace(rename) for r in reduced]
+    if kept:
+        body = _in_dependency_order(body + [(s, e) for (s, _), e in zip(kept, reduced)])
+        reduced = reduced[len(kept):]
     n_stores = len(p.stores)
     stores = dict(zip(p.stores, reduced[:n_stores]))
     # name the stored values after the spec's values where the store is not a plain symbol
@@ -147,12 +209,33 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args)
 
 
-def _expand(e, defs: dict):
-    """``e`` with the temporaries defined so far substituted (to match a spec name)."""
-    prev = None
-    while prev != e:
-        prev, e = e, e.xreplace(defs)
-    return e
+def _expand(e, expanded: dict):
+    """``e`` with the temporaries defined so far substituted (to match a spec name).
+    ``expanded`` holds each earlier temporary already expanded, so one substitution does."""
+    repl = {s: expanded[s] for s in e.free_symbols if s in expanded}
+    return e.xreplace(repl) if repl else e
+
+
+def _in_dependency_order(assignments: list) -> list:
+    """``[(symbol, expr)]`` reordered so that each comes after what it reads, otherwise
+    as given (CSE temporaries first, then the kept values): Kahn's algorithm, earliest first."""
+    index = {s: i for i, (s, _) in enumerate(assignments)}
+    waiting = [{d for d in e.free_symbols if d in index} for _, e in assignments]
+    readers: dict = {}
+    for i, deps in enumerate(waiting):
+        for d in deps:
+            readers.setdefault(d, []).append(i)
+    ready = [i for i, deps in enumerate(waiting) if not deps]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        i = heapq.heappop(ready)
+        out.append(assignments[i])
+        for j in readers.get(assignments[i][0], ()):
+            waiting[j].discard(assignments[i][0])
+            if not waiting[j]:
+                heapq.heappush(ready, j)
+    return out
 
 
 def optimise(staged: Staged) -> dict:

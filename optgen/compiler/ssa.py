@@ -132,7 +132,7 @@ def to_ssa(spec: Spec) -> SSA:
         for s in [lhs, *sorted(rhs.free_symbols, key=str)]:
             if s not in current:
                 declare(s)
-        expr = rhs.xreplace({k: v for k, v in current.items() if k in rhs.free_symbols})
+        expr = rhs.xreplace({k: current[k] for k in rhs.free_symbols if k in current})
         for ts in sorted(expr.atoms(TensorSum), key=sympy.count_ops):  # innermost first
             red = fresh("sum")
             reductions[red] = ts.args[0]

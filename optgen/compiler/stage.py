@@ -94,15 +94,23 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
     avail: dict = {}  # element symbol -> earliest pass; tensor symbol -> first pass that can use it
 
     def earliest(sym) -> int:
-        if sym in avail:
-            return avail[sym]
-        e = ssa.expr(sym)
-        if e is None:
-            avail[sym] = 0
-        elif sym in ssa.reductions:
-            avail[sym] = 1 + max([earliest(s) for s in e.free_symbols], default=0)
-        else:
-            avail[sym] = max([earliest(s) for s in e.free_symbols], default=0)
+        """Memoised depth-first over the DAG, with a stack: a chain of hundreds of
+        values must not meet Python's recursion limit."""
+        stack = [sym]
+        while stack:
+            s = stack[-1]
+            e = ssa.expr(s)
+            if s in avail or e is None:
+                avail.setdefault(s, 0)
+                stack.pop()
+                continue
+            todo = [d for d in e.free_symbols if d not in avail]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            latest = max([avail[d] for d in e.free_symbols], default=0)
+            avail[s] = latest + 1 if s in ssa.reductions else latest
         return avail[sym]
 
     arrays = [a for a in ssa.arrays if a != "g"]
@@ -117,28 +125,31 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
         for q in range(n_passes):
             loads, compute, tensor_inputs = {}, set(), set()
 
-            def need(sym):
+            def need(root):
+                """Everything pass q must load or compute for ``root`` (depth-first, a stack)."""
                 nonlocal conflict
-                if ssa.level.get(sym, HOST) == HOST:
-                    return
-                if ssa.level[sym] == TENSOR:
-                    tensor_inputs.add(sym)
-                    return
-                array = finals_by_symbol.get(sym)
-                if array is not None and write_pass[array] < q:
-                    loads[array] = sym          # written back by an earlier pass: load it
-                    return
-                if sym not in ssa.nodes:        # an input array's old value
-                    name = sym.name
-                    if name in write_pass and write_pass[name] < q:
-                        conflict = conflict or (name, q)
-                    loads[name] = sym
-                    return
-                if sym in compute:
-                    return
-                compute.add(sym)
-                for d in ssa.nodes[sym].free_symbols:
-                    need(d)
+                stack = [root]
+                while stack:
+                    sym = stack.pop()
+                    if ssa.level.get(sym, HOST) == HOST:
+                        continue
+                    if ssa.level[sym] == TENSOR:
+                        tensor_inputs.add(sym)
+                        continue
+                    array = finals_by_symbol.get(sym)
+                    if array is not None and write_pass[array] < q:
+                        loads[array] = sym          # written back by an earlier pass: load it
+                        continue
+                    if sym not in ssa.nodes:        # an input array's old value
+                        name = sym.name
+                        if name in write_pass and write_pass[name] < q:
+                            conflict = conflict or (name, q)
+                        loads[name] = sym
+                        continue
+                    if sym in compute:
+                        continue
+                    compute.add(sym)
+                    stack.extend(reversed(list(ssa.nodes[sym].free_symbols)))
 
             stores = {a: ssa.finals[a] for a, p in write_pass.items() if p == q}
             reds = [(r, ssa.reductions[r]) for r, p in red_pass.items() if p == q]

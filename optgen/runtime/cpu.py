@@ -22,6 +22,7 @@ from .checks import check_grads, check_params
 from .grad_table import GradTable
 from .pointers import address_table
 from .precompile import Precompiler, per_tensor_argument, reachable_variants
+from .threads import StepGuard, kernel_launches
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
@@ -91,6 +92,7 @@ class CPUOptimizer(CompiledOptimizer):
     def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where)
+        self._guard = StepGuard(where)
         self.params = check_params(params, where)
         # tied weights: one state and one update, at the first position (runtime/aliasing.py)
         self._tied = aliasing.duplicates(aliasing.first_positions(aliasing.host_ranges(self.params), where))
@@ -109,16 +111,22 @@ class CPUOptimizer(CompiledOptimizer):
                                         self.groups)
 
     def step(self, grads: Sequence) -> None:
+        """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""
+        with self._guard.exclusive("step"):
+            self._step(grads)
+
+    def _step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
         aliasing.check_tied_grads(grads, self._tied, aliasing.same_host_array, self._where)
         t = self.t + 1
         variant, host = self._host_stage(t)
         threads = numba.get_num_threads()
-        for gr in self.groups:
-            if gr.n_tensors:
-                if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
-                    gr.balance(threads)
-                self._run_group(gr, variant, host, grads)
+        with kernel_launches():  # serialised where the threading layer is not thread-safe
+            for gr in self.groups:
+                if gr.n_tensors:
+                    if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
+                        gr.balance(threads)
+                    self._run_group(gr, variant, host, grads)
         self._finish_step(t, host)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
@@ -153,6 +161,10 @@ class CPUOptimizer(CompiledOptimizer):
         return self._checkpoint(states)
 
     def load_state_dict(self, sd: dict) -> None:
+        with self._guard.exclusive("load_state_dict"):
+            self._load_state_dict(sd)
+
+    def _load_state_dict(self, sd: dict) -> None:
         """Checks everything in ``sd`` first; changes nothing unless all of it fits."""
         states = self._check_checkpoint(sd, [p.shape for p in self.params], [p.dtype for p in self.params])
         aliasing.check_tied_states(states, self._tied, self.states, self._where)

@@ -1,0 +1,78 @@
+"""Threads: which kernel launches may overlap, and one step at a time per optimizer.
+
+*Launches.* Numba runs ``parallel=True`` kernels on a threading layer: ``omp``
+(OpenMP) or ``tbb`` when present, else its own ``workqueue``. The first two accept
+parallel regions launched from several Python threads at once; ``workqueue`` is not
+thread-safe, and a second concurrent launch terminates the process ("Concurrent
+access has been detected"). Which layer a process gets is known only after its
+first parallel launch (``numba.threading_layer()`` raises before), so launches are
+serialised by one process-wide lock until then, and for good when the layer is
+not one of :data:`CONCURRENT_LAYERS`.
+
+*Steps.* An optimizer updates its parameters and states in place; two threads
+inside ``step`` (or ``load_state_dict``) of the same optimizer would interleave
+those writes. That is a bug in the caller, so it is refused with an error rather
+than serialised: :func:`exclusive` takes a non-blocking lock on the optimizer.
+docs/threads.md says all this for users.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numba
+
+CONCURRENT_LAYERS = frozenset({"omp", "tbb"})  # thread-safe layers (Numba's threading-layer docs)
+
+_launch_lock = threading.Lock()
+_layer: str | None = None  # the process's threading layer, once a parallel launch has chosen it
+
+
+def _current_layer() -> str | None:
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel region has run yet: no layer is chosen
+        return None
+
+
+@contextlib.contextmanager
+def kernel_launches():
+    """Around a step's parallel kernel launches: a process-wide lock unless the layer is thread-safe."""
+    global _layer
+    if _layer in CONCURRENT_LAYERS:
+        yield
+        return
+    with _launch_lock:
+        yield
+        if _layer is None:
+            _layer = _current_layer()
+
+
+class ConcurrentStepError(RuntimeError):
+    """The same optimizer was entered from two threads at once."""
+
+
+class StepGuard:
+    """A non-blocking lock on one optimizer: a second thread gets an error, not a wait."""
+
+    def __init__(self, where: str):
+        self._where = where
+        self._lock = threading.Lock()
+        self._holder: tuple[str, str] | None = None  # (method, thread name)
+
+    @contextlib.contextmanager
+    def exclusive(self, method: str):
+        if not self._lock.acquire(blocking=False):
+            held = self._holder or ("?", "another thread")
+            raise ConcurrentStepError(
+                f"{self._where}: {method}() called from thread {threading.current_thread().name!r} while "
+                f"thread {held[1]!r} is inside {held[0]}() of the same optimizer. An optimizer updates its "
+                "parameters and states in place, so it cannot step from two threads at once: call it from "
+                "one thread (or hold a lock around it), or give each thread its own optimizer "
+                "(docs/threads.md). Nothing was changed by this call.")
+        try:
+            self._holder = (method, threading.current_thread().name)
+            yield
+        finally:
+            self._holder = None
+            self._lock.release()
