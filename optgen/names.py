@@ -56,10 +56,11 @@ def fresh_names(prefix: str, taken: set, start: int = 0, sep: str = "") -> Itera
 
 
 def intermediate_clash(spec):
-    """``(intermediate, declared symbol)`` for the first intermediate named like w, g, t or a declared
-    symbol (they would print as one variable), else ``None``."""
+    """``(intermediate, declared symbol)`` for the first intermediate named like a declared hyperparameter,
+    option or state (they would print as one variable), else ``None``. A name of w, g or t is refused
+    for every kind of symbol by ``validate._check_names``."""
     from .spec import Grad, Hyper, Option, Param, State, Step
-    declared = {"w": "the parameter w", "g": "the gradient g", "t": "the step counter t"}
+    declared = {}
     kinds = {Hyper: "hyperparameter", Option: "option", State: "state"}
     for s in [*spec.hyper_symbols, *spec.option_symbols, *spec.states]:
         declared.setdefault(s.name, f"{kinds[type(s)]} {s.name!r}")

@@ -132,7 +132,7 @@ def test_an_intermediate_named_like_a_declared_symbol_is_refused(tmp_path, decla
 
 def test_an_intermediate_named_w_is_refused(tmp_path):
     body = "lr = hyper('lr', 0.1)\nx = var('w')\nspec = Spec('clash_w', [(x, 2 * g), (w, w - lr * g)])\n"
-    with pytest.raises(SpecError, match="the intermediate w has the name of the parameter w"):
+    with pytest.raises(SpecError, match="the intermediate 'w' of 'clash_w' has the name of the parameter w"):
         optgen.load_spec(write_spec(tmp_path, body, "clash_w"))
 
 
