@@ -5,6 +5,9 @@
   kernels). Every literal is typed to the kernel's dtype, so a float32 kernel
   never promotes to float64 (``0.5 * x`` with a Python float would). Small
   integer powers become products, ``x**0.5`` a square root, ``x**-1`` a division.
+  A per-tensor sum's summand is the exception (:meth:`KernelPrinter.summand`): its
+  top-level sums, products and squares are formed in float64, so that the squares of
+  float32 values neither overflow (3e38**2) nor underflow (1e-30**2).
 * :class:`HostPrinter` — the once-per-step host stage and the per-tensor stage,
   in float64 numpy (a value of the wrong branch gives nan, never an exception).
 """
@@ -120,6 +123,35 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
 
     def _select(self, cond, then, otherwise):
         return f"({then} if {cond} else {otherwise})"
+
+    def summand(self, expr) -> str:
+        """A per-tensor sum's summand, to be added to a float64 accumulator.
+
+        In a float32 kernel the sums, products (without a division) and small integer
+        powers at the top of the expression are evaluated in float64, on the float32
+        values of everything below them (symbols, divisions, square roots, calls), each
+        widened with ``np.float64(...)``: ``w**2`` is ``np.float64(w)*np.float64(w)``. A
+        float32 element is then summed without overflow or underflow of its square, and
+        the float32 arithmetic below the top is the same as the element pass's. Division
+        and function calls stay in float32: they are what costs in double precision.
+        """
+        if self.dtype == "float64":
+            return self.doprint(expr)
+        wide = type(self)("float64")
+
+        def top(e) -> str:
+            if e.is_Number:
+                return wide.literal(float(e))
+            if e.is_Add:
+                return "(" + " + ".join(top(a) for a in e.as_ordered_terms()) + ")"
+            if e.is_Mul and not any(f.is_Pow and f.exp.is_negative for f in e.args):
+                return "(" + "*".join(top(f) for f in e.as_ordered_factors()) + ")"
+            if e.is_Pow and e.exp.is_Integer and 2 <= int(e.exp) <= 4:
+                return "(" + "*".join([top(e.base)] * int(e.exp)) + ")"
+            if isinstance(e, sympy.Abs):
+                return f"abs({top(e.args[0])})"
+            return f"np.float64({self.doprint(e)})"
+        return top(expr)
 
     def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
         raise ValueError("tensor_sum must be lowered into a pass before printing")

@@ -182,7 +182,7 @@ class _Group:
             base = int(_interface(buf, simulator)["data"][0])
             addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
             self.tables[s] = to_dev(addrs.astype(np.uint64))
-        self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), self.dtype)
+        self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), np.float64)
         self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
         self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
         max_blocks = launch["max_blocks"] or 65535
