@@ -18,6 +18,7 @@ import numpy as np
 from ..spec import Spec
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
+from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
@@ -79,6 +80,7 @@ class _Group:
         self.chunk_start = np.array([c[1] for c in table], dtype=np.uint64)
         self.chunk_stop = np.array([c[2] for c in table], dtype=np.uint64)
         self.partials = np.zeros((len(table), self.n_reductions), np.float64)
+        self.nonfinite_flags = np.zeros(len(table), np.uint8)  # per chunk (nonfinite="skip"/"raise")
         self.threads = threads
 
     def grads_table(self, grads):
@@ -99,9 +101,10 @@ class CPUOptimizer(CompiledOptimizer):
 
     device = "cpu"
 
-    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
+    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict,
+                 nonfinite: str = "propagate"):
         where = f"optgen.create({spec.name!r})"
-        super().__init__(spec, module, options, values, where)
+        super().__init__(spec, module, options, values, where, nonfinite)
         self.params = check_params(params, where)
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
@@ -114,6 +117,8 @@ class CPUOptimizer(CompiledOptimizer):
 
     def step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
+        if self.nonfinite != "propagate" and not self._admit(self._nonfinite_grads(grads), grads):
+            return
         t = self.t + 1
         variant, host = self._host_stage(t)
         threads = numba.get_num_threads()
@@ -123,6 +128,16 @@ class CPUOptimizer(CompiledOptimizer):
                     gr.balance(threads)
                 self._run_group(gr, variant, host, grads)
         self._finish_step(t, host)
+
+    def _nonfinite_grads(self, grads) -> list[int]:
+        """Indices of the gradients that hold a NaN or an infinity: one parallel read of each."""
+        bad = []
+        for gr in self.groups:
+            if gr.n_tensors:
+                found = nonfinite_tensors(gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
+                                          gr.grads_table(grads), gr.dtype, gr.nonfinite_flags)
+                bad += [gr.indices[k] for k in found]
+        return sorted(bad)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
         dt = gr.dtype.type

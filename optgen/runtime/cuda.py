@@ -31,6 +31,7 @@ import numpy as np
 from ..spec import Spec
 from . import hypers as hyper_values
 from .base import CompiledOptimizer
+from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -348,8 +349,18 @@ def _check_launch(launch: dict, where: str) -> dict:
     return launch
 
 
-def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, **launch) -> CUDAOptimizer:
-    """The CUDA optimizer for ``spec``: checks that CUDA can run, builds (if needed) and loads its kernels."""
+def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str = "propagate",
+                **launch) -> CUDAOptimizer:
+    """The CUDA optimizer for ``spec``: checks that CUDA can run, builds (if needed) and loads its kernels.
+
+    Only ``nonfinite="propagate"`` runs on CUDA: the check of "skip"/"raise" is the CPU runtime's.
+    """
+    where = f"optgen.create({spec.name!r}, device='cuda')"
+    if check_policy(nonfinite, where) != "propagate":
+        raise NotImplementedError(
+            f"{where}: nonfinite={nonfinite!r} is implemented for device='cpu' only; on CUDA only "
+            "'propagate' (the default) runs. Check the gradients before step (torch.isfinite(g).all(), "
+            "as torch's GradScaler does) or run on the CPU (docs/reliability.md)")
     cuda = require_cuda(f"optgen.create({spec.name!r})")
     from ..compiler.driver import load_module
     module = load_module(spec, options, "cuda")
