@@ -74,3 +74,47 @@ def test_the_float32_summand_squares_in_float64_and_divides_in_float32():
     assert "np.float64(m/math.sqrt(v))" in text      # the division stays float32, widened once
     assert "2.0*np.float64(w)" in text
     assert KernelPrinter("float64").summand(w**2) == "(w*w)"
+
+
+# -- a hyperparameter that overflows the parameters' dtype where it is used ------------------
+
+def test_lr_1e300_on_float32_parameters_is_an_error_at_create():
+    w = np.ones(4, np.float32)
+    with pytest.raises(optgen.SpecError, match=r"lr=1e\+300 gives the float32 kernels h0 = -lr = -1e\+300"):
+        optgen.create("sgd", [w], lr=1e300)
+    np.testing.assert_array_equal(w, 1.0)
+
+
+def test_an_overflow_formed_on_the_host_names_the_hyperparameters_and_the_formula():
+    """lr = 1e38 fits float32; Adam's step-1 scalar lr / (1 - beta1) = 1e39 does not (by hand)."""
+    with pytest.raises(optgen.SpecError, match=r"beta1=0\.9, lr=1e\+38 .* = -lr/\(1 - beta1\*\*t\) = -1e\+39"):
+        optgen.create("adam", [np.ones(4, np.float32)], lr=1e38)
+
+
+def test_the_same_values_are_fine_on_float64_parameters_and_at_the_float32_maximum():
+    w = np.ones(4, np.float64)
+    optgen.create("sgd", [w], lr=1e300).step([np.full(4, 1e-300)])
+    np.testing.assert_allclose(w, 0.0, atol=1e-12)           # 1 - 1e300 * 1e-300, by hand
+    w32 = np.ones(4, np.float32)
+    optgen.create("sgd", [w32], lr=float(np.finfo(np.float32).max)).step([np.zeros(4, np.float32)])
+    np.testing.assert_array_equal(w32, 1.0)
+
+
+def test_a_mixed_list_is_checked_for_its_float32_tensors():
+    with pytest.raises(optgen.SpecError, match="float32"):
+        optgen.create("sgd", [np.ones(2), np.ones(2, np.float32)], lr=1e39)
+
+
+def test_a_schedule_that_overflows_is_an_error_at_that_step_and_nothing_changes():
+    w = np.zeros(3, np.float32)
+    opt = optgen.create("momentum", [w], lr=lambda t: 1.0 if t < 3 else 1e300)
+    for _ in range(2):
+        opt.step([np.ones(3, np.float32)])
+    before = opt.state_dict()
+    w_before = w.copy()
+    with pytest.raises(optgen.SpecError, match=r"at step 3, lr=1e\+300 \(its schedule at step 3\)"):
+        opt.step([np.ones(3, np.float32)])
+    assert opt.t == 2
+    np.testing.assert_array_equal(w, w_before)
+    for s in opt.states:
+        np.testing.assert_array_equal(opt.state_dict()["states"][0][s], before["states"][0][s])

@@ -18,6 +18,7 @@ import numpy as np
 from ..spec import Spec
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
+from .fits import check_scalars_fit
 from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 
@@ -106,6 +107,8 @@ class CPUOptimizer(CompiledOptimizer):
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where, nonfinite)
         self.params = check_params(params, where)
+        self._kernel_dtypes = {p.dtype for p in self.params}
+        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
             by_dtype.setdefault(p.dtype, []).append(i)
@@ -121,6 +124,7 @@ class CPUOptimizer(CompiledOptimizer):
             return
         t = self.t + 1
         variant, host = self._host_stage(t)
+        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
         threads = numba.get_num_threads()
         for gr in self.groups:
             if gr.n_tensors:

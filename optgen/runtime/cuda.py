@@ -31,6 +31,7 @@ import numpy as np
 from ..spec import Spec
 from . import hypers as hyper_values
 from .base import CompiledOptimizer
+from .fits import check_scalars_fit
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
@@ -236,6 +237,8 @@ class CUDAOptimizer(CompiledOptimizer):
         self.params = list(params)
         self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
                          for i, p in enumerate(self.params)]
+        self._kernel_dtypes = {p.dtype for p in self._tensors}
+        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
         by_dtype: dict = {}
         for i, p in enumerate(self._tensors):
             by_dtype.setdefault(p.dtype, []).append(i)
@@ -266,6 +269,7 @@ class CUDAOptimizer(CompiledOptimizer):
         tensors = self._check_grads(grads)
         t = self.t + 1
         variant, host = self._host_stage(t)
+        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
         for gr in self.groups:
             if gr.n_tensors:
                 if needs_g:

@@ -54,3 +54,17 @@ def test_lamb_with_gradients_near_1e_30_matches_the_oracle():
     mine, ref = _both("lamb", w, grads, lr=1e-3, weight_decay=0.0)
     assert np.abs(ref - w).max() > 1e-4
     np.testing.assert_allclose(mine - w, ref - w, rtol=1e-3, atol=1e-7)
+
+
+def test_lr_1e300_on_float32_device_parameters_is_an_error_at_create():
+    spec = optgen.load_spec("sgd")
+    options, values = hyper_values.resolve(spec, {"lr": 1e300})
+    with pytest.raises(optgen.SpecError, match=r"lr=1e\+300 gives the float32 kernels"):
+        create_cuda(spec, [cuda.to_device(np.ones(4, np.float32))], options, values, **LAUNCH)
+
+
+def test_skip_and_raise_are_refused_on_cuda():
+    spec = optgen.load_spec("sgd")
+    options, values = hyper_values.resolve(spec, {})
+    with pytest.raises(NotImplementedError, match="device='cpu' only"):
+        create_cuda(spec, [cuda.to_device(np.ones(4, np.float32))], options, values, nonfinite="raise")
