@@ -65,14 +65,15 @@ def test_lars_with_weights_whose_squares_underflow_matches_the_oracle():
     np.testing.assert_allclose(mine - w, ref - w, rtol=1e-3, atol=1e-33)
 
 
-def test_the_float32_summand_squares_in_float64_and_divides_in_float32():
+def test_the_float32_summand_squares_in_float64_what_the_element_pass_computes():
     import sympy
     w, m, v = sympy.symbols("w m v")
     p = KernelPrinter("float32")
     assert p.summand(w**2) == "(np.float64(w)*np.float64(w))"
-    text = p.summand((2 * w + m / sympy.sqrt(v)) ** 2)
-    assert "np.float64(m/math.sqrt(v))" in text      # the division stays float32, widened once
-    assert "2.0*np.float64(w)" in text
+    u = np.float32(2) * w + m / sympy.sqrt(v)
+    base = p.doprint(u)                               # the float32 u, as the element pass prints it
+    assert p.summand(u**2) == f"(np.float64({base})*np.float64({base}))"
+    assert p.summand(w**2 + 3 * abs(v)) == "((np.float64(w)*np.float64(w)) + (3.0*abs(np.float64(v))))"
     assert KernelPrinter("float64").summand(w**2) == "(w*w)"
 
 

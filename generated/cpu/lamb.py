@@ -90,7 +90,7 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _m_k[_i] = m_1
             _v_k[_i] = v_1
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(weight_decay)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(h2*v_1))))*((np.float64(weight_decay)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(h2*v_1)))))
+            _acc_1 += (np.float64(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*np.float64(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

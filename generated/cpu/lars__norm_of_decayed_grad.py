@@ -81,7 +81,7 @@ def lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             w = _w_k[_i]
             g = _g_k[_i]
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(weight_decay)*np.float64(w)) + np.float64(g))*((np.float64(weight_decay)*np.float64(w)) + np.float64(g)))
+            _acc_1 += (np.float64(weight_decay*w + g)*np.float64(weight_decay*w + g))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

@@ -129,7 +129,7 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _m_k[_i] = m_1
             _v_k[_i] = v_1
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (-1.0*np.float64(w)))*((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (-1.0*np.float64(w))))
+            _acc_1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -345,7 +345,7 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _v_k[_i] = v_1
             _phi_k[_i] = w
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (-1.0*np.float64(w)))*((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (-1.0*np.float64(w))))
+            _acc_1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -530,7 +530,7 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _m_k[_i] = m_1
             _v_k[_i] = v_1
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(v_1))) + (-1.0*np.float64(w)))*((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(v_1))) + (-1.0*np.float64(w))))
+            _acc_1 += (np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -760,7 +760,7 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _v_k[_i] = v_1
             _phi_k[_i] = w
             _acc_0 += (np.float64(w)*np.float64(w))
-            _acc_1 += (((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(v_1))) + (-1.0*np.float64(w)))*((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + math.sqrt(v_1))) + (-1.0*np.float64(w))))
+            _acc_1 += (np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

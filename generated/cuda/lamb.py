@@ -128,7 +128,7 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _t
             _m[_i] = m_1
             _v[_i] = v_1
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(weight_decay)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(h2*v_1)))))*((np.float64(weight_decay)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(h2*v_1))))))
+            _acc1 += (np.float64(weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1))))*np.float64(weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1)))))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1

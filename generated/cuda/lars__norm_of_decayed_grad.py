@@ -117,7 +117,7 @@ def lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _t
             w = _w[_i]
             g = _g[_i]
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(weight_decay)*np.float64(w)) + np.float64(g))*((np.float64(weight_decay)*np.float64(w)) + np.float64(g)))
+            _acc1 += (np.float64(weight_decay*w + g)*np.float64(weight_decay*w + g))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1

@@ -166,7 +166,7 @@ def paratrooper_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (np.float64(-1.0)*np.float64(w)))*((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (np.float64(-1.0)*np.float64(w))))
+            _acc1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
@@ -512,7 +512,7 @@ def paratrooper_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _phi[_i] = w
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (np.float64(-1.0)*np.float64(w)))*((np.float64(h2)*np.float64(w)) + (np.float64(h3)*np.float64(m_1)) + (np.float64(-1.0)*np.float64(w))))
+            _acc1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
@@ -825,7 +825,7 @@ def paratrooper_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(v_1)))) + (np.float64(-1.0)*np.float64(w)))*((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(v_1)))) + (np.float64(-1.0)*np.float64(w))))
+            _acc1 += (np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1
@@ -1185,7 +1185,7 @@ def paratrooper_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _v[_i] = v_1
             _phi[_i] = w
             _acc0 += (np.float64(w)*np.float64(w))
-            _acc1 += (((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(v_1)))) + (np.float64(-1.0)*np.float64(w)))*((np.float64(h2)*np.float64(w)) + np.float64(h3*m_1/(eps + np.float32(math.sqrt(v_1)))) + (np.float64(-1.0)*np.float64(w))))
+            _acc1 += (np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
         # block reduction: a tree in shared memory, one partial per chunk
         _sums[0, _tid] = _acc0
         _sums[1, _tid] = _acc1

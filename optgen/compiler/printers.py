@@ -6,8 +6,9 @@
   never promotes to float64 (``0.5 * x`` with a Python float would). Small
   integer powers become products, ``x**0.5`` a square root, ``x**-1`` a division.
   A per-tensor sum's summand is the exception (:meth:`KernelPrinter.summand`): its
-  top-level sums, products and squares are formed in float64, so that the squares of
-  float32 values neither overflow (3e38**2) nor underflow (1e-30**2).
+  top-level terms, products and squares are formed in float64 from float32 values,
+  so that the squares of float32 values neither overflow (3e38**2) nor underflow
+  (1e-30**2).
 * :class:`HostPrinter` — the once-per-step host stage and the per-tensor stage,
   in float64 numpy (a value of the wrong branch gives nan, never an exception).
 """
@@ -127,30 +128,33 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
     def summand(self, expr) -> str:
         """A per-tensor sum's summand, to be added to a float64 accumulator.
 
-        In a float32 kernel the sums, products (without a division) and small integer
-        powers at the top of the expression are evaluated in float64, on the float32
-        values of everything below them (symbols, divisions, square roots, calls), each
-        widened with ``np.float64(...)``: ``w**2`` is ``np.float64(w)*np.float64(w)``. A
-        float32 element is then summed without overflow or underflow of its square, and
-        the float32 arithmetic below the top is the same as the element pass's. Division
-        and function calls stay in float32: they are what costs in double precision.
+        In a float32 kernel the top of the summand (its terms, their factors and small
+        integer powers) is formed in float64 from float32 values, each widened with
+        ``np.float64(...)``: ``w**2`` is ``np.float64(w)*np.float64(w)``, ``(g + wd*w)**2``
+        squares the float32 ``g + wd*w`` in float64. What is squared or multiplied is
+        the float32 value the element pass computes too (if it overflowed float32, the
+        update would be wrong anyway); its square, which overflows above 1.8e19 and
+        underflows below 3.7e-23 in float32, is not. Only the top is double precision:
+        each element costs two widenings and a multiply-add in double, not a division
+        or a square root.
         """
         if self.dtype == "float64":
             return self.doprint(expr)
         wide = type(self)("float64")
 
+        def widened(e) -> str:
+            return wide.literal(float(e)) if e.is_Number else f"np.float64({self.doprint(e)})"
+
         def top(e) -> str:
-            if e.is_Number:
-                return wide.literal(float(e))
             if e.is_Add:
                 return "(" + " + ".join(top(a) for a in e.as_ordered_terms()) + ")"
             if e.is_Mul and not any(f.is_Pow and f.exp.is_negative for f in e.args):
                 return "(" + "*".join(top(f) for f in e.as_ordered_factors()) + ")"
             if e.is_Pow and e.exp.is_Integer and 2 <= int(e.exp) <= 4:
-                return "(" + "*".join([top(e.base)] * int(e.exp)) + ")"
+                return "(" + "*".join([widened(e.base)] * int(e.exp)) + ")"
             if isinstance(e, sympy.Abs):
-                return f"abs({top(e.args[0])})"
-            return f"np.float64({self.doprint(e)})"
+                return f"abs({widened(e.args[0])})"
+            return widened(e)
         return top(expr)
 
     def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
