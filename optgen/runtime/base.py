@@ -61,12 +61,9 @@ class CompiledOptimizer:
             return True
         if self.nonfinite == "raise":
             raise nonfinite_policy.NonFiniteGradientError(
-                nonfinite_policy.describe(self._host_copy(grads[bad[0]]), bad[0], self._where))
+                nonfinite_policy.describe(grads[bad[0]], bad[0], self._where))
         self.skipped_steps += 1
         return False
-
-    def _host_copy(self, grad):
-        return grad
 
     def _finish_step(self, t: int, host: dict) -> None:
         self.host_states = {name: float(host[new]) for name, new in self.module.HOST_STATES.items()}
