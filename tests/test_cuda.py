@@ -75,7 +75,7 @@ def test_generated_module_layout():
     assert "for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):" in code
     assert "for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):" in code
     # block partial sums, then the per-tensor stage on the device (no host round trip)
-    assert "cuda.shared.array((2, 1024), numba.float32)" in code
+    assert "cuda.shared.array((2, 1024), numba.float64)" in code  # float32 tensors sum in float64 too
     assert "r = ((wn/un if (un > np.float64(0.0)) else np.float64(1.0))" in code
     assert "numpy." not in code.split("def lamb_like_v0_pass0_float32")[1]  # kernels use math.* only
 
@@ -99,6 +99,18 @@ def test_cuda_printer_keeps_float32():
 # -- PTX for sm_80 and sm_90 -------------------------------------------------------------
 
 F64 = re.compile(r"\.f64\b")
+# what a float32 pass may do in float64 for its per-tensor sums (they accumulate in float64):
+# widen float32 values, add, subtract, multiply, keep them in registers and shared memory, store the
+# chunk partial; never narrow back to float32 (cvt.*.f32.f64), load float64 from global
+# memory, divide or take a square root in float64
+SUM_F64 = re.compile(r"^(?:\.reg|cvt\.f64\.f32|(?:add|sub)(?:\.rn)?\.f64|(?:neg|abs)\.f64|mul(?:\.rn)?\.f64|fma\.rn\.f64|mov\.f64"
+                     r"|ld\.shared\.f64|st\.shared\.f64|st\.global\.f64)\b")
+
+
+def f64_beyond_sums(ptx: str) -> list[str]:
+    """The float64 lines of a reducing float32 kernel's PTX that its float64 sums do not explain."""
+    lines = [line.strip() for line in ptx.splitlines() if F64.search(line)]
+    return [line for line in lines if not SUM_F64.search(line)]
 
 
 def _kernels(module):
@@ -143,12 +155,19 @@ def _ptx_all(fn, sig) -> dict:
 @pytest.mark.parametrize("name,options", _modules())
 def test_every_cuda_kernel_compiles_to_ptx_and_float32_has_no_float64(name, options):
     module = load_module(name, options, "cuda")
+    reducing = {k.py_func.__name__ for v in module.VARIANTS.values() for p in v["passes"] if p["reductions"]
+                for k in p["kernels"].values()}
     seen = 0
     for fname, fn, sig, kind in _kernels(module):
         for cc, ptx in _ptx_all(fn, sig).items():
             assert f".target sm_{cc[0]}{cc[1]}" in ptx, fname
             assert ".entry" in ptx, fname
-            if kind == "pass float32":
+            if kind == "pass float32" and fname in reducing:
+                bad = f64_beyond_sums(ptx)
+                assert not bad, f"{fname}: float64 beyond the sums in a float32 kernel: {bad[:5]}"
+                assert re.search(r"\bcvt\.f64\.f32\b", ptx) and re.search(r"\bst\.shared\.f64\b", ptx), fname
+                assert re.search(r"\bld\.global\.f32\b", ptx), f"{fname}: no float32 global loads"
+            elif kind == "pass float32":
                 bad = [line.strip() for line in ptx.splitlines() if F64.search(line)]
                 assert not bad, f"{fname}: float64 in a float32 kernel: {bad[:5]}"
                 assert re.search(r"\bld\.global\.f32\b", ptx), f"{fname}: no float32 global loads"
@@ -157,6 +176,13 @@ def test_every_cuda_kernel_compiles_to_ptx_and_float32_has_no_float64(name, opti
                 assert re.search(r"\bld\.global\.f64\b", ptx), fname  # the scan does see float64
         seen += 1
     assert seen >= 2
+
+
+@pytest.mark.skipif(SIMULATOR, reason="compile_ptx needs the real numba-cuda, not the simulator")
+def test_the_sum_check_finds_float64_element_arithmetic():
+    assert f64_beyond_sums("cvt.rn.f32.f64 %f1, %fd2;\nadd.f64 %fd1, %fd1, %fd2;") == ["cvt.rn.f32.f64 %f1, %fd2;"]
+    assert f64_beyond_sums("div.rn.f64 %fd1, %fd2, %fd3;")
+    assert not f64_beyond_sums("cvt.f64.f32 %fd1, %f1;\nfma.rn.f64 %fd2, %fd1, %fd1, %fd2;")
 
 
 @pytest.mark.skipif(SIMULATOR, reason="compile_ptx needs the real numba-cuda, not the simulator")

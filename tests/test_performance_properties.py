@@ -1,7 +1,9 @@
 """Properties of the compiled CPU kernels that decide their speed (no wall-clock asserts).
 
 (a) float32 kernels stay float32: no double-precision instruction in any innermost
-    loop of the ``prange`` body (see optgen/bench/ir.py for how loops are found);
+    loop of the ``prange`` body (see optgen/bench/ir.py for how loops are found),
+    but for a per-tensor sum, which widens its summand and accumulates in float64
+    (widening, adding, multiplying doubles; never narrowing back, dividing or comparing);
 (b) the per-element loop vectorises (vector float arithmetic in the innermost loops);
 (c) host-stage work is not in the kernel: the step ``t`` is never a kernel
     argument and no power function is called per element;
@@ -62,6 +64,11 @@ def ir_of(name, options, dtype="float32"):
     return _ir(name, tuple(sorted(options.items())), dtype)
 
 
+def reducing(name, options) -> set:
+    """Labels of the passes that compute per-tensor sums."""
+    return {label for label, _, p in _kernels(name, options) if p["reductions"]}
+
+
 # -- kernels written to fail each check ---------------------------------------------------
 
 def _promoting(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partials):
@@ -91,6 +98,17 @@ def _allocating(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partial
             w_k[i] = w_k[i] - tmp[i]
 
 
+def _promoting_sum(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partials):
+    for c in numba.prange(chunk_tensor.shape[0]):
+        k = chunk_tensor[c]
+        w_k = numba.carray(as_pointer(ptr_w[k]), sizes[k], np.float32)
+        acc = 0.0
+        for i in range(chunk_start[c], chunk_stop[c]):
+            w_k[i] = w_k[i] - lr * 0.5 * w_k[i]   # promoted to double, narrowed back by the store
+            acc += np.float64(w_k[i]) * np.float64(w_k[i])
+        partials[c, 0] = acc
+
+
 def _bad_ir(fn, n_host):
     return IR.kernel_ir(numba.njit(parallel=True)(fn), {"arrays": ["w"], "host_args": [0] * n_host,
                                                         "tensor_args": []}, "float32")
@@ -106,13 +124,30 @@ def test_double_check_finds_double_arithmetic():
     assert lines and IR.double_ops(lines), "the float64 Adam kernel computes in double"
 
 
+def test_sum_double_check_finds_promoted_element_arithmetic():
+    lines = IR.inner_loop_lines(_bad_ir(_promoting_sum, 1))
+    assert any("fmul" in s and "double" in s for s in IR.double_ops(lines)), "the sum is in double"
+    assert any("fptrunc" in s for s in IR.double_ops_beyond_sums(lines))
+
+
 @pytest.mark.parametrize("name,options", MODULES)
 def test_float32_kernels_have_no_double_precision_in_the_loop(name, options):
+    sums = reducing(name, options)
     for label, (text, _) in ir_of(name, options).items():
         lines = IR.inner_loop_lines(text)
         assert lines, f"{name} {label}: no innermost loop found in the prange body"
-        doubles = IR.double_ops(lines)
+        doubles = IR.double_ops_beyond_sums(lines) if label in sums else IR.double_ops(lines)
         assert not doubles, f"{name} {label}: double precision in the float32 inner loop:\n" + "\n".join(doubles[:10])
+
+
+@pytest.mark.parametrize("name", ["lars", "lamb"])
+def test_float32_per_tensor_sums_accumulate_in_double(name):
+    sums = reducing(name, {})
+    assert sums
+    for label, (text, _) in ir_of(name, {}).items():
+        if label in sums:
+            lines = IR.inner_loop_lines(text)
+            assert IR.vector_fp_ops(lines, "double", 2) and any("fpext" in s for s in lines), label
 
 
 # -- (b) the inner loop vectorises ----------------------------------------------------------
@@ -127,8 +162,12 @@ def test_adam_float32_inner_loop_vectorises():
 
 @pytest.mark.parametrize("name,options", MODULES)
 def test_every_float32_kernel_vectorises(name, options):
+    sums = reducing(name, options)
     for label, (text, _) in ir_of(name, options).items():
-        assert IR.vector_fp_ops(IR.inner_loop_lines(text), "float", min_width=4), \
+        lines = IR.inner_loop_lines(text)
+        # a pass that only sums (LARS's norms) computes in double: 4 doubles are a 256-bit vector
+        assert IR.vector_fp_ops(lines, "float", min_width=4) or (
+            label in sums and IR.vector_fp_ops(lines, "double", min_width=4)), \
             f"{name} {label}: the inner loop does not vectorise"
 
 

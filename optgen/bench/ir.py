@@ -141,6 +141,24 @@ def double_ops(lines: list[str]) -> list[str]:
     return [s.strip() for s in lines if _DOUBLE.search(s)]
 
 
+# what a float32 kernel's per-tensor sum may do in double precision: widen float32 values
+# (fpext), add and multiply them, carry the accumulators (phi), and the vector plumbing
+# around them; never narrow a double back to float (fptrunc), compare, divide or call in double
+_SUM_DOUBLE = re.compile(r"=\s*(?:fpext|fadd|fsub|fmul|fneg|phi|shufflevector|extractelement|insertelement)\b"
+                         r"|=\s*(?:tail |notail )?call\b[^;]*@llvm\.(?:fabs|fma|fmuladd|vector\.reduce\.fadd)\.")
+
+
+def double_ops_beyond_sums(lines: list[str]) -> list[str]:
+    """The double-precision instructions of a reducing float32 loop that a float64 sum does not explain.
+
+    The summand of a per-tensor sum squares and adds in float64 (KernelPrinter.summand), so
+    fpext/fadd/fmul/phi on doubles are expected there; a float32 element computation that a
+    Python float promoted to double ends in an ``fptrunc`` back to float (every store is
+    float32) or in a double ``fcmp``, and those are reported.
+    """
+    return [s for s in double_ops(lines) if not _SUM_DOUBLE.search(s)]
+
+
 _VECTOR_FP = re.compile(r"=\s*(?:fadd|fsub|fmul|fdiv|fneg|(?:tail |notail |musttail )?call)\b[^;]*<(\d+) x (float|double)>")
 
 

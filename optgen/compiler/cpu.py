@@ -3,8 +3,9 @@
 One kernel call per pass covers every tensor of a dtype: ``prange`` runs over a
 chunk table (tensor index, start, stop) and an inner loop walks the chunk with
 unsigned indices, which lets LLVM drop the negative-index check and vectorise
-(DESIGN.md, "Numba facts"). Reductions accumulate per chunk; the runtime adds the
-chunk partials per tensor.
+(DESIGN.md, "Numba facts"). Reductions accumulate per chunk in float64 (a float32
+kernel's summand squares in float64 too, ``KernelPrinter.summand``); the runtime
+adds the chunk partials per tensor.
 """
 from __future__ import annotations
 

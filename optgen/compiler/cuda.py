@@ -37,9 +37,11 @@ helper returns a numpy view of the address instead (``pointer_float32``).
 Reductions
 ----------
 A pass that sums per tensor (‖w‖, ‖u‖ for LAMB/LARS) accumulates per thread in
-the kernel's dtype, reduces within the block in shared memory (a tree that
+float64 whatever the kernel's dtype (the summand's squares too,
+``KernelPrinter.summand``: a float32 3e38 or 1e-30 squared neither overflows nor
+underflows), reduces within the block in float64 shared memory (a tree that
 halves its width per level, rounding up, so any block size up to ``MAX_BLOCK``
-works), and writes one partial per chunk. A finishing
+works), and writes one float64 partial per chunk. A finishing
 kernel, one thread per tensor, adds the tensor's chunk partials in float64 and
 computes the per-tensor stage (trust ratios) on the device, like the CPU
 runtime's float64 tensor stage; the next pass reads the results from a small
@@ -47,7 +49,8 @@ per-tensor table. Nothing goes back to the host within a step.
 
 Precision
 ---------
-Float32 kernels stay float32: literals are ``np.float32(...)``, host scalars are
+Float32 kernels stay float32 (but for a per-tensor sum's summand and
+accumulators, above): literals are ``np.float32(...)``, host scalars are
 passed as float32, and ``math.sqrt``/``exp``/``log`` of a float32 are the
 single-precision device functions (``sqrt.rn.f32``, libdevice ``__nv_expf``,
 ``__nv_logf``); the tests check the PTX for ``.f64``. Calls are wrapped in
@@ -121,12 +124,12 @@ def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, re
     if tensor_args:
         args.append(f"{dtype}[:, ::1]")
     if reductions:
-        args.append(f"{dtype}[:, ::1]")
+        args.append("float64[:, ::1]")  # the chunk partials: sums accumulate in float64
     return f"void({', '.join(args)})"
 
 
 def finish_signature(dtype: str, n_host: int) -> str:
-    args = ["int64[::1]", f"{dtype}[:, ::1]", "float64[:, ::1]", f"{dtype}[:, ::1]"] + ["float64"] * n_host
+    args = ["int64[::1]", "float64[:, ::1]", "float64[:, ::1]", f"{dtype}[:, ::1]"] + ["float64"] * n_host
     return f"void({', '.join(args)})"
 
 

@@ -54,7 +54,9 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
         pr = printer_class(dtype)
         k = {"dtype": dtype, "fn": f"{spec_name}_{variant_id}_pass{p.index}_{dtype}",
              "zero": pr.literal(0.0), "body": assignment_lines(pr, p.body),
-             "reductions": [pr.doprint(e) for _, e in p.reductions]}
+             # per-tensor sums accumulate in float64 whatever the kernel's dtype (printers.py)
+             "sum_zero": printer_class("float64").literal(0.0),
+             "reductions": [pr.summand(e) for _, e in p.reductions]}
         k.update({name: fn(dtype) for name, fn in extra.items()})
         out.append(k)
     return out

@@ -5,6 +5,10 @@
   kernels). Every literal is typed to the kernel's dtype, so a float32 kernel
   never promotes to float64 (``0.5 * x`` with a Python float would). Small
   integer powers become products, ``x**0.5`` a square root, ``x**-1`` a division.
+  A per-tensor sum's summand is the exception (:meth:`KernelPrinter.summand`): its
+  top-level terms, products and squares are formed in float64 from float32 values,
+  so that the squares of float32 values neither overflow (3e38**2) nor underflow
+  (1e-30**2).
 * :class:`HostPrinter` — the once-per-step host stage and the per-tensor stage,
   in float64 numpy (a value of the wrong branch gives nan, never an exception).
 """
@@ -120,6 +124,38 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
 
     def _select(self, cond, then, otherwise):
         return f"({then} if {cond} else {otherwise})"
+
+    def summand(self, expr) -> str:
+        """A per-tensor sum's summand, to be added to a float64 accumulator.
+
+        In a float32 kernel the top of the summand (its terms, their factors and small
+        integer powers) is formed in float64 from float32 values, each widened with
+        ``np.float64(...)``: ``w**2`` is ``np.float64(w)*np.float64(w)``, ``(g + wd*w)**2``
+        squares the float32 ``g + wd*w`` in float64. What is squared or multiplied is
+        the float32 value the element pass computes too (if it overflowed float32, the
+        update would be wrong anyway); its square, which overflows above 1.8e19 and
+        underflows below 3.7e-23 in float32, is not. Only the top is double precision:
+        each element costs two widenings and a multiply-add in double, not a division
+        or a square root.
+        """
+        if self.dtype == "float64":
+            return self.doprint(expr)
+        wide = type(self)("float64")
+
+        def widened(e) -> str:
+            return wide.literal(float(e)) if e.is_Number else f"np.float64({self.doprint(e)})"
+
+        def top(e) -> str:
+            if e.is_Add:
+                return "(" + " + ".join(top(a) for a in e.as_ordered_terms()) + ")"
+            if e.is_Mul and not any(f.is_Pow and f.exp.is_negative for f in e.args):
+                return "(" + "*".join(top(f) for f in e.as_ordered_factors()) + ")"
+            if e.is_Pow and e.exp.is_Integer and 2 <= int(e.exp) <= 4:
+                return "(" + "*".join([widened(e.base)] * int(e.exp)) + ")"
+            if isinstance(e, sympy.Abs):
+                return f"abs({widened(e.args[0])})"
+            return widened(e)
+        return top(expr)
 
     def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
         raise ValueError("tensor_sum must be lowered into a pass before printing")

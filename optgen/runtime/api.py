@@ -5,13 +5,17 @@ from typing import Any, Sequence
 
 from ..registry import load_spec
 from . import hypers as hyper_values
+from .nonfinite import check_policy
 
 DEVICES = ("cpu", "cuda")
 
 
-def create(name, params: Sequence, device: str = "cpu", **given: Any):
+def create(name, params: Sequence, device: str = "cpu", nonfinite: str = "propagate", **given: Any):
     """Build (if needed) and load the kernels of ``name`` and wrap ``params``.
 
+    ``nonfinite`` is what a step does with a NaN or infinite gradient: ``"propagate"``
+    (the default: nothing is checked), ``"skip"`` (the step is not applied and is
+    counted in ``skipped_steps``) or ``"raise"`` (docs/reliability.md).
     Every check on the hyperparameters runs before any buffer is allocated.
 
     One array at several positions of ``params`` (tied weights) is one parameter: one
@@ -23,6 +27,7 @@ def create(name, params: Sequence, device: str = "cpu", **given: Any):
     before it changes anything. See ``optgen/runtime/aliasing.py`` and ``checkpoint.py``.
     """
     spec = load_spec(name)
+    check_policy(nonfinite, f"optgen.create({spec.name!r})")
     options, values = hyper_values.resolve(spec, given)
     if device == "cpu":
         from ..compiler.driver import load_module
@@ -30,8 +35,8 @@ def create(name, params: Sequence, device: str = "cpu", **given: Any):
         from .cpu import CPUOptimizer
         params = check_params(params, f"optgen.create({spec.name!r})")
         module = load_module(spec, options, "cpu")
-        return CPUOptimizer(spec, module, params, options, values)
+        return CPUOptimizer(spec, module, params, options, values, nonfinite)
     if device == "cuda":
         from .cuda import create_cuda  # optional: needs numba-cuda
-        return create_cuda(spec, params, options, values)
+        return create_cuda(spec, params, options, values, nonfinite=nonfinite)
     raise ValueError(f"optgen.create({spec.name!r}): unknown device {device!r}; use one of {DEVICES}")

@@ -15,6 +15,7 @@ from typing import Any
 from ..spec import Spec, SpecError
 from . import hypers as hyper_values
 from .checkpoint import check_checkpoint
+from . import nonfinite as nonfinite_policy
 
 
 class CompiledOptimizer:
@@ -22,7 +23,8 @@ class CompiledOptimizer:
 
     device = "?"
 
-    def __init__(self, spec: Spec, module, options: dict, values: dict, where: str):
+    def __init__(self, spec: Spec, module, options: dict, values: dict, where: str,
+                 nonfinite: str = "propagate"):
         self.spec = spec
         self.module = module
         self.options = options
@@ -31,6 +33,8 @@ class CompiledOptimizer:
         self.t = 0
         self.states = list(module.STATES)
         self.host_states = {name: 0.0 for name in module.HOST_STATES}
+        self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
+        self.skipped_steps = 0  # steps not applied for a non-finite gradient (nonfinite="skip")
 
     # -- hyperparameters --
     @property
@@ -51,6 +55,16 @@ class CompiledOptimizer:
         variant = self.module.VARIANTS[self.module.select_variant(t, inputs)]
         return variant, variant["host"](t, inputs)
 
+    def _admit(self, bad: list, grads) -> bool:
+        """Whether the step goes ahead, given the indices of the non-finite gradients (the policy)."""
+        if not bad:
+            return True
+        if self.nonfinite == "raise":
+            raise nonfinite_policy.NonFiniteGradientError(
+                nonfinite_policy.describe(grads[bad[0]], bad[0], self._where))
+        self.skipped_steps += 1
+        return False
+
     def _finish_step(self, t: int, host: dict) -> None:
         self.host_states = {name: float(host[new]) for name, new in self.module.HOST_STATES.items()}
         self.t = t
@@ -58,14 +72,17 @@ class CompiledOptimizer:
     # -- checkpoints --
     def _checkpoint(self, states: list) -> dict:
         return {"spec": self.spec.name, "t": self.t, "states": states,
-                "host_states": dict(self.host_states),
+                "host_states": dict(self.host_states), "skipped_steps": self.skipped_steps,
                 "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
 
     def _check_checkpoint(self, sd: dict, shapes: list, dtypes: list | None = None) -> list:
         """The per-tensor states of ``sd`` after checking all of it fits; raises before changing anything."""
-        return check_checkpoint(self, sd, shapes, dtypes)
+        states = check_checkpoint(self, sd, shapes, dtypes)
+        nonfinite_policy.check_skipped_steps(sd, self._where)
+        return states
 
     def _restore_host_side(self, sd: dict) -> None:
         self.t = int(sd["t"])
+        self.skipped_steps = nonfinite_policy.check_skipped_steps(sd, self._where)
         self.host_states.update({k: float(v) for k, v in sd.get("host_states", {}).items()})
         hyper_values.restore(self.values, sd.get("hypers", {}))

@@ -20,6 +20,8 @@ from . import aliasing
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params
 from .grad_table import GradTable
+from .fits import check_scalars_fit
+from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 from .precompile import Precompiler, per_tensor_argument, reachable_variants
 from .threads import StepGuard, kernel_launches
@@ -81,6 +83,7 @@ class _Group:
         self.chunk_start = np.array([c[1] for c in table], dtype=np.uint64)
         self.chunk_stop = np.array([c[2] for c in table], dtype=np.uint64)
         self.partials = np.zeros((len(table), self.n_reductions), np.float64)
+        self.nonfinite_flags = np.zeros(len(table), np.uint8)  # per chunk (nonfinite="skip"/"raise")
         self.threads = threads
 
 
@@ -89,11 +92,14 @@ class CPUOptimizer(CompiledOptimizer):
 
     device = "cpu"
 
-    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
+    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict,
+                 nonfinite: str = "propagate"):
         where = f"optgen.create({spec.name!r})"
-        super().__init__(spec, module, options, values, where)
+        super().__init__(spec, module, options, values, where, nonfinite)
         self._guard = StepGuard(where)
         self.params = check_params(params, where)
+        self._kernel_dtypes = {p.dtype for p in self.params}
+        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
         # tied weights: one state and one update, at the first position (runtime/aliasing.py)
         self._tied = aliasing.duplicates(aliasing.first_positions(aliasing.host_ranges(self.params), where))
         later = {j for j, _ in self._tied}
@@ -118,8 +124,11 @@ class CPUOptimizer(CompiledOptimizer):
     def _step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)
         aliasing.check_tied_grads(grads, self._tied, aliasing.same_host_array, self._where)
+        if self.nonfinite != "propagate" and not self._admit(self._nonfinite_grads(grads), grads):
+            return
         t = self.t + 1
         variant, host = self._host_stage(t)
+        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
         threads = numba.get_num_threads()
         with kernel_launches():  # serialised where the threading layer is not thread-safe
             for gr in self.groups:
@@ -131,6 +140,16 @@ class CPUOptimizer(CompiledOptimizer):
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
             self._precompiler = None
+
+    def _nonfinite_grads(self, grads) -> list[int]:
+        """Indices of the gradients that hold a NaN or an infinity: one parallel read of each."""
+        bad = []
+        for gr in self.groups:
+            if gr.n_tensors:
+                found = nonfinite_tensors(gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
+                                          gr.grads_table(grads), gr.dtype, gr.nonfinite_flags)
+                bad += [gr.indices[k] for k in found]
+        return sorted(bad)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
         dt = gr.dtype.type

@@ -32,6 +32,8 @@ from ..spec import Spec
 from . import aliasing
 from . import hypers as hyper_values
 from .base import CompiledOptimizer
+from .fits import check_scalars_fit
+from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -186,7 +188,7 @@ class _Group:
             base = int(_interface(buf, simulator)["data"][0])
             addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
             self.tables[s] = to_dev(addrs.astype(np.uint64))
-        self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), self.dtype)
+        self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), np.float64)
         self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
         self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
         max_blocks = launch["max_blocks"] or 65535
@@ -248,6 +250,8 @@ class CUDAOptimizer(CompiledOptimizer):
         self.params = list(params)
         self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
                          for i, p in enumerate(self.params)]
+        self._kernel_dtypes = {p.dtype for p in self._tensors}
+        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
         # tied weights: one state and one update, at the first position (runtime/aliasing.py)
         self._tied = aliasing.duplicates(aliasing.first_positions(_device_ranges(self._tensors), self._where))
         later = {j for j, _ in self._tied}
@@ -283,6 +287,7 @@ class CUDAOptimizer(CompiledOptimizer):
         tensors = self._check_grads(grads)
         t = self.t + 1
         variant, host = self._host_stage(t)
+        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
         for gr in self.groups:
             if gr.n_tensors:
                 if needs_g:
@@ -374,8 +379,18 @@ def check_launch(launch: dict, max_block: int, where: str) -> dict:
     return {"block": int(block), "chunk": int(chunk), "max_blocks": None if mb is None else int(mb)}
 
 
-def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, **launch) -> CUDAOptimizer:
-    """The CUDA optimizer for ``spec``: checks that CUDA can run, builds (if needed) and loads its kernels."""
+def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str = "propagate",
+                **launch) -> CUDAOptimizer:
+    """The CUDA optimizer for ``spec``: checks that CUDA can run, builds (if needed) and loads its kernels.
+
+    Only ``nonfinite="propagate"`` runs on CUDA: the check of "skip"/"raise" is the CPU runtime's.
+    """
+    where = f"optgen.create({spec.name!r}, device='cuda')"
+    if check_policy(nonfinite, where) != "propagate":
+        raise NotImplementedError(
+            f"{where}: nonfinite={nonfinite!r} is implemented for device='cpu' only; on CUDA only "
+            "'propagate' (the default) runs. Check the gradients before step (torch.isfinite(g).all(), "
+            "as torch's GradScaler does) or run on the CPU (docs/reliability.md)")
     cuda = require_cuda(f"optgen.create({spec.name!r})")
     from ..compiler.driver import load_module
     module = load_module(spec, options, "cuda")

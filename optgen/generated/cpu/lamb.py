@@ -78,8 +78,8 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
         _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             m = _m_k[_i]
@@ -89,8 +89,8 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             v_1 = beta2*v + (g*g)*h1
             _m_k[_i] = m_1
             _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += ((weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1)))*np.float64(weight_decay*w + h3*m_1/(eps + math.sqrt(h2*v_1))))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

@@ -76,13 +76,13 @@ def lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
         _n = _sizes[_k]
         _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             g = _g_k[_i]
-            _acc_0 += (w*w)
-            _acc_1 += (g*g)
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(g)*np.float64(g))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

@@ -117,8 +117,8 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             m = _m_k[_i]
@@ -128,8 +128,8 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             v_1 = beta2*v + (g*g)*h1
             _m_k[_i] = m_1
             _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -332,8 +332,8 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
         _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             m = _m_k[_i]
@@ -344,8 +344,8 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _m_k[_i] = m_1
             _v_k[_i] = v_1
             _phi_k[_i] = w
-            _acc_0 += (w*w)
-            _acc_1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -518,8 +518,8 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _m_k = numba.carray(_as_pointer(_ptr_m[_k]), _n, np.float32)
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             m = _m_k[_i]
@@ -529,8 +529,8 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             v_1 = beta2*v + (g*g)*h1
             _m_k[_i] = m_1
             _v_k[_i] = v_1
-            _acc_0 += (w*w)
-            _acc_1 += ((h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -747,8 +747,8 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
         _phi_k = numba.carray(_as_pointer(_ptr_phi[_k]), _n, np.float32)
-        _acc_0 = np.float32(0.0)
-        _acc_1 = np.float32(0.0)
+        _acc_0 = 0.0
+        _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
             m = _m_k[_i]
@@ -759,8 +759,8 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _m_k[_i] = m_1
             _v_k[_i] = v_1
             _phi_k[_i] = w
-            _acc_0 += (w*w)
-            _acc_1 += ((h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
+            _acc_0 += (np.float64(w)*np.float64(w))
+            _acc_1 += (np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w)*np.float64(h2*w + h3*m_1/(eps + math.sqrt(v_1)) - w))
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

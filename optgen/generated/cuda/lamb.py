@@ -107,7 +107,7 @@ def host_v0(t, hyper):
 @cuda.jit(cache=True)
 def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, weight_decay, _partials):
     """Pass 0 of variant (), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -116,8 +116,8 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _t
         _m = pointer_float32(_table_m[_k], _stop)
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -127,8 +127,8 @@ def lamb_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _t
             v_1 = beta2*v + (g*g)*h1
             _m[_i] = m_1
             _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1))))*(weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1)))))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1))))*np.float64(weight_decay*w + h3*m_1/(eps + np.float32(math.sqrt(h2*v_1)))))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -299,10 +299,10 @@ VARIANT_v0 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": lamb_v0_pass0_float32, "float64": lamb_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": [],
                     "kernels": { "float32": lamb_v0_finish0_float32, "float64": lamb_v0_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1])", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1])", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1])", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1])", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3', 'h4', 'weight_decay'], "tensor_args": ['ratio'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
          "kernels": { "float32": lamb_v0_pass1_float32, "float64": lamb_v0_pass1_float64, },

@@ -104,20 +104,20 @@ def host_v0(t, hyper):
 @cuda.jit(cache=True)
 def lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_g, _partials):
     """Pass 0 of variant (), float32: loads w, g; stores nothing; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
         _stop = _chunk_stop[_c]
         _w = pointer_float32(_table_w[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             g = _g[_i]
-            _acc0 += (w*w)
-            _acc1 += (g*g)
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(g)*np.float64(g))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -286,10 +286,10 @@ VARIANT_v0 = {
         {"arrays": ['w', 'g'], "host_args": [], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'g'], "stores": [],
          "kernels": { "float32": lars_v0_pass0_float32, "float64": lars_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64[:, ::1])", },
          "finish": {"host_args": ['eps', 'trust_coefficient', 'weight_decay'],
                     "kernels": { "float32": lars_v0_finish0_float32, "float64": lars_v0_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64)", }}},
         {"arrays": ['w', 'v', 'g'], "host_args": ['h0', 'h1', 'lr', 'momentum', 'weight_decay'], "tensor_args": ['ratio'],
          "reductions": [], "loads": ['w', 'v', 'g'], "stores": ['w', 'v'],
          "kernels": { "float32": lars_v0_pass1_float32, "float64": lars_v0_pass1_float64, },

@@ -145,7 +145,7 @@ def host_v0(t, hyper):
 @cuda.jit(cache=True)
 def paratrooper_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -154,8 +154,8 @@ def paratrooper_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _m = pointer_float32(_table_m[_k], _stop)
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -166,8 +166,8 @@ def paratrooper_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             v_1 = beta2*v + (d*d)*h1
             _m[_i] = m_1
             _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += h2*(m_1*m_1)
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2)*(np.float64(m_1)*np.float64(m_1)))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -335,10 +335,10 @@ VARIANT_v0 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v0_finish0_float32, "float64": paratrooper_v0_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm'], "host_args": ['h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
          "kernels": { "float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64, },
@@ -468,10 +468,10 @@ VARIANT_v1 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v1_finish0_float32, "float64": paratrooper_v1_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'phi'], "stores": ['w', 'phi'],
          "kernels": { "float32": paratrooper_v1_pass1_float32, "float64": paratrooper_v1_pass1_float64, },
@@ -505,7 +505,7 @@ def host_v2(t, hyper):
 @cuda.jit(cache=True)
 def paratrooper_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, _table_phi, beta1, beta2, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -515,8 +515,8 @@ def paratrooper_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
         _phi = pointer_float32(_table_phi[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -528,8 +528,8 @@ def paratrooper_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _phi[_i] = w
-            _acc0 += (w*w)
-            _acc1 += h2*(m_1*m_1)
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2)*(np.float64(m_1)*np.float64(m_1)))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -665,10 +665,10 @@ VARIANT_v2 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
          "kernels": { "float32": paratrooper_v2_pass0_float32, "float64": paratrooper_v2_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v2_finish0_float32, "float64": paratrooper_v2_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm'], "host_args": ['h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
          "kernels": { "float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64, },
@@ -797,10 +797,10 @@ VARIANT_v3 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v3_finish0_float32, "float64": paratrooper_v3_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['h5'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w', 'phi'],
          "kernels": { "float32": paratrooper_v3_pass1_float32, "float64": paratrooper_v3_pass1_float64, },
@@ -837,7 +837,7 @@ def host_v4(t, hyper):
 @cuda.jit(cache=True)
 def paratrooper_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -846,8 +846,8 @@ def paratrooper_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _m = pointer_float32(_table_m[_k], _stop)
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -858,8 +858,8 @@ def paratrooper_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             v_1 = beta2*v + (d*d)*h1
             _m[_i] = m_1
             _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1))))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += np.float64(h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1)))))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -1031,10 +1031,10 @@ VARIANT_v4 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v4_finish0_float32, "float64": paratrooper_v4_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
          "kernels": { "float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64, },
@@ -1171,10 +1171,10 @@ VARIANT_v5 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v5_finish0_float32, "float64": paratrooper_v5_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v', 'phi'], "stores": ['w', 'phi'],
          "kernels": { "float32": paratrooper_v5_pass1_float32, "float64": paratrooper_v5_pass1_float64, },
@@ -1211,7 +1211,7 @@ def host_v6(t, hyper):
 @cuda.jit(cache=True)
 def paratrooper_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, _table_phi, beta1, beta2, eps, h0, h1, h2, weight_decay, _partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -1221,8 +1221,8 @@ def paratrooper_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
         _phi = pointer_float32(_table_phi[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -1234,8 +1234,8 @@ def paratrooper_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _phi[_i] = w
-            _acc0 += (w*w)
-            _acc1 += h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1))))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += np.float64(h2*(m_1*m_1)/((eps + np.float32(math.sqrt(v_1)))*(eps + np.float32(math.sqrt(v_1)))))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -1371,10 +1371,10 @@ VARIANT_v6 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
          "kernels": { "float32": paratrooper_v6_pass0_float32, "float64": paratrooper_v6_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v6_finish0_float32, "float64": paratrooper_v6_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h4'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
          "kernels": { "float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64, },
@@ -1510,10 +1510,10 @@ VARIANT_v7 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
                     "kernels": { "float32": paratrooper_v7_finish0_float32, "float64": paratrooper_v7_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['eps', 'h5'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w', 'phi'],
          "kernels": { "float32": paratrooper_v7_pass1_float32, "float64": paratrooper_v7_pass1_float64, },

@@ -145,7 +145,7 @@ def host_v0(t, hyper):
 @cuda.jit(cache=True)
 def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (False, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -154,8 +154,8 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _m = pointer_float32(_table_m[_k], _stop)
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -165,8 +165,8 @@ def ranger_lars_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             v_1 = beta2*v + (g*g)*h1
             _m[_i] = m_1
             _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -333,10 +333,10 @@ VARIANT_v0 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v0_finish0_float32, "float64": ranger_lars_v0_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm'], "host_args": ['h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
          "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, },
@@ -466,10 +466,10 @@ VARIANT_v1 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v1_finish0_float32, "float64": ranger_lars_v1_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'phi'], "stores": ['w', 'phi'],
          "kernels": { "float32": ranger_lars_v1_pass1_float32, "float64": ranger_lars_v1_pass1_float64, },
@@ -503,7 +503,7 @@ def host_v2(t, hyper):
 @cuda.jit(cache=True)
 def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, _table_phi, beta1, beta2, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (False, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -513,8 +513,8 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
         _phi = pointer_float32(_table_phi[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -525,8 +525,8 @@ def ranger_lars_v2_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _phi[_i] = w
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1 - w)*(h2*w + h3*m_1 - w))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2*w + h3*m_1 - w)*np.float64(h2*w + h3*m_1 - w))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -661,10 +661,10 @@ VARIANT_v2 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
          "kernels": { "float32": ranger_lars_v2_pass0_float32, "float64": ranger_lars_v2_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v2_finish0_float32, "float64": ranger_lars_v2_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm'], "host_args": ['h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
          "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, },
@@ -792,10 +792,10 @@ VARIANT_v3 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v3_finish0_float32, "float64": ranger_lars_v3_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm'], "stores": ['w', 'phi'],
          "kernels": { "float32": ranger_lars_v3_pass1_float32, "float64": ranger_lars_v3_pass1_float64, },
@@ -832,7 +832,7 @@ def host_v4(t, hyper):
 @cuda.jit(cache=True)
 def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, beta1, beta2, eps, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (True, False, False), float32: loads w, m, v, g; stores m, v; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -841,8 +841,8 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _m = pointer_float32(_table_m[_k], _stop)
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -852,8 +852,8 @@ def ranger_lars_v4_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             v_1 = beta2*v + (g*g)*h1
             _m[_i] = m_1
             _v[_i] = v_1
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -1024,10 +1024,10 @@ VARIANT_v4 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v4_finish0_float32, "float64": ranger_lars_v4_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
          "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, },
@@ -1164,10 +1164,10 @@ VARIANT_v5 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v5_finish0_float32, "float64": ranger_lars_v5_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v', 'phi'], "stores": ['w', 'phi'],
          "kernels": { "float32": ranger_lars_v5_pass1_float32, "float64": ranger_lars_v5_pass1_float64, },
@@ -1204,7 +1204,7 @@ def host_v6(t, hyper):
 @cuda.jit(cache=True)
 def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _table_m, _table_v, _table_g, _table_phi, beta1, beta2, eps, h0, h1, h2, h3, _partials):
     """Pass 0 of variant (True, True, False), float32: loads w, m, v, g; stores m, v, phi; sums sum_1, sum_2."""
-    _sums = cuda.shared.array((2, 1024), numba.float32)
+    _sums = cuda.shared.array((2, 1024), numba.float64)
     _tid = cuda.threadIdx.x
     for _c in range(cuda.blockIdx.x, _chunk_tensor.shape[0], cuda.gridDim.x):
         _k = _chunk_tensor[_c]
@@ -1214,8 +1214,8 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
         _v = pointer_float32(_table_v[_k], _stop)
         _g = pointer_float32(_table_g[_k], _stop)
         _phi = pointer_float32(_table_phi[_k], _stop)
-        _acc0 = np.float32(0.0)
-        _acc1 = np.float32(0.0)
+        _acc0 = np.float64(0.0)
+        _acc1 = np.float64(0.0)
         for _i in range(_chunk_start[_c] + _tid, _stop, cuda.blockDim.x):
             w = _w[_i]
             m = _m[_i]
@@ -1226,8 +1226,8 @@ def ranger_lars_v6_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _m[_i] = m_1
             _v[_i] = v_1
             _phi[_i] = w
-            _acc0 += (w*w)
-            _acc1 += ((h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
+            _acc0 += (np.float64(w)*np.float64(w))
+            _acc1 += (np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w)*np.float64(h2*w + h3*m_1/(eps + np.float32(math.sqrt(v_1))) - w))
         # Block reduction, one partial per chunk: a tree in shared memory that halves the
         # live width _n (rounding up) per level, so any block size works. The orderings it
         # relies on are the three barriers: the first makes every thread's _acc visible
@@ -1362,10 +1362,10 @@ VARIANT_v6 = {
         {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
          "kernels": { "float32": ranger_lars_v6_pass0_float32, "float64": ranger_lars_v6_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v6_finish0_float32, "float64": ranger_lars_v6_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
          "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, },
@@ -1500,10 +1500,10 @@ VARIANT_v7 = {
         {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
          "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
          "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
+         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
          "finish": {"host_args": ['lr'],
                     "kernels": { "float32": ranger_lars_v7_finish0_float32, "float64": ranger_lars_v7_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float32[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
+                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)", }}},
         {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h2', 'h3'], "tensor_args": ['trust'],
          "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w', 'phi'],
          "kernels": { "float32": ranger_lars_v7_pass1_float32, "float64": ranger_lars_v7_pass1_float64, },
