@@ -145,16 +145,25 @@ def _check_targets(spec: Spec) -> None:
 INPUT_NAMES = {"w": Param, "g": Grad, "t": Step}
 
 
+#: ``optgen.create(name, params, device=..., nonfinite=..., **hyperparameters_and_options)``
+CREATE_ARGUMENTS = frozenset({"name", "params", "device", "nonfinite"})
+
+
 def _check_names(spec: Spec, where_file: str) -> None:
     """Names become Python identifiers in generated code: no keywords, no second w, g or t."""
     symbols = {s for lhs, rhs in spec.equations for s in [lhs, *rhs.free_symbols]}
     symbols |= {s for st in spec.states if st.init is not None for s in st.init.free_symbols}
+    symbols |= {*spec.hyper_symbols, *spec.option_symbols}
     for sym in sorted(symbols, key=lambda s: s.name):
         kind = _kind(sym)
         if keyword.iskeyword(sym.name):
             raise SpecError(f"{where_file}: the {kind} {sym.name!r} of {spec.name!r} is named with a Python "
                             f"keyword, which generated code cannot use as a variable; rename it (e.g. "
                             f"{sym.name + '_'!r}) and keep the symbol shown in docs with latex=...")
+        if sym.name in CREATE_ARGUMENTS and isinstance(sym, (Hyper, Option)):
+            raise SpecError(f"{where_file}: the {kind} {sym.name!r} of {spec.name!r} has the name of an argument "
+                            f"of optgen.create ({', '.join(sorted(CREATE_ARGUMENTS))}), so it could not be set; "
+                            "choose another name")
         wanted = INPUT_NAMES.get(sym.name)
         if wanted is not None and not isinstance(sym, wanted):
             raise SpecError(f"{where_file}: the {kind} {sym.name!r} of {spec.name!r} has the name of the "

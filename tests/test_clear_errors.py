@@ -205,3 +205,10 @@ def test_no_writable_cache_directory_at_all_is_a_clear_error(tmp_path, monkeypat
     monkeypatch.setattr(tempfile, "tempdir", str(blocker / "tmp"))
     with pytest.raises(SpecError, match=r"a_file/cache is not writable .* set OPTGEN_CACHE_DIR to a writable"):
         _module_file(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["device", "nonfinite", "params"])
+def test_a_hyperparameter_named_like_an_argument_of_create_is_refused(tmp_path, name):
+    """optgen.create(spec, params, device=..., nonfinite=..., **hypers) could never set it."""
+    text = refused(tmp_path, f"x = hyper('{name}', 0.5)\nspec = Spec('c', [(w, w - x * g)])\n")
+    assert f"the hyperparameter '{name}' of 'c' has the name of an argument of optgen.create" in text
