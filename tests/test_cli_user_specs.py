@@ -12,7 +12,7 @@ import pytest
 import optgen
 from optgen import registry
 from optgen.cli import main
-from optgen.registry import ROOT
+from optgen.registry import GENERATED_DIR, ROOT
 
 SPEC = '''
 """Plain descent: w <- w - lr g (a user's spec)."""
@@ -55,7 +55,7 @@ def test_the_kernel_header_names_a_command_that_works_for_the_users_file(user_di
     assert command == f"optgen build {(user_dir / 'plain_gd.py').resolve()}"
     assert main(command.split()[1:] + ["-q", "--target", "cpu"]) == 0
     # a built-in's header keeps naming it by its name
-    assert "run `optgen build adam`" in (ROOT / "generated" / "cpu" / "adam.py").read_text()
+    assert "run `optgen build adam`" in (GENERATED_DIR / "cpu" / "adam.py").read_text()
 
 
 def test_build_of_an_unknown_name_says_what_a_spec_can_be(user_dir, capsys):
@@ -86,7 +86,7 @@ def test_a_spec_named_like_a_builtin_is_shadowed_and_said_so(user_dir, monkeypat
     assert main(["list"]) == 0
     err = capsys.readouterr().err
     assert f"specs/sgd.py shadows {(user_dir / 'my_sgd.py').resolve()}" in err
-    assert optgen.load_spec("sgd").source == "specs/sgd.py"
+    assert optgen.load_spec("sgd").source == "optgen/specs/sgd.py"
     assert optgen.load_spec(str(user_dir / "my_sgd.py")).hypers == {"lr": 0.1}  # still reachable by its path
 
 
