@@ -27,7 +27,8 @@ KNOWN_BUGS: dict[str, str] = {
         "(silently wrong steps, or a SyntaxError in lambdify)"),
     "kernel-builtin-names": (
         "NEW, found by this fuzzer (test_fuzz_found.py): a spec value named after a builtin that the "
-        "generated code calls (abs, max, min, range, bool) shadows it: a numba TypingError at the first step"),
+        "generated code calls (abs, max, min, range, bool) shadows it: a numba TypingError in the kernel, "
+        "a TypeError in the oracle's lambdified function"),
     "oracle-mixed-conditions": (
         "NEW, found by this fuzzer (test_fuzz_found.py): optgen.reference raises ValueError "
         "(inhomogeneous shape) on a condition that ORs a host comparison with a per-element or "
