@@ -18,8 +18,8 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import optgen
-from known_bugs import known_bug
 from badinputs import BAD_CHECKPOINT_ENTRIES, BAD_GRAD_ENTRIES, BAD_HYPER_VALUES, BAD_PARAM_ENTRIES, menu
+from known_bugs import known_bug
 
 SPECS = ["adam", "lamb", "nadam", "rmsprop_seed"]   # plain; reductions; host states; a state from g
 SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 3)]
@@ -70,14 +70,18 @@ def started(setting):
     return opt, ref, mirror
 
 
+def assert_agree(params, mirror, where):
+    for i, (a, b) in enumerate(zip(params, mirror)):
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        rel = REL[a.dtype]
+        np.testing.assert_allclose(a, b, rtol=rel, atol=rel * scale, err_msg=f"params[{i}] {where}")
+
+
 def still_agrees(opt, ref, params, mirror, rng):
     gr = grads_like(params, rng)
     opt.step(gr)
     ref.step([x.copy() for x in gr])
-    for i, (a, b) in enumerate(zip(params, mirror)):
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        rel = REL[a.dtype]
-        np.testing.assert_allclose(a, b, rtol=rel, atol=rel * scale, err_msg=f"params[{i}] after the refusal")
+    assert_agree(params, mirror, "after the refusal")
 
 
 @MORE
@@ -150,6 +154,4 @@ def test_the_same_array_twice_is_one_parameter(setting, twice, one_thread_module
         gr = grads_like(params, rng)
         opt.step(gr + [gr[twice % len(params)]])
         ref.step([x.copy() for x in gr])
-    for i, (a, b) in enumerate(zip(params, mirror)):
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        np.testing.assert_allclose(a, b, rtol=REL[a.dtype], atol=REL[a.dtype] * scale, err_msg=f"params[{i}]")
+    assert_agree(params, mirror, "with a tied copy")
