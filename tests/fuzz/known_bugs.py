@@ -36,6 +36,10 @@ KNOWN_BUGS: dict[str, str] = {
     "huge-int-hyper": (
         "issue 10, clear errors: lr=10**400 raises OverflowError (int too large to convert to float), "
         "not a SpecError naming the hyperparameter"),
+    "oracle-constant-tensor-sum": (
+        "NEW, found by this fuzzer (test_fuzz_found.py): optgen.reference sums a tensor_sum argument "
+        "that does not vary per element (a constant, a hyperparameter, t) once instead of once per "
+        "element: tensor_sum(1) is 1, not the tensor's size; the kernels are right"),
     "noncontiguous-grad-cached": (
         "issue 10 #2: a non-contiguous gradient is copied once and the copy reused while the same "
         "array object comes back, so in-place updates of a persistent gradient buffer are not seen"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import optgen
-from optgen.dsl import Eq, Spec, hyper, norm, state, var, when, w, g
+from optgen.dsl import Eq, Spec, hyper, norm, state, tensor_sum, var, when, w, g
 
 
 @pytest.mark.xfail(strict=True, reason="in-memory specs: the module cache key ignores state inits")
@@ -83,3 +83,19 @@ def test_the_oracle_evaluates_a_host_condition_ored_with_an_array_one(level, fuz
     mirror = [np.ones(3)]
     optgen.reference(spec, mirror).step([grad])
     np.testing.assert_allclose(mirror[0], want, rtol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="the oracle sums a tensor_sum of a constant once, not once per element")
+@pytest.mark.parametrize("what", ["constant", "hyperparameter"])
+def test_the_oracle_sums_a_constant_over_every_element(what, fuzz_dirs):
+    """``r = tensor_sum(1)`` (or ``tensor_sum(lr)``), ``w = w - r`` over a (3, 5) tensor of zeros: by the
+    definition (a sum over the tensor's elements) r = 15 (7.5 with lr = 0.5), so w = -15 (-7.5), as the
+    kernel computes. The oracle's ``numpy.sum`` of the scalar gives r = 1 (0.5)."""
+    r, lr = var("r"), hyper("lr", 0.5, domain="positive")
+    term, want = (1, -15.0) if what == "constant" else (lr, -7.5)
+    spec = Spec(f"fuzz_found_sum_{what}", [(r, tensor_sum(term)), (w, w - r)])
+    params, mirror = [np.zeros((3, 5))], [np.zeros((3, 5))]
+    optgen.create(spec, params).step([np.ones((3, 5))])
+    optgen.reference(spec, mirror).step([np.ones((3, 5))])
+    np.testing.assert_allclose(params[0], want, rtol=1e-12, err_msg="kernel")
+    np.testing.assert_allclose(mirror[0], want, rtol=1e-12, err_msg="oracle")
