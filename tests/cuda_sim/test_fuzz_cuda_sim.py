@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 
-import profiles  # noqa: E402
+import fuzz_profiles  # noqa: E402
 from hypothesis import given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from specgen import fuzz_spec  # noqa: E402
@@ -21,7 +21,7 @@ from specgen import fuzz_spec  # noqa: E402
 import optgen  # noqa: E402
 from optgen.runtime import hypers as hyper_values  # noqa: E402
 
-profiles.load()
+fuzz_profiles.load()
 try:
     from numba import cuda
     from optgen.runtime.cuda import create_cuda

@@ -1,4 +1,4 @@
-"""The fuzzers' hypothesis profile (profiles.py), and a private spec folder and kernel cache.
+"""The fuzzers' hypothesis profile (fuzz_profiles.py), and a private spec folder and kernel cache.
 
 The fuzzed specs are written to a temporary folder and their kernels built into
 a temporary ``OPTGEN_CACHE_DIR``, so that a run leaves nothing in the user's cache.
@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-import profiles
+import fuzz_profiles
 
-PROFILE = profiles.load()
+PROFILE = fuzz_profiles.load()
 
 
 @pytest.fixture(scope="session")

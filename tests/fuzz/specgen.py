@@ -26,7 +26,7 @@ import re
 from hypothesis import strategies as st
 
 from known_bugs import known_bug
-from names import allowed_pool, must_refuse, refused_pool
+from fuzz_names import allowed_pool, must_refuse, refused_pool
 
 LIMIT = 8.0          # values past this bound are squashed back under it
 MAX_ELEMENTS = 65    # the largest tensor the runner draws (a bound for tensor sums)
