@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test build check bench perf-plot clean sim-soak
+.PHONY: demo test fuzz build check bench perf-plot clean sim-soak
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests --ignore=tests/cuda_sim
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n 2 tests/cuda_sim
+
+# the fuzzers of tests/fuzz for minutes (OPTGEN_FUZZ_EXAMPLES examples per test, 400 by default);
+# `make test` runs their fast profile. Failures are replayed first on the next run.
+fuzz: $(STAMP)
+	OPTGEN_FUZZ=long $(PY) -m pytest -q tests/fuzz
 
 build: $(STAMP)
 	$(VENV)/bin/optgen build
