@@ -12,13 +12,41 @@ from typing import Any, Sequence
 
 import numpy as np
 import sympy
+from sympy.printing.numpy import NumPyPrinter
 
 from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
-from .spec import Spec
+from .spec import Spec, TensorSum
 
 _MODULES = [{"TensorSum": np.sum}, "numpy"]
+#: An array of ones of the tensor's shape: ``tensor_sum(e)`` is evaluated as ``sum(e * ones)``,
+#: so that a summand that does not vary per element (a constant, a hyperparameter) is still
+#: summed once per element. Multiplying by 1.0 is exact.
+ONES = sympy.Symbol("_ones", real=True)
+
+
+class _BroadcastingPrinter(NumPyPrinter):
+    """``And``/``Or`` as pairwise ``numpy.logical_and``/``logical_or``, which broadcast.
+
+    NumPyPrinter prints ``logical_or.reduce((a, b))``, which needs operands of one shape,
+    and a host condition (a scalar) ORed with a per-element one (an array) has two.
+    """
+
+    def _print_And(self, expr):
+        return self._pairwise("numpy.logical_and", expr.args)
+
+    def _print_Or(self, expr):
+        return self._pairwise("numpy.logical_or", expr.args)
+
+    def _print_TensorSum(self, expr):
+        return f"TensorSum({self._print(expr.args[0])})"  # numpy.sum, from _MODULES
+
+    def _pairwise(self, fn, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{self._module_format(fn)}({out}, {self._print(a)})"
+        return out
 
 
 class _Equation:
@@ -26,8 +54,9 @@ class _Equation:
 
     def __init__(self, target, expr):
         self.target = target
+        expr = expr.replace(TensorSum, lambda summand: TensorSum(summand * ONES))
         self.args = sorted(expr.free_symbols, key=lambda s: s.name)
-        self.fn = sympy.lambdify(self.args, expr, modules=_MODULES)
+        self.fn = sympy.lambdify(self.args, expr, modules=_MODULES, printer=_BroadcastingPrinter)
 
     def __call__(self, env: dict):
         return self.fn(*(env[a.name] for a in self.args))
@@ -55,6 +84,7 @@ class ReferenceOptimizer:
             for p, gr, states in zip(self.params, grads, self.states):
                 env: dict[str, Any] = dict(hyper)
                 env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
+                env[ONES.name] = np.ones(p.shape)
                 if t == 1 or not states:
                     for name, init in self._inits.items():
                         states[name] = np.broadcast_to(np.asarray(init(env), np.float64), p.shape).copy()

@@ -14,16 +14,7 @@ from __future__ import annotations
 
 import os
 
-KNOWN_BUGS: dict[str, str] = {
-    "oracle-mixed-conditions": (
-        "NEW, found by this fuzzer (test_fuzz_found.py): optgen.reference raises ValueError "
-        "(inhomogeneous shape) on a condition that ORs a host comparison with a per-element or "
-        "per-tensor one, e.g. when(Eq(c, 0) | (g > 0), ...); the kernels are right"),
-    "oracle-constant-tensor-sum": (
-        "NEW, found by this fuzzer (test_fuzz_found.py): optgen.reference sums a tensor_sum argument "
-        "that does not vary per element (a constant, a hyperparameter, t) once instead of once per "
-        "element: tensor_sum(1) is 1, not the tensor's size; the kernels are right"),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def known_bug(name: str) -> bool:

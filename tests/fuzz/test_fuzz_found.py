@@ -1,7 +1,7 @@
 """Bugs the fuzzers found that issue 10 did not list: each a minimal reproduction.
 
-Marked ``xfail(strict=True)``: each fails today, and the mark must go (with the
-matching entry of known_bugs.py) in the change that fixes it. The numbers come
+Each failed when the fuzzer found it (they were marked ``xfail(strict=True)`` until
+their fixes merged). The numbers come
 from the reference oracle or a hand derivation written next to them.
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ import optgen
 from optgen.dsl import Eq, Spec, hyper, norm, state, tensor_sum, var, when, w, g
 
 
-@pytest.mark.xfail(strict=True, reason="in-memory specs: the module cache key ignores state inits")
 def test_in_memory_specs_that_differ_only_in_a_state_init_get_their_own_kernels(fuzz_dirs):
     """Two in-memory specs of one name and the same equations, one state starting at 1, the other at 3.
 
@@ -41,7 +40,6 @@ def _kernel_and_oracle_after_one_step(spec, grad):
     return params[0], mirror[0]
 
 
-@pytest.mark.xfail(strict=True, reason="a spec value named after a builtin the generated code calls shadows it")
 @pytest.mark.parametrize("builtin", ["abs", "range"])
 def test_a_value_named_after_a_builtin_of_the_generated_code(builtin, fuzz_dirs):
     """An intermediate named ``abs`` (Abs is printed ``abs(...)``: today the oracle's lambdified function
@@ -64,7 +62,6 @@ def test_a_value_named_after_a_builtin_of_the_generated_code(builtin, fuzz_dirs)
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=who)
 
 
-@pytest.mark.xfail(strict=True, reason="the oracle cannot evaluate a host condition ORed with an element one")
 @pytest.mark.parametrize("level", ["element", "tensor"])
 def test_the_oracle_evaluates_a_host_condition_ored_with_an_array_one(level, fuzz_dirs):
     """``when(Eq(c, 0) | (g > 0), g, 2 g)``: the oracle raises ValueError (numpy's logical_or.reduce of a
@@ -85,7 +82,6 @@ def test_the_oracle_evaluates_a_host_condition_ored_with_an_array_one(level, fuz
     np.testing.assert_allclose(mirror[0], want, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="the oracle sums a tensor_sum of a constant once, not once per element")
 @pytest.mark.parametrize("what", ["constant", "hyperparameter"])
 def test_the_oracle_sums_a_constant_over_every_element(what, fuzz_dirs):
     """``r = tensor_sum(1)`` (or ``tensor_sum(lr)``), ``w = w - r`` over a (3, 5) tensor of zeros: by the
