@@ -17,7 +17,7 @@ import numpy as np
 
 from ..spec import Spec
 from .base import CompiledOptimizer
-from .checks import check_grads, check_params
+from .checks import check_grads, check_params, check_states
 from .pointers import address_table
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
@@ -26,12 +26,13 @@ CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough 
 class _Group:
     """The tensors of one dtype, with their chunk table and address tables."""
 
-    def __init__(self, dtype, indices, params, state_names):
+    def __init__(self, dtype, indices, params, state_names, states=None):
         self.dtype = np.dtype(dtype)
         self.indices = indices
         self.flat = {"w": [params[i].reshape(-1) for i in indices]}
         for s in state_names:
-            self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
+            self.flat[s] = ([states[i][s].reshape(-1) for i in indices] if states is not None
+                            else [np.zeros(params[i].size, self.dtype) for i in indices])
         # base addresses of w and of every state: the arrays in self.flat keep them valid
         self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
         self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
@@ -99,14 +100,20 @@ class CPUOptimizer(CompiledOptimizer):
 
     device = "cpu"
 
-    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict):
+    def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict,
+                 states: Sequence[dict] | None = None):
+        """``states``: optional per-parameter ``{state name: array}`` the kernels update in place
+        instead of buffers of their own (C-contiguous, each of its parameter's size and dtype;
+        optgen.torch passes views of torch tensors, so that torch owns and checkpoints them)."""
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where)
         self.params = check_params(params, where)
+        if states is not None:
+            states = check_states(states, self.params, self.states, where)
         by_dtype: dict = {}
         for i, p in enumerate(self.params):
             by_dtype.setdefault(p.dtype, []).append(i)
-        self.groups = [_Group(dt, idx, self.params, self.states) for dt, idx in by_dtype.items()]
+        self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in by_dtype.items()]
         n_red = max((len(p["reductions"]) for v in module.VARIANTS.values() for p in v["passes"]), default=0)
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
