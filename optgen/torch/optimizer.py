@@ -44,8 +44,9 @@ class Optimizer(torch.optim.Optimizer):
         self._form.check_group(filled, where)
         launch.make_plan(self._form, filled, where)  # values inside their domains, kernels built
         params = group["params"]
-        params = [params] if isinstance(params, torch.Tensor) else list(params)
-        for i, p in enumerate(params):
+        if not isinstance(params, (torch.Tensor, set)):  # a generator is read once: keep its items
+            group["params"] = params = list(params)
+        for i, p in enumerate([params] if isinstance(params, torch.Tensor) else params):
             tensors.check_param(p[1] if isinstance(p, tuple) else p, f"{where}['params'][{i}]")
         param_group.clear()
         param_group.update(group)
