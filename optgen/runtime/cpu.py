@@ -22,6 +22,20 @@ from .pointers import address_table
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
+#: A launch over fewer elements than this runs on one thread. Entering a parallel region
+#: wakes every Numba thread and waits for the slowest; when the cores are busy (a training
+#: loop's data loaders and forward/backward, other processes) that wait dwarfs small work.
+#: Measured on the shared 2-core machine at load ~18 (Adam, float32, one tensor, µs per
+#: step, 1 thread / 2 threads): 2^12: 20 / 23280; 2^16: 183 / 25840; 2^18: 1140 / 24740;
+#: 2^20: 4823 / 19849. On an idle machine two threads pay off from about 2^16 elements;
+#: 2^20 keeps small models (and every tensor group of a few MB) off the parallel path.
+SERIAL_BELOW = 1 << 20
+
+
+def launch_threads(elements: int, available: int) -> int:
+    """The threads a launch over ``elements`` elements runs on: the one place serial vs parallel is chosen."""
+    return 1 if elements < SERIAL_BELOW else available
+
 
 class _Group:
     """The tensors of one dtype, with their chunk table and address tables."""
@@ -36,9 +50,10 @@ class _Group:
         # base addresses of w and of every state: the arrays in self.flat keep them valid
         self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
         self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
+        self.elements = int(self.sizes.sum())
         self.n_reductions = 1
         self.threads = 0
-        self.balance(numba.get_num_threads())
+        self.balance(launch_threads(self.elements, numba.get_num_threads()))
         self.n_tensors = len(indices)
         self._grads_key: tuple = ()
         self._grads_keep: list = []
@@ -123,12 +138,20 @@ class CPUOptimizer(CompiledOptimizer):
         grads = check_grads(grads, self.params, self._where)
         t = self.t + 1
         variant, host = self._host_stage(t)
-        threads = numba.get_num_threads()
+        available = numba.get_num_threads()
         for gr in self.groups:
             if gr.n_tensors:
+                threads = launch_threads(gr.elements, available)
                 if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
                     gr.balance(threads)
-                self._run_group(gr, variant, host, grads)
+                if threads == available:
+                    self._run_group(gr, variant, host, grads)
+                else:
+                    numba.set_num_threads(threads)
+                    try:
+                        self._run_group(gr, variant, host, grads)
+                    finally:
+                        numba.set_num_threads(available)
         self._finish_step(t, host)
 
     def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
