@@ -98,8 +98,8 @@ def run_cohort(launcher: CPUOptimizer, plan: Plan, key: tuple, members: list, ho
     launcher.t = step
     launcher.host_states = dict(zip(host_names, host))
     launcher.step([tensors.flat_grad(p, p.grad) for p, _ in members])
-    steps = [st["step"] for _, st in members]
-    torch._foreach_add_(steps, 1)
+    for _, st in members:
+        st["step"].add_(1)
     for name in host_names:
         value = launcher.host_states[name]
         for _, st in members:

@@ -57,12 +57,12 @@ class Optimizer(torch.optim.Optimizer):
 
     # -- the step --
     @torch.compiler.disable
-    @torch.no_grad()
     def step(self, closure=None):
         """One step of every param group; returns ``closure()``'s loss when a closure is given.
 
         Parameters whose ``.grad`` is None are skipped (their state does not advance).
-        Every group is checked before any parameter is updated.
+        Every group is checked before any parameter is updated. No autograd mode is set: the
+        kernels write numpy views of detached tensors, and the state tensors never require grad.
         """
         loss = None
         if closure is not None:
