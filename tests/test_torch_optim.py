@@ -141,3 +141,20 @@ def test_any_spec_through_the_generic_class(one_thread, torch_one_thread):
         opt.step()
         for p, r in zip(params, ref.params):
             torch.testing.assert_close(p.detach(), torch.from_numpy(r), rtol=1e-10, atol=1e-12)
+
+
+def test_an_optgen_schedule_as_a_group_value(one_thread):
+    """optgen.schedules objects still work as values; the oracle (optgen.reference) runs the same schedule."""
+    import numpy as np
+    import optgen
+    from optgen.schedules import LinearWarmup
+    p = torch.ones(3, requires_grad=True)
+    arrays = [p.detach().numpy().copy()]
+    opt = ot.Adam([p], lr=LinearWarmup(1e-2, 5, init=1e-3))
+    ref = optgen.reference("adam", arrays, lr=LinearWarmup(1e-2, 5, init=1e-3))
+    for k in range(8):
+        g = torch.full((3,), 0.5 + k)
+        p.grad = g.clone()
+        opt.step()
+        ref.step([g.numpy().astype(np.float32)])
+        torch.testing.assert_close(p.detach(), torch.from_numpy(arrays[0]), rtol=2e-6, atol=1e-7)
