@@ -15,7 +15,6 @@ OneCycleLR and CyclicLR (which cycle ``betas[0]``) work with every Adam-like spe
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from typing import Any, Callable
 
 from ..registry import load_spec
@@ -128,6 +127,3 @@ def generic_form(spec, given: dict) -> Form:
     defaults = generic_defaults(spec, given, title)
     return Form(title, defaults, lambda group: (spec, {o: bool(group[o]) for o in spec.options}))
 
-
-def is_number(v) -> bool:
-    return isinstance(plain(v), numbers.Real) and not isinstance(v, bool)
