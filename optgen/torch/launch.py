@@ -92,15 +92,19 @@ def cohorts(params: list, states: list[dict], host_names: list[str]) -> dict:
 
 
 def run_cohort(launcher: CPUOptimizer, plan: Plan, key: tuple, members: list, host_names: list[str]) -> None:
-    """One step of one cohort at its own step count; its steps and host states advance."""
+    """One step of one cohort at its own step count; its steps and host states advance.
+
+    ``host_names``: the names in ``optimizer.state`` of the module's host states, in the
+    module's order (``plan.module.HOST_STATES``), which the launcher knows by the spec's names."""
     step, host = key
+    spec_names = list(plan.module.HOST_STATES)
     launcher.values = plan.values
     launcher.t = step
-    launcher.host_states = dict(zip(host_names, host))
+    launcher.host_states = dict(zip(spec_names, host))
     launcher.step([tensors.flat_grad(p, p.grad) for p, _ in members])
     for _, st in members:
         st["step"].add_(1)
-    for name in host_names:
-        value = launcher.host_states[name]
+    for spec_name, name in zip(spec_names, host_names):
+        value = launcher.host_states[spec_name]
         for _, st in members:
             st[name].fill_(value)
