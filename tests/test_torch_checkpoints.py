@@ -114,3 +114,22 @@ def test_loaded_state_is_copied_not_aliased(one_thread):
     opt.step()
     assert torch.equal(sd["state"][0]["exp_avg"], kept)
     assert not torch.equal(opt.state[p]["exp_avg"], kept)
+
+
+def test_a_deepcopy_trains_on_its_own_copies(one_thread):
+    """copy.deepcopy(optimizer) (as some training libraries do) copies params and state; the copy
+    steps its own tensors and follows the original's trajectory."""
+    p = torch.randn(5, requires_grad=True)
+    opt = ot.NAdam([p], lr=0.1)
+    p.grad = torch.ones(5)
+    opt.step()
+    twin = copy.deepcopy(opt)
+    q = twin.param_groups[0]["params"][0]
+    assert q is not p and torch.equal(q, p)
+    for k in range(3):
+        p.grad = torch.full((5,), 0.5 * k)
+        q.grad = torch.full((5,), 0.5 * k)
+        opt.step()
+        twin.step()
+    assert torch.equal(p, q)
+    assert twin.state[q]["exp_avg"].data_ptr() != opt.state[p]["exp_avg"].data_ptr()

@@ -127,6 +127,16 @@ class Optimizer(torch.optim.Optimizer):
                 st[name] = torch.tensor(0.0, dtype=torch.float64)
         return st
 
+    # -- copies --
+    def __getstate__(self):
+        """torch's (defaults, state, groups) and the form; the launchers hold addresses: rebuilt."""
+        return {**super().__getstate__(), "_form": self._form}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._plans = {}
+        self._launchers = launch.Launchers()
+
     # -- checkpoints --
     def load_state_dict(self, state_dict: dict) -> None:
         """torch's load_state_dict, after checking that every state fits this optimizer (nothing is
