@@ -158,3 +158,18 @@ def test_an_optgen_schedule_as_a_group_value(one_thread):
         opt.step()
         ref.step([g.numpy().astype(np.float32)])
         torch.testing.assert_close(p.detach(), torch.from_numpy(arrays[0]), rtol=2e-6, atol=1e-7)
+
+
+def test_a_step_leaves_torchs_thread_count_alone():
+    """Numba's OpenMP layer sets OpenMP's thread count at each launch, which torch's intra-op pool
+    shares: the step restores torch's setting (found: torch.get_num_threads() became Numba's)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        p = torch.zeros(3, requires_grad=True)
+        opt = ot.Adam([p])
+        p.grad = torch.ones(3)
+        opt.step()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -69,8 +69,15 @@ class Optimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
-        for plan, members in work:
-            self._run(plan, members)
+        torch_threads = torch.get_num_threads()
+        try:
+            for plan, members in work:
+                self._run(plan, members)
+        finally:
+            # Numba's OpenMP layer sets the calling thread's OpenMP thread count at each launch,
+            # and torch's intra-op pool reads the same setting: give torch its own count back.
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
         return loss
 
     def _plan(self, index: int, group: dict) -> launch.Plan:
