@@ -52,3 +52,19 @@ def check_grads(grads: Sequence, params: Sequence[np.ndarray], where: str) -> li
         if np.dtype(dtype) != p.dtype:
             raise TypeError(f"{where}: grads[{i}] has dtype {np.dtype(dtype)}, params[{i}] has {p.dtype}")
     return grads
+
+
+def check_states(states: Sequence, params: Sequence[np.ndarray], names: Sequence[str], where: str) -> list:
+    """Caller-owned state arrays: one dict per parameter, each state C-contiguous, writable,
+    of the parameter's size and dtype (the kernels write them in place)."""
+    states = list(states)
+    if len(states) != len(params):
+        raise ValueError(f"{where}: got {len(states)} state dicts for {len(params)} parameters")
+    for i, (st, p) in enumerate(zip(states, params)):
+        for s in names:
+            a = st.get(s) if isinstance(st, dict) else None
+            if not isinstance(a, np.ndarray) or a.dtype != p.dtype or a.size != p.size:
+                raise ValueError(f"{where}: states[{i}][{s!r}] must be a {p.dtype} array of {p.size} elements")
+            if not a.flags.c_contiguous or not a.flags.writeable:
+                raise ValueError(f"{where}: states[{i}][{s!r}] must be C-contiguous and writable")
+    return states

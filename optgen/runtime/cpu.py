@@ -18,7 +18,7 @@ import numpy as np
 from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
-from .checks import check_grads, check_params
+from .checks import check_grads, check_params, check_states
 from .grad_table import GradTable
 from .fits import check_scalars_fit
 from .nonfinite import nonfinite_tensors
@@ -28,22 +28,38 @@ from .threads import StepGuard, kernel_launches
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
+#: A launch over fewer elements than this runs on one thread. Entering a parallel region
+#: wakes every Numba thread and waits for the slowest; when the cores are busy (a training
+#: loop's data loaders and forward/backward, other processes) that wait dwarfs small work.
+#: Measured on the shared 2-core machine at load ~18 (Adam, float32, one tensor, µs per
+#: step, 1 thread / 2 threads): 2^12: 20 / 23280; 2^16: 183 / 25840; 2^18: 1140 / 24740;
+#: 2^20: 4823 / 19849. On an idle machine two threads pay off from about 2^16 elements;
+#: 2^20 keeps small models (and every tensor group of a few MB) off the parallel path.
+SERIAL_BELOW = 1 << 20
+
+
+def launch_threads(elements: int, available: int) -> int:
+    """The threads a launch over ``elements`` elements runs on: the one place serial vs parallel is chosen."""
+    return 1 if elements < SERIAL_BELOW else available
+
 
 class _Group:
     """The tensors of one dtype, with their chunk table and address tables."""
 
-    def __init__(self, dtype, indices, params, state_names):
+    def __init__(self, dtype, indices, params, state_names, states=None):
         self.dtype = np.dtype(dtype)
         self.indices = indices
         self.flat = {"w": [params[i].reshape(-1) for i in indices]}
         for s in state_names:
-            self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
+            self.flat[s] = ([states[i][s].reshape(-1) for i in indices] if states is not None
+                            else [np.zeros(params[i].size, self.dtype) for i in indices])
         # base addresses of w and of every state: the arrays in self.flat keep them valid
         self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
         self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
+        self.elements = int(self.sizes.sum())
         self.n_reductions = 1
         self.threads = 0
-        self.balance(numba.get_num_threads())
+        self.balance(launch_threads(self.elements, numba.get_num_threads()))
         self.n_tensors = len(indices)
         self.grads_table = GradTable(indices, self.sizes, self.dtype)
 
@@ -93,13 +109,18 @@ class CPUOptimizer(CompiledOptimizer):
     device = "cpu"
 
     def __init__(self, spec: Spec, module, params: Sequence[np.ndarray], options: dict, values: dict,
-                 nonfinite: str = "propagate"):
+                 nonfinite: str = "propagate", states: Sequence[dict] | None = None):
+        """``states``: optional per-parameter ``{state name: array}`` the kernels update in place
+        instead of buffers of their own (C-contiguous, each of its parameter's size and dtype;
+        optgen.torch passes views of torch tensors, so that torch owns and checkpoints them)."""
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where, nonfinite)
         self._guard = StepGuard(where)
         self.params = check_params(params, where)
         self._kernel_dtypes = {p.dtype for p in self.params}
         check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
+        if states is not None:
+            states = check_states(states, self.params, self.states, where)
         # tied weights: one state and one update, at the first position (runtime/aliasing.py)
         self._tied = aliasing.duplicates(aliasing.first_positions(aliasing.host_ranges(self.params), where))
         later = {j for j, _ in self._tied}
@@ -107,7 +128,7 @@ class CPUOptimizer(CompiledOptimizer):
         for i, p in enumerate(self.params):
             if i not in later:
                 by_dtype.setdefault(p.dtype, []).append(i)
-        self.groups = [_Group(dt, idx, self.params, self.states) for dt, idx in by_dtype.items()]
+        self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in by_dtype.items()]
         n_red = max((len(p["reductions"]) for v in module.VARIANTS.values() for p in v["passes"]), default=0)
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
@@ -129,13 +150,21 @@ class CPUOptimizer(CompiledOptimizer):
         t = self.t + 1
         variant, host = self._host_stage(t)
         check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
-        threads = numba.get_num_threads()
+        available = numba.get_num_threads()
         with kernel_launches():  # serialised where the threading layer is not thread-safe
             for gr in self.groups:
                 if gr.n_tensors:
+                    threads = launch_threads(gr.elements, available)
                     if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
                         gr.balance(threads)
-                    self._run_group(gr, variant, host, grads)
+                    if threads == available:
+                        self._run_group(gr, variant, host, grads)
+                    else:
+                        numba.set_num_threads(threads)
+                        try:
+                            self._run_group(gr, variant, host, grads)
+                        finally:
+                            numba.set_num_threads(available)
         self._finish_step(t, host)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()

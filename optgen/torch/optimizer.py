@@ -1,0 +1,167 @@
+"""``optgen.torch.Optimizer``: any optgen spec as a real ``torch.optim.Optimizer``.
+
+Everything torch's base class does is inherited (``param_groups``, ``state``,
+``zero_grad``, hooks, ``state_dict``); the step reads each group's entries
+afresh, so schedulers that rewrite ``lr``, ``momentum`` or ``betas`` in the
+groups work unchanged. The kernels are optgen's CPU kernels, reaching the
+parameters, gradients and torch-owned state tensors in place (see
+:mod:`optgen.torch.launch` for how per-parameter step counts are kept).
+"""
+from __future__ import annotations
+
+import torch
+
+from . import checkpoint, forms, launch, tensors
+
+
+class Optimizer(torch.optim.Optimizer):
+    """``optgen.torch.Optimizer(params, spec, **hypers)``: ``spec`` is a name, a spec file's path or a Spec.
+
+    ``hypers`` are the spec's hyperparameters and build-time options (``optgen list``
+    shows them; ``beta1``/``beta2`` may be given as ``betas=(b1, b2)``, the name the
+    param groups use). Every param group may set its own values, options included.
+    """
+
+    def __init__(self, params, spec, **hypers):
+        self._init_form(params, forms.generic_form(spec, hypers))
+
+    def _init_form(self, params, form: forms.Form) -> None:
+        self._form = form
+        self._plans: dict = {}
+        self._launchers = launch.Launchers()
+        form.check_group(form.defaults, form.title)
+        super().__init__(params, dict(form.defaults))
+
+    # -- groups --
+    def add_param_group(self, param_group: dict) -> None:
+        """torch's add_param_group, after checking the group's keys, values and tensors (nothing is
+        added when a check fails)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{self._form.title}: a param group must be a dict, not {type(param_group).__name__}")
+        where = f"{self._form.title}, param_groups[{len(self.param_groups)}]"
+        group = _join_betas(dict(param_group), self._form)
+        filled = {**self._form.defaults, **group}
+        self._form.check_group(filled, where)
+        launch.make_plan(self._form, filled, where)  # values inside their domains, kernels built
+        params = group["params"]
+        if not isinstance(params, (torch.Tensor, set)):  # a generator is read once: keep its items
+            group["params"] = params = list(params)
+        for i, p in enumerate([params] if isinstance(params, torch.Tensor) else params):
+            tensors.check_param(p[1] if isinstance(p, tuple) else p, f"{where}['params'][{i}]")
+        param_group.clear()
+        param_group.update(group)
+        super().add_param_group(param_group)
+        if self._form.eager_state is not None:
+            for p in self.param_groups[-1]["params"]:
+                self._init_state(p, self.param_groups[-1])
+
+    # -- the step --
+    @torch.compiler.disable
+    def step(self, closure=None):
+        """One step of every param group; returns ``closure()``'s loss when a closure is given.
+
+        Parameters whose ``.grad`` is None are skipped (their state does not advance).
+        Every group is checked before any parameter is updated. No autograd mode is set: the
+        kernels write numpy views of detached tensors, and the state tensors never require grad.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
+        torch_threads = torch.get_num_threads()
+        try:
+            for plan, members in work:
+                self._run(plan, members)
+        finally:
+            # Numba's OpenMP layer sets the calling thread's OpenMP thread count at each launch,
+            # and torch's intra-op pool reads the same setting: give torch its own count back.
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
+        return loss
+
+    def _plan(self, index: int, group: dict) -> launch.Plan:
+        key = launch.group_key(group, self._form)
+        cached = self._plans.get(index)
+        if cached is None or cached[0] != key:
+            where = f"{self._form.title}, param_groups[{index}]"
+            self._form.check_group({k: v for k, v in group.items() if k in self._form.defaults}, where)
+            cached = (key, launch.make_plan(self._form, group, where))
+            self._plans[index] = cached
+        return cached[1]
+
+    def _prepare(self, index: int, group: dict):
+        plan = self._plan(index, group)
+        members = []
+        for j, p in enumerate(group["params"]):
+            if p.grad is not None:
+                tensors.check_grad(p, p.grad, f"{self._form.title}, param_groups[{index}]['params'][{j}]")
+                members.append(p)
+        return plan, members
+
+    def _run(self, plan: launch.Plan, params: list) -> None:
+        if not params:
+            return
+        host_names = [self._form.torch_name(h) for h in plan.module.HOST_STATES]
+        states = []
+        for p in params:
+            if not self.state[p]:
+                self._init_state(p, None)
+            states.append(self._ensure_states(p, plan))
+        for key, members in launch.cohorts(params, states, host_names).items():
+            launcher = self._launchers.get(plan, [p for p, _ in members], [st for _, st in members],
+                                           self._form.state_names)
+            launch.run_cohort(launcher, plan, key, members, host_names)
+
+    # -- state --
+    def _init_state(self, p: torch.Tensor, group) -> None:
+        """A parameter's first state: step 0 (torch's scalar tensor); arrays come with its first plan."""
+        st = self.state[p]
+        st["step"] = torch.tensor(0.0, dtype=checkpoint.step_dtype())
+        if self._form.eager_state is not None and group is not None:
+            self._form.eager_state(p, st, group)
+
+    def _ensure_states(self, p: torch.Tensor, plan: launch.Plan) -> dict:
+        """The state tensors the plan's kernels need (a new option's state starts at zero)."""
+        st = self.state[p]
+        for s in plan.module.STATES:
+            name = self._form.torch_name(s)
+            if name not in st or st[name] is None:
+                st[name] = tensors.zeros_like(p)
+        for h in plan.module.HOST_STATES:
+            name = self._form.torch_name(h)
+            if name not in st:
+                st[name] = torch.tensor(0.0, dtype=torch.float64)
+        return st
+
+    # -- copies --
+    def __getstate__(self):
+        """torch's (defaults, state, groups) and the form; the launchers hold addresses: rebuilt."""
+        return {**super().__getstate__(), "_form": self._form}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._plans = {}
+        self._launchers = launch.Launchers()
+
+    # -- checkpoints --
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's load_state_dict, after checking that every state fits this optimizer (nothing is
+        changed when a check fails); loaded tensors are copied, laid out as their parameters."""
+        converted = checkpoint.check_and_convert(self, state_dict)
+        super().load_state_dict(converted)
+        for group, saved in zip(self.param_groups, converted["param_groups"]):
+            for p, index in zip(group["params"], saved["params"]):  # torch's cast copies: replaced
+                self.state.pop(p, None)
+                if index in converted["state"]:
+                    self.state[p] = converted["state"][index]
+        self._plans.clear()
+        self._launchers.clear()
+
+
+def _join_betas(group: dict, form: forms.Form) -> dict:
+    """A group given ``beta1``/``beta2`` where the optimizer keeps ``betas``."""
+    if "betas" in form.defaults and any(b in group for b in forms.BETAS) and "beta1" not in form.defaults:
+        b1, b2 = group.pop("betas", form.defaults["betas"])
+        group["betas"] = (group.pop("beta1", b1), group.pop("beta2", b2))
+    return group

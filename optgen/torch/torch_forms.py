@@ -1,0 +1,111 @@
+"""The forms of the optimizers torch.optim ships: torch's group keys, its state names, its spec choices.
+
+Each was checked against torch.optim's source and its trajectories
+(tests/test_torch_trajectories.py for the specs, tests/test_torch_optim.py for
+these classes): the hyperparameters mean the same, the states hold the same
+values under the same names, so checkpoints move between the two.
+"""
+from __future__ import annotations
+
+from .forms import NO_EFFECT, Form
+
+ADAM_STATES = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}
+
+
+def _torch_only(*names) -> dict:
+    return {n: NO_EFFECT[n] for n in names}
+
+
+def _defaults(hypers: dict, torch_only: dict) -> dict:
+    return {**hypers, **{n: rule.default for n, rule in torch_only.items()}}
+
+
+def _options(group: dict, *names) -> dict:
+    return {n: bool(group[n]) for n in names}
+
+
+def adam(title: str, decoupled_default: bool) -> Form:
+    """Adam and AdamW: torch's AdamW is Adam with ``decoupled_weight_decay=True``."""
+    only = _torch_only("foreach", "fused", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2 if decoupled_default else 0,
+                              amsgrad=False, maximize=False, decoupled_weight_decay=decoupled_default), only)
+    return Form(title, defaults,
+                lambda g: ("adamw" if g["decoupled_weight_decay"] else "adam", _options(g, "amsgrad", "maximize")),
+                state_names=ADAM_STATES, torch_only=only)
+
+
+def _sgd_choice(g: dict):
+    if g["momentum"] == 0:  # torch's momentum=0 path: no buffer, dampening and nesterov unused
+        return "sgd", _options(g, "maximize")
+    return "momentum", _options(g, "nesterov", "maximize")
+
+
+def _sgd_refuse(g: dict):
+    if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
+        return "Nesterov momentum requires a momentum and zero dampening (as torch.optim.SGD)"
+    return None
+
+
+def sgd() -> Form:
+    only = _torch_only("foreach", "fused", "differentiable")
+    defaults = _defaults(dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False), only)
+    return Form("optgen.torch.SGD", defaults, _sgd_choice, state_names={"buf": "momentum_buffer"},
+                torch_only=only, step_in_state=False, refuse=_sgd_refuse)
+
+
+def rmsprop() -> Form:
+    only = _torch_only("foreach", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                              maximize=False), only)
+    # torch keeps momentum_buffer only with momentum > 0: absent from its checkpoints otherwise
+    return Form("optgen.torch.RMSprop", defaults, lambda g: ("rmsprop", _options(g, "centered", "maximize")),
+                torch_only=only, optional_states=("momentum_buffer",))
+
+
+def _adagrad_sum(p, state, group) -> None:
+    """torch.optim.Adagrad makes ``sum`` (filled with initial_accumulator_value) at construction."""
+    from . import tensors
+    state["sum"] = tensors.zeros_like(p).fill_(float(group["initial_accumulator_value"]))
+
+
+def adagrad() -> Form:
+    only = _torch_only("foreach", "fused", "differentiable")
+    defaults = _defaults(dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                              maximize=False), only)
+    return Form("optgen.torch.Adagrad", defaults, lambda g: ("adagrad", _options(g, "maximize")),
+                torch_only=only, eager_state=_adagrad_sum)
+
+
+def adadelta() -> Form:
+    only = _torch_only("foreach", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False), only)
+    return Form("optgen.torch.Adadelta", defaults, lambda g: ("adadelta", _options(g, "maximize")),
+                torch_only=only)
+
+
+def adamax() -> Form:
+    only = _torch_only("foreach", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False), only)
+    return Form("optgen.torch.Adamax", defaults, lambda g: ("adamax", _options(g, "maximize")), torch_only=only)
+
+
+def nadam() -> Form:
+    only = _torch_only("foreach", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                              decoupled_weight_decay=False, maximize=False), only)
+    return Form("optgen.torch.NAdam", defaults,
+                lambda g: ("nadam", _options(g, "decoupled_weight_decay", "maximize")), torch_only=only)
+
+
+def _radam_refuse(g: dict):
+    if g["maximize"]:
+        return "maximize=True is not implemented for RAdam (specs/radam.py has no maximize option)"
+    return None
+
+
+def radam() -> Form:
+    only = _torch_only("foreach", "capturable", "differentiable")
+    defaults = _defaults(dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                              decoupled_weight_decay=False, maximize=False), only)
+    return Form("optgen.torch.RAdam", defaults, lambda g: ("radam", _options(g, "decoupled_weight_decay")),
+                state_names={"m": "exp_avg", "v": "exp_avg_sq"}, torch_only=only, refuse=_radam_refuse)
