@@ -32,7 +32,8 @@ FAMILY = {
             " tiny near (0, 0), where ||theta|| is small",
     "lars": "momentum on g rescaled per tensor by tc*||theta||/||g||: steps of ~lr*tc*||theta||/(1-momentum),"
             " whatever g's size",
-    "ranger": "RAdam (un-adapted first steps) plus Lookahead: every 6 steps theta is pulled halfway back to a slow copy",
+    "ranger": "RAdam (un-adapted first steps) plus Lookahead: every 6 steps theta is pulled halfway back"
+              " to a slow copy",
 }
 
 
@@ -59,7 +60,8 @@ def facts(run: Run) -> str:
     dist = float(np.linalg.norm(end - MINIMUM))
     if dist < REACHED:
         first = int(np.argmax(np.linalg.norm(path - MINIMUM, axis=1) < 5 * REACHED))
-        return _early_jump(path) + f"reached (1, 1): within {5 * REACHED:g} from step {first}, {dist:.1e} away at the end"
+        return _early_jump(path) + (f"reached (1, 1): within {5 * REACHED:g} from step {first},"
+                                    f" {dist:.1e} away at the end")
     tail = path[-max(len(path) // 10, min(len(path), 10)):]  # the last tenth, at least 10 points
     net = float(np.linalg.norm(tail[-1] - tail[0]))
     walked = float(np.linalg.norm(np.diff(tail, axis=0), axis=1).sum())

@@ -51,19 +51,19 @@ def rosenbrock_figure(runs: list[Run], path: str) -> str:
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6.6), dpi=80, squeeze=False)
     colors = plt.get_cmap("tab10").colors
     for ax, (title, panel) in zip(axes[0], panels):
-        ax.contour(gx, gy, rosenbrock(gx, gy), levels=_log_levels(1e-2, 2e3, 16), cmap="viridis",
-                   linewidths=0.7, alpha=0.7)
+        ax.contour(gx, gy, rosenbrock(gx, gy), levels=_log_levels(1e-1, 2e3, 12), cmap="viridis",
+                   linewidths=0.7, alpha=0.45, zorder=1)
         for i, run in enumerate(panel):
             k = diverged_at(run.path)
             shown = run.path[:k] if k is not None else run.path
             label = run.name + (" (diverged)" if k is not None else "")
-            ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[i % 10], lw=1.6, label=label, alpha=0.85)
+            ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[i % 10], lw=1.6, label=label, alpha=0.85, zorder=3)
             if k is None:
-                ax.plot(*shown[-1], "o", color=colors[i % 10], ms=7, mec="k", mew=0.6)
-        ax.plot(*runs[0].path[0], "ks", ms=8, label="start")
-        ax.plot(*MINIMUM, "*", color="orange", ms=20, mec="k", label="minimum (1, 1)")
+                ax.plot(*shown[-1], "o", color=colors[i % 10], ms=7, mec="k", mew=0.6, zorder=4)
+        ax.plot(*runs[0].path[0], "ks", ms=8, label="start", zorder=4)
+        ax.plot(*MINIMUM, "*", color="orange", ms=22, mec="k", alpha=0.6, label="minimum (1, 1)", zorder=2)
         ax.set(xlim=XLIM, ylim=YLIM, xlabel="x", ylabel="y", title=title)
-        ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+        ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
     fig.suptitle(f"Rosenbrock (1-x)$^2$ + 100(y-x$^2$)$^2$, contours log-spaced: {len(runs[0].path) - 1} steps"
                  " of each optimizer from one start (dots: where each ended)")
     fig.tight_layout()

@@ -25,8 +25,8 @@ def row(run: Run) -> str:
 def print_header(steps: int, start) -> None:
     print(f"Rosenbrock F(x, y) = (1 - x)^2 + 100 (y - x^2)^2 from ({start[0]:g}, {start[1]:g}), {steps} steps,"
           " minimum 0 at (1, 1).")
-    print("first step s: optgen.create + step 1 (loads the kernels, or compiles them on a cold cache);"
-          " us/step: the mean of steps 2..N.\n")
+    print("first step s: optgen.create + step 1 (loads the kernels, or compiles them on a cold cache; the first"
+          " row also pays the process's one-time imports); us/step: the mean of steps 2..N.\n")
     print(HEADER)
     print("-" * len(HEADER))
 
