@@ -95,6 +95,7 @@ def test_why_line_says_diverged_at_the_step_that_left():
     path = [[-1.5, 2.0], [3.0, -1.0], [1e4, 5.0], [np.inf, np.nan]]
     assert explain.diverged_at(np.array(path)) == 2
     assert explain.why(_run(path)).startswith("diverged at step 2")
+    assert explain.facts(_run([[-1.5, 2.0], [np.inf, 0.0]])).startswith("diverged at step 1;")
 
 
 def test_why_line_says_reached_and_when():

@@ -45,12 +45,14 @@ def diverged_at(path: np.ndarray) -> int | None:
 
 
 def facts(run: Run) -> str:
-    """The measured part of the line: divergence, or distance, pace and zigzag at the end."""
+    """The measured part of the line: divergence, or the distance, step length and zigzag at the end."""
     path = run.path
     k = diverged_at(path)
     if k is not None:
-        early = np.linalg.norm(np.diff(path[: min(k, 6)], axis=0), axis=1).max()
-        text = f"diverged at step {k}: its first steps moved up to {early:.2g}, far more than the valley is wide"
+        text = f"diverged at step {k}"
+        if k >= 2:  # the steps before it are finite
+            early = np.linalg.norm(np.diff(path[: min(k, 6)], axis=0), axis=1).max()
+            text += f": its first steps moved up to {early:.2g}, far more than the valley is wide"
         if run.lr is not None:
             curvature = np.linalg.eigvalsh(rosenbrock_hessian(*path[0])).max()
             text += (f"; lr x curvature across the valley = {run.lr * curvature:.0f} at the start"
@@ -65,7 +67,6 @@ def facts(run: Run) -> str:
     tail = path[-max(len(path) // 10, min(len(path), 10)):]  # the last tenth, at least 10 points
     net = float(np.linalg.norm(tail[-1] - tail[0]))
     walked = float(np.linalg.norm(np.diff(tail, axis=0), axis=1).sum())
-    pace = net / (len(tail) - 1)
     step = walked / (len(tail) - 1)
     text = f"{dist:.2g} short of (1, 1); its last steps are {step:.1e} long"
     if run.lr is not None:
