@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch==2.13.0 is the CPU build on disk here; a bare `torch` would pull a CUDA build.
-	$(PY) -m pip install -q -e ".[dev,torch,cuda]"
+	$(PY) -m pip install -q -e ".[dev,torch,cuda,plot]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,7 +38,6 @@ clean:
 
 # docs/performance.png from the JSON of the runs in docs/perf/run.sh (which takes ~45 min; not re-run here)
 perf-plot: $(STAMP)
-	$(PY) -m pip install -q -e ".[plot]"
 	$(PY) -m optgen.bench.plot docs/perf/adam-2e24.json docs/perf/adam-gpt2.json docs/perf/adam-resnet50.json \
 		docs/perf/foreach-gpt2.json docs/perf/reductions-gpt2.json docs/perf/float64-2e24.json -o docs/performance.png
 	$(PY) -m optgen.bench.plot docs/perf/every-spec-2e24.json -o docs/performance-every-spec.png
