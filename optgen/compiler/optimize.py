@@ -27,6 +27,7 @@ from sympy.logic.boolalg import BooleanAtom
 from ..names import fresh_names
 from .ssa import HOST, SSA
 from .stage import Pass, Staged
+from .traverse import post_order
 
 
 @dataclasses.dataclass
@@ -120,18 +121,8 @@ MAX_INLINE_DEPTH = 40
 
 
 def _measure(e, memo: dict) -> tuple:
-    """(tree size, depth) of ``e``, memoised on shared subexpressions (iterative)."""
-    stack = [e]
-    while stack:
-        x = stack[-1]
-        if x in memo:
-            stack.pop()
-            continue
-        todo = [a for a in x.args if a not in memo]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
+    """(tree size, depth) of ``e``, memoised on shared subexpressions."""
+    for x in post_order(e, lambda x: x.args, memo):
         sizes = [memo[a] for a in x.args]
         memo[x] = (1 + sum(s for s, _ in sizes), 1 + max((d for _, d in sizes), default=0))
     return memo[e]

@@ -22,6 +22,7 @@ import sympy
 from sympy.logic.boolalg import BooleanAtom
 
 from .ssa import HOST, SSA, TENSOR, input_symbol
+from .traverse import post_order
 
 
 @dataclasses.dataclass
@@ -94,22 +95,12 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
     avail: dict = {}  # element symbol -> earliest pass; tensor symbol -> first pass that can use it
 
     def earliest(sym) -> int:
-        """Memoised depth-first over the DAG, with a stack: a chain of hundreds of
-        values must not meet Python's recursion limit."""
-        stack = [sym]
-        while stack:
-            s = stack[-1]
+        """The first pass that can compute ``sym``: the latest of its inputs', one later past a sum."""
+        def inputs(s):
             e = ssa.expr(s)
-            if s in avail or e is None:
-                avail.setdefault(s, 0)
-                stack.pop()
-                continue
-            todo = [d for d in e.free_symbols if d not in avail]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            latest = max([avail[d] for d in e.free_symbols], default=0)
+            return () if e is None else e.free_symbols
+        for s in post_order(sym, inputs, avail):
+            latest = max([avail[d] for d in inputs(s)], default=0)
             avail[s] = latest + 1 if s in ssa.reductions else latest
         return avail[sym]
 
