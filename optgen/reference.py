@@ -8,6 +8,7 @@ against it. ``tensor_sum`` is ``numpy.sum`` over the tensor.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -19,7 +20,7 @@ from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
 from .spec import Spec, TensorSum
 
-_MODULES = [{"TensorSum": np.sum}, "numpy"]
+_MODULES = [{"TensorSum": np.sum, "functools": functools}, "numpy"]  # the printer reduces Max/Min with functools
 #: An array of ones of the tensor's shape: ``tensor_sum(e)`` is evaluated as ``sum(e * ones)``,
 #: so that a summand that does not vary per element (a constant, a hyperparameter) is still
 #: summed once per element. Multiplying by 1.0 is exact.

@@ -31,6 +31,13 @@ def numba_threads(n: int):
 
 
 @pytest.fixture
+def two_threads():
+    """Two Numba threads (the serial-or-parallel choice needs more than one available)."""
+    with numba_threads(2):
+        yield
+
+
+@pytest.fixture
 def one_thread():
     """Tiny tensors: one Numba thread (a parallel launch on a busy machine waits ms for the others)."""
     with numba_threads(1):

@@ -11,7 +11,6 @@ import pytest
 
 import optgen
 from optgen.runtime.cpu import SERIAL_BELOW, launch_threads
-from conftest import numba_threads
 
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads")
 
@@ -21,14 +20,13 @@ def test_the_threshold():
     assert launch_threads(SERIAL_BELOW, 8) == 8
 
 
-def test_a_small_group_runs_serially_and_a_large_one_in_parallel():
+def test_a_small_group_runs_serially_and_a_large_one_in_parallel(two_threads):
     small = [np.zeros(1000, np.float32), np.zeros(10, np.float32)]
     large = [np.zeros(SERIAL_BELOW, np.float64)]
-    with numba_threads(2):
-        opt = optgen.create("adam", small + large)
-        opt.step([np.ones_like(p) for p in small + large])
-        by_dtype = {gr.dtype: gr for gr in opt.groups}
-        assert by_dtype[np.dtype(np.float32)].threads == 1
-        assert by_dtype[np.dtype(np.float64)].threads == 2
-        assert numba.get_num_threads() == 2  # the caller's setting is restored
+    opt = optgen.create("adam", small + large)
+    opt.step([np.ones_like(p) for p in small + large])
+    by_dtype = {gr.dtype: gr for gr in opt.groups}
+    assert by_dtype[np.dtype(np.float32)].threads == 1
+    assert by_dtype[np.dtype(np.float64)].threads == 2
+    assert numba.get_num_threads() == 2  # the caller's setting is restored
     assert np.all(small[0] < 0) and np.all(large[0] < 0)

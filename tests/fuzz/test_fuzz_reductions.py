@@ -6,11 +6,18 @@ the float64 oracle must agree to float32 tolerance wherever the inputs are norma
 float32 numbers, including where their squares are not (|x| > 1.8e19 overflows,
 |x| < 1e-19 underflows). The magnitudes where squares leave float32 are drawn only
 once the known bug float32-reductions is fixed (known_bugs.py).
+
+One thing a float32 kernel cannot do is hold a per-tensor value beyond float32's
+range: the trust ratios go as ||w|| / ||g|| (LARS), or ||w|| eps / ||g|| once LAMB's v
+underflows, so |w| ~ 1e19 with |g| ~ 1e-31 asks for a ratio of 1e44, and |w| ~ 1e-26
+with |g| ~ 1e22 for one of 1e-51 (docs/reliability.md, "Limits"); and LAMB's second moment is a float32 state
+that holds g**2 (as torch's does), so |g| above 1.8e19 overflows it. Such draws are
+left out: they test float32 storage, not the reductions.
 """
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, note
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import optgen
@@ -29,6 +36,8 @@ def exponents():
 @given(name=st.sampled_from(["lars", "lamb"]), w_exp=exponents(), g_exp=exponents(),
        shape=st.sampled_from([(1,), (7,), (3, 5), (65,)]), seed=st.integers(0, 2**32 - 1))
 def test_float32_norms_at_any_magnitude(name, w_exp, g_exp, shape, seed, fuzz_dirs, one_thread_module):
+    assume(abs(w_exp - g_exp) <= 30)  # the trust ratio ~ 10**(w_exp - g_exp) must be a normal float32
+    assume(name != "lamb" or g_exp <= 18)  # LAMB's v (a float32 state, like torch's) holds g**2
     rng = np.random.default_rng(seed)
     params = [(rng.standard_normal(shape) * 10.0**w_exp).astype(np.float32)]
     mirror = [params[0].copy()]
