@@ -26,7 +26,7 @@ MODULE = ["float", "int", "len", "dict", "sum", "pow", "round",
           "select_variant", "host_v0", "tensor_v0_0", "VARIANTS", "VARIANT_v0", "SPEC", "STATES",
           "HYPERS", "ARRAYS", "OPTIONS", "HOST_STATES", "SPEC_HASH"]
 # builtins the generated code calls (Abs -> abs, Max -> max, the chunk loop's range, the variant
-# selector's bool): a spec value of that name shadows them
+# selector's bool): a spec value of that name would shadow them, so the spec language refuses them
 KERNEL_BUILTINS = ["range", "abs", "max", "min", "bool"]
 
 # names the spec language must refuse
@@ -41,14 +41,12 @@ def allowed_pool() -> list[str]:
     pool = list(PLAIN) + list(MODULE)
     if not known_bug("generated-names"):
         pool += GENERATED
-    if not known_bug("kernel-builtin-names"):
-        pool += KERNEL_BUILTINS
     return pool
 
 
 def refused_pool() -> list[str]:
     """Names a spec may not use (each must be a SpecError at load time)."""
-    pool = list(UNDERSCORED) + list(IMPORTS)
+    pool = list(UNDERSCORED) + list(IMPORTS) + list(KERNEL_BUILTINS)
     if not known_bug("keyword-names"):
         pool += KEYWORDS
     if not known_bug("names-w-g-t"):
@@ -58,4 +56,4 @@ def refused_pool() -> list[str]:
 
 def must_refuse(name: str) -> bool:
     return (name.startswith("_") or name in IMPORTS or keyword.iskeyword(name)
-            or name in STEP_SYMBOLS)
+            or name in STEP_SYMBOLS or name in KERNEL_BUILTINS)
