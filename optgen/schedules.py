@@ -21,19 +21,19 @@ value at ``n = 0`` — as torch.optim.lr_scheduler (whose ``last_epoch`` counts 
 ``steps_per_epoch = S`` the unit is an epoch: ``n = floor((t - 1) / S)``, as a
 torch scheduler stepped once per epoch.
 
-Shipped (seed 002, "Learning Rate Schedules", and the usual ones):
+Shipped (the lecture notes on optimizers, "Learning Rate Schedules", and the usual ones):
 
 =========================  ==========================================================
 ``Constant(v)``            v
 ``PiecewiseConstant``      a value per interval of epochs (torch MultiStepLR, optax piecewise_constant)
-``Exponential(v0, r)``     v0 exp(-n / r)                     (seed 002; torch ExponentialLR with gamma = e^(-1/r))
-``Reciprocal(v0, r, c)``   v0 (1 + n / r)^(-c)                (seed 002)
+``Exponential(v0, r)``     v0 exp(-n / r)                     (the lecture notes on optimizers; torch ExponentialLR with gamma = e^(-1/r))
+``Reciprocal(v0, r, c)``   v0 (1 + n / r)^(-c)                (the lecture notes on optimizers)
 ``LinearWarmup``           v0 + (v1 - v0) min(n, W) / W       (optax linear_schedule, torch LinearLR)
 ``PolynomialDecay``        (v0 - v1) (1 - min(n, T) / T)^p + v1  (LARS: p = 2; optax polynomial_schedule, torch PolynomialLR)
 ``WarmupCosine``           linear warmup, then cosine decay   (optax warmup_cosine_decay_schedule)
-``ExponentialGrowth``      v0 q^n; ``.equivalent_to_weight_decay(lr, wd, momentum)``: seed 003 / Li & Arora
+``ExponentialGrowth``      v0 q^n; ``.equivalent_to_weight_decay(lr, wd, momentum)``: the note on exponential learning rates; Li & Arora
 ``Expression(expr)``       any SymPy expression in ``t`` (``StepExpression``: in ``n``); schedules multiply: ``LinearWarmup(...) * Exponential(...)``
-``ReduceOnPlateau``        performance-dependent (seed 002): multiply by ``factor`` when a metric stops improving
+``ReduceOnPlateau``        performance-dependent (the lecture notes on optimizers): multiply by ``factor`` when a metric stops improving
 =========================  ==========================================================
 
 ``ReduceOnPlateau`` is driven by the metric values the user reports
@@ -240,7 +240,7 @@ class PiecewiseConstant(Schedule):
 
 
 class Exponential(Schedule):
-    """``init * exp(-n / r)`` (seed 002: r ~ the training set size)."""
+    """``init * exp(-n / r)`` (the lecture notes on optimizers: r ~ the training set size)."""
 
     def __init__(self, init: float, r: float, steps_per_epoch: int = 1):
         if r <= 0:
@@ -258,7 +258,7 @@ class Exponential(Schedule):
 
 
 class Reciprocal(Schedule):
-    """``init * (1 + n / r)^(-c)`` (seed 002: c ~ 1)."""
+    """``init * (1 + n / r)^(-c)`` (the lecture notes on optimizers: c ~ 1)."""
 
     def __init__(self, init: float, r: float, c: float = 1.0, steps_per_epoch: int = 1):
         if r <= 0:
@@ -310,7 +310,7 @@ class WarmupCosine(Schedule):
 
 
 class ExponentialGrowth(Schedule):
-    """``init * rate^n`` with ``rate > 1``: an exponentially growing learning rate (seed 003).
+    """``init * rate^n`` with ``rate > 1``: an exponentially growing learning rate (the note on exponential learning rates).
 
     :meth:`equivalent_to_weight_decay` gives the schedule of Li & Arora (2020, "An
     Exponential Learning Rate Schedule for Deep Learning", ICLR, arXiv:1910.07454):
@@ -354,7 +354,7 @@ class ExponentialGrowth(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    """Performance-dependent (seed 002): keep the value until a metric stops improving,
+    """Performance-dependent (the lecture notes on optimizers): keep the value until a metric stops improving,
     then multiply it by ``factor`` (the seed halves it: ``factor=0.5``, the default here;
     torch's default is 0.1).
 

@@ -151,7 +151,7 @@ def test_objax_adam_eps_is_inside_the_square_root():
     assert abs(w[0][0] - outside) > 1e-3 * abs(outside)
 
 
-# --- RMSProp as in the seed text --------------------------------------------------
+# --- RMSProp as in the blog post --------------------------------------------------
 
 def rmsprop_seed_numpy(lr=1e-2, alpha=0.99, eps=0.0):
     def step(w, g, s, t):

@@ -1,6 +1,6 @@
 """Schedules: values against optax and torch.optim.lr_scheduler, schedules driving
 optimizers (any hyperparameter), the performance-dependent schedule, and the
-exponential learning rate of seed 003 against its equivalence theorem.
+exponential learning rate (the note on exponential learning rates) against its equivalence theorem.
 
 Step convention: optgen's step t uses the schedule at n = t - 1 steps done, which
 is optax's ``count`` and the number of torch ``scheduler.step()`` calls before
@@ -113,7 +113,7 @@ def test_schedule_values_match_torch_per_epoch(name):
 
 
 def test_reciprocal_by_hand():
-    """Seed 002: eta(n) = eta_0 (1 + n/r)^(-c): eta_0 at n = 0, eta_0 2^-c at n = r, eta_0 4^-c at n = 3r."""
+    """The lecture notes on optimizers: eta(n) = eta_0 (1 + n/r)^(-c): eta_0 at n = 0, eta_0 2^-c at n = r, eta_0 4^-c at n = 3r."""
     s = S.Reciprocal(0.4, r=25, c=1.5)
     assert s.value(1) == 0.4
     np.testing.assert_allclose([s.value(26), s.value(76)], [0.4 * 2 ** -1.5, 0.4 * 4 ** -1.5], rtol=1e-14)
@@ -250,7 +250,7 @@ def test_adam_with_plateau_lr_matches_torch_and_round_trips_state_dict(dtype):
     assert fresh.state_dict() == sched.state_dict()
 
 
-# --- seed 003: an exponentially growing lr is weight decay in disguise ------------------------------------
+# --- the note on exponential learning rates: an exponentially growing lr is weight decay in disguise ---
 
 lr_, wd_, mu_ = hyper("lr", 0.1, domain="positive"), hyper("weight_decay", 0.0, domain="nonnegative"), \
     hyper("momentum", 0.9, domain="[0, 1)")
@@ -274,7 +274,7 @@ def scale_invariant_grads(params, mats):
 @DTYPES
 @pytest.mark.parametrize("lr,wd,momentum", [(0.05, 0.1, 0.0), (0.1, 5e-4, 0.9)])
 def test_exponential_growth_is_equivalent_to_weight_decay(lr, wd, momentum, dtype):
-    """Li & Arora (seed 003): on a scale-invariant loss, SGD(+momentum) with weight decay and a
+    """Li & Arora (the note on exponential learning rates): on a scale-invariant loss, SGD(+momentum) with weight decay and a
     constant lr, and SGD(+momentum) without weight decay and lr_n = lr alpha^(-2n-1), give the
     same function: w_wd(n) = alpha^n w_exp(n), hence the same directions. Both sides are optgen
     kernels; the gradients come from each side's own weights."""

@@ -51,7 +51,7 @@ def torch_kwargs(name: str, hypers: dict) -> dict:
     kw = dict(hypers)
     if "beta1" in kw:
         kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
-    if name == "nesterov":  # the seed's reparametrised form == SGD(nesterov=True, dampening=0)
+    if name == "nesterov":  # the blog post's reparametrised form == SGD(nesterov=True, dampening=0)
         kw["nesterov"] = True
     return kw
 

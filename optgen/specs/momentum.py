@@ -12,7 +12,7 @@ deep learning", ICML, in the form torch.optim.SGD implements:
 
 torch refuses nesterov with dampening != 0; this spec computes the formula above
 for any dampening. For momentum = 0 use ``specs/sgd.py`` (torch's momentum=0 path
-has no buffer, and ignores dampening). The seed text's reparametrised Nesterov
+has no buffer, and ignores dampening). The blog post's reparametrised Nesterov
 form is ``specs/nesterov.py``.
 """
 from optgen.dsl import Eq, Spec, hyper, option, state, var, when, w, g, t

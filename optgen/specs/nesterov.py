@@ -2,13 +2,12 @@
 
 Nesterov (1983), "A method for solving the convex programming problem with
 convergence rate O(1/k^2)", Soviet Math. Dokl. 27:372-376; this is the
-reparametrised form derived in the seed text "Some Deep Learning Optimizers"
-(the blog post 'Some Deep Learning Optimizers'): with u_t = theta_t + alpha v_t,
+reparametrised form derived in the blog post "Some Deep Learning Optimizers": with u_t = theta_t + alpha v_t,
 
     v_{t+1} = alpha v_t - eta grad F(u_t)
     u_{t+1} = u_t - alpha v_t + (1 + alpha) v_{t+1},   v_0 = 0,
 
-and u renamed to the parameter w. The seed's alpha is ``momentum`` and its eta is
+and u renamed to the parameter w. The blog post's alpha is ``momentum`` and its eta is
 ``lr`` (torch.optim's names). Substituting b = -v / lr gives
 b' = momentum b + g and w' = w - lr (g + momentum b'), which is torch.optim.SGD
 with nesterov=True and dampening=0; the tests compare the two.

@@ -1,8 +1,8 @@
 """objax's Adam: epsilon inside the square root, bias correction folded into the step size.
 
 Kingma & Ba (2014), "Adam: A Method for Stochastic Optimization",
-arXiv:1412.6980, as implemented by objax.optimizer.Adam (seed text 000, the
-objax documentation page; code in objax/optimizer/adam.py):
+arXiv:1412.6980, as implemented by objax.optimizer.Adam (the objax
+optimizer docs; code in objax/optimizer/adam.py):
 
     lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
     m = m + (1 - beta1) (g - m)

@@ -12,7 +12,7 @@ ratio as ||w|| / ||lr r_t m_hat l_t||, the norm of the whole step; with the
 clamp inactive lr would then cancel, and every step would move a tensor by
 ||w||. The over9000 code (mgrankin/over9000, ralamb.py) clamps ||w|| to
 [0, 10] rather than the ratio, and takes the norm of w + step rather than of the
-step; this spec follows the issue and the seed's text: the ratio is clamped.
+step; this spec follows the issue and the blog post's text: the ratio is clamped.
 Defaults as Ranger (``specs/ranger.py``): betas (0.95, 0.999), eps 1e-5, k 6,
 alpha 0.5; weight decay is RAdam's (L2, or decoupled with the option), inside
 the trust-ratio step.
