@@ -8,6 +8,7 @@ editable install's finder is not loaded there: a plain path entry processes no
 ``.pth`` files).
 """
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -47,9 +48,16 @@ PROGRAM = textwrap.dedent('''
 def installed(tmp_path_factory):
     """(python of a fresh venv with the wheel installed, a working directory outside the checkout)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and *.egg-info into the source tree, and two
+    # pytest-xdist workers building from the checkout at once corrupt each other's build.
+    source = tmp / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "optgen", source / "optgen", ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
     dist = tmp / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(dist), str(ROOT)], check=True, capture_output=True, text=True)
+                    "-w", str(dist), str(source)], check=True, capture_output=True, text=True)
     (wheel,) = dist.glob("optgen-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
