@@ -21,22 +21,11 @@ import importlib
 import sys
 from pathlib import Path
 
+from .progress import progress_bar
 from .spec import SpecError
 
 SUBCOMMANDS = ["optgen.verify.cli", "optgen.bench.cli"]
 TARGETS_HELP = "optimizer names, spec files (path.py, path.py:NAME) or directories of spec files"
-
-
-def progress_bar(i: int, n: int, label: str, stream=sys.stderr) -> None:
-    """A one-line progress bar on a terminal (and a line per item elsewhere)."""
-    width = 30
-    done = int(width * (i + 1) / max(n, 1))
-    text = f"[{'#' * done}{'.' * (width - done)}] {i + 1}/{n} {label}"
-    if stream.isatty():
-        stream.write("\r" + text[:100].ljust(100) + ("\n" if i + 1 == n else ""))
-    else:
-        stream.write(text + "\n")
-    stream.flush()
 
 
 def cmd_list(args) -> int:

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import types
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -167,7 +168,7 @@ def load_file(path: str | Path) -> list[Spec]:
 def mark_loaded(spec: Spec, digest: str) -> None:
     """Record that ``spec`` is the very object a spec file of this content defines.
 
-    An attribute, not a dataclass field: ``spec.replace(...)``, ``resolve`` and the
+    An attribute, not a dataclass field: ``spec.with_equations(...)``, ``resolve`` and the
     transforms make new objects without it, and those are hashed by what they hold
     (compiler/driver.py ``spec_hash``), never passed off as the file's own spec.
     """
@@ -328,11 +329,26 @@ def find_specs(targets) -> list[Spec]:
     return list({id(s): s for s in out}.values())
 
 
+#: old name -> new name; an old name keeps working, with a DeprecationWarning, for one release
+RENAMED = {"rmsprop_seed": "rmsprop_warmstart"}   # renamed in 0.2: the name said where it came from, not what it is
+
+
+def current_name(name: str) -> str:
+    """``name``, or the name a renamed built-in spec has now (warning that the old one goes)."""
+    if name in RENAMED and name not in all_specs():
+        warnings.warn(f"optimizer {name!r} is now called {RENAMED[name]!r}; the old name will be removed "
+                      f"in the next release", DeprecationWarning, stacklevel=3)
+        return RENAMED[name]
+    return name
+
+
 def load_spec(name_or_path: str | Path | Spec) -> Spec:
     """A spec by name (``"adam"``), by path (``"my/opt.py"``), or ``"path.py:name"``."""
     if isinstance(name_or_path, Spec):
         return validate(name_or_path)
     text = str(name_or_path)
+    if not split_target(text)[2]:
+        text = current_name(text)
     path_part, wanted, is_path = split_target(text)
     if is_path:
         specs = _specs_in_file(path_part, wanted)

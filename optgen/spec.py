@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import sympy
 
@@ -278,16 +278,6 @@ class Spec:
         eqs = [(lhs, rhs.xreplace(repl)) for lhs, rhs in self.equations]
         return dataclasses.replace(self, equations=eqs)
 
-    def replace(self, **changes) -> "Spec":
-        return dataclasses.replace(self, **changes)
-
     def with_equations(self, equations: Iterable[Assignment], **changes) -> "Spec":
         return dataclasses.replace(self, equations=list(equations), **changes)
 
-
-def is_input(sym) -> bool:
-    """Symbols that are inputs of a step rather than assigned values."""
-    return isinstance(sym, (Param, Grad, Step, Hyper, Option, State))
-
-
-CallableLike = Callable[..., Any]

@@ -111,7 +111,7 @@ def test_paired_refuses_what_cannot_share_a_process(capsys):
 def test_page_faults_count_fresh_memory_and_only_that():
     """The faults column: writing 64 MiB of fresh memory faults once per page (4 KiB, or 2 MiB
     where the kernel grants huge pages: at least 32); writing it again, not at all."""
-    from optgen.bench.worker import minor_faults
+    from optgen.bench.paired import minor_faults
     f0 = minor_faults()
     fresh = np.ones(64 << 17)  # 64 MiB of float64: above glibc's mmap threshold, so freshly mapped
     assert minor_faults() - f0 >= 32

@@ -84,7 +84,7 @@ def test_the_expected_header_is_what_is_generated(name, options, target):
 
 
 def test_a_spec_derived_in_memory_gets_its_own_module(cache, one_thread):
-    """``spec.replace(equations=...)`` of a repository spec used to reuse (or overwrite)
+    """``spec.with_equations(...)`` of a repository spec used to reuse (or overwrite)
     generated/cpu/sgd.py: its header carried the file's hash, not the equations'."""
     from optgen.spec import g, w
     sgd = optgen.load_spec("sgd")
@@ -92,7 +92,7 @@ def test_a_spec_derived_in_memory_gets_its_own_module(cache, one_thread):
     committed = (driver.GENERATED_DIR / "cpu" / "sgd.py").read_bytes()
     for k, expected in [(2, 0.8), (3, 0.7), (2, 0.8)]:  # 1 - k * 0.1 * 1, alternating
         params = [np.ones(2)]
-        opt = optgen.create(sgd.replace(equations=[(w, w - k * lr * g)]), params, lr=0.1)
+        opt = optgen.create(sgd.with_equations([(w, w - k * lr * g)]), params, lr=0.1)
         opt.step([np.ones(2)])
         assert np.all(params[0] == expected)
         assert str(cache) in opt.module.__file__

@@ -39,7 +39,7 @@ from optgen.compiler import option_combinations
 STEPS = 30
 SHAPES = [(0,), (), (1,), (7,), (3, 5), (17, 3, 2)]
 BIG = 1_100_003        # > 1M elements and odd: 17 chunks of 65536, the last one partial
-BIG_SPECS = ["adam", "rmsprop_seed"]   # a plain spec, and one whose state starts from g
+BIG_SPECS = ["adam", "rmsprop_warmstart"]   # a plain spec, and one whose state starts from g
 REL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
 
 

@@ -9,7 +9,7 @@ of their sources.
 * objax_adam: objax.optimizer.Adam's update (objax/optimizer/adam.py), with eps
   large enough, relative to v, that its place (inside the square root, on the
   uncorrected v) matters.
-* rmsprop_seed: the blog post's RMSProp, sigma_0 = |g_0|, theta <- theta - eta g / sigma.
+* rmsprop_warmstart: the blog post's RMSProp, sigma_0 = |g_0|, theta <- theta - eta g / sigma.
 * nesterov: the blog post's *original* Nesterov momentum, with the gradient
   evaluated at the shifted point theta + alpha v, on a deterministic loss;
   the reparametrised spec must track u_t = theta_t + alpha v_t (the derivation
@@ -153,7 +153,7 @@ def test_objax_adam_eps_is_inside_the_square_root():
 
 # --- RMSProp as in the blog post --------------------------------------------------
 
-def rmsprop_seed_numpy(lr=1e-2, alpha=0.99, eps=0.0):
+def rmsprop_warmstart_numpy(lr=1e-2, alpha=0.99, eps=0.0):
     def step(w, g, s, t):
         if "sigma" not in s:
             s["sigma"] = np.abs(g)                                         # sigma_0 = |g_0|
@@ -166,16 +166,33 @@ def rmsprop_seed_numpy(lr=1e-2, alpha=0.99, eps=0.0):
 @DTYPES
 @MAKERS
 @pytest.mark.parametrize("hypers", [dict(), dict(lr=0.05, alpha=0.9, eps=0.1)], ids=str)
-def test_rmsprop_seed_matches_the_blog(hypers, maker, dtype):
-    random_run("rmsprop_seed", maker, dtype, hypers, rmsprop_seed_numpy(**hypers))
+def test_rmsprop_warmstart_matches_the_blog(hypers, maker, dtype):
+    random_run("rmsprop_warmstart", maker, dtype, hypers, rmsprop_warmstart_numpy(**hypers))
 
 
-def test_rmsprop_seed_first_step_is_a_sign_step():
+def test_rmsprop_warmstart_first_step_is_a_sign_step():
     """sigma_0 = |g_0|: the first step is -lr sign(g) whatever the gradient's size."""
     w = [np.zeros(4)]
-    optgen.create("rmsprop_seed", w, lr=0.5).step([np.array([3.0, -1e-3, 2e4, -7.0])])
+    optgen.create("rmsprop_warmstart", w, lr=0.5).step([np.array([3.0, -1e-3, 2e4, -7.0])])
     np.testing.assert_allclose(w[0], [-0.5, 0.5, -0.5, 0.5], rtol=1e-14)
 
+
+
+def test_the_old_name_rmsprop_seed_still_works_with_a_deprecation_warning():
+    """Renamed after what it is; the old name keeps its trajectory for one release (same hand-derived sign step)."""
+    w = [np.zeros(2)]
+    with pytest.warns(DeprecationWarning, match="now called 'rmsprop_warmstart'"):
+        opt = optgen.create("rmsprop_seed", w, lr=0.5)
+    assert opt.spec.name == "rmsprop_warmstart"
+    opt.step([np.array([3.0, -1e-3])])
+    np.testing.assert_allclose(w[0], [-0.5, 0.5], rtol=1e-14)
+
+
+def test_the_old_torch_class_rmsprop_seed_still_works_with_a_deprecation_warning():
+    import optgen.torch
+    with pytest.warns(DeprecationWarning, match="RMSpropWarmstart"):
+        cls = optgen.torch.RMSpropSeed
+    assert cls is optgen.torch.RMSpropWarmstart
 
 # --- Nesterov, reparametrised (the blog post 'Some Deep Learning Optimizers') ---------------------------------------------
 

@@ -23,7 +23,7 @@ def numeric(traj, j, values, dim=1):
     ("adam", {}, dict(lr=0.1, beta1=0.8, beta2=0.9, eps=1e-3, weight_decay=0.05)),
     ("adam", {"amsgrad": True}, dict(lr=0.1, beta1=0.8, beta2=0.9, eps=1e-3, weight_decay=0.0)),
     ("momentum", {"nesterov": True}, dict(lr=0.1, momentum=0.7, dampening=0.2, weight_decay=0.1)),
-    ("rmsprop_seed", {}, None),
+    ("rmsprop_warmstart", {}, None),
 ])
 def test_unrolled_steps_match_the_reference_oracle(name, options, hypers):
     spec = optgen.load_spec(name)

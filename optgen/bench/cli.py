@@ -72,7 +72,7 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_bench(args) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .runner import format_table, run_bench
     impls = [s.strip() for s in args.impl.split(",") if s.strip()] if args.impl else None
     options = {}
@@ -121,7 +121,7 @@ def _report(res: dict, path: str | None) -> int:
 
 
 def _cuda(args) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .cuda import bench_cuda, format_cuda_table
     if args.dtype != "float32":
         print("optgen bench --device cuda: float32 only", file=sys.stderr)
@@ -138,7 +138,7 @@ def _cuda(args) -> int:
 
 
 def _startup(args) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .runner import machine
     from .startup import format_startup, measure_startup
     res = [measure_startup(n, args.dtype.split(",")[0], args.rounds or 3, None if args.quiet else progress_bar) for n in args.names]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,13 @@ PAIRABLE = ("stream", "optgen", "optgen-1tensor", "numpy", "torch-forloop", "tor
 PEERS = ("torch-fused", "torch-foreach")  # the peer a table is compared with, first one present
 DEFAULT_ROUNDS = 100
 SPIN_COUNT = "1000"  # libgomp spins before an idle thread sleeps (see the module docstring)
+
+
+def minor_faults() -> int:
+    """Page faults this process has taken so far: a step that maps fresh memory for its
+    temporaries pays one per 4 KiB page (the kernel zeroes each), a step that
+    allocates nothing pays none."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def median_ci(xs: list[float]) -> dict:
@@ -61,10 +69,9 @@ def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None
     """The worker's side: set up every (implementation, dtype), then alternate steps.
 
     Returns ``{"times": {"impl/dtype": [seconds per step, one per round]}, "faults": {...}}``
-    (page faults per step, :func:`optgen.bench.worker.minor_faults`).
+    (page faults per step, :func:`minor_faults`).
     """
     from .impls import IMPLS
-    from .worker import minor_faults
     steps = {}
     for dt in cfg["dtypes"]:
         for impl in cfg["impls"]:

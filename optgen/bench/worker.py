@@ -11,17 +11,11 @@ With ``"impl": "probe"`` it answers which implementations are available; with
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 import traceback
 
-
-def minor_faults() -> int:
-    """Page faults this process has taken so far: a step that maps fresh memory for its
-    temporaries pays one per 4 KiB page (the kernel zeroes each), a step that
-    allocates nothing pays none."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+from .paired import minor_faults, run_in_process
 
 
 def run(cfg: dict) -> dict:
@@ -32,7 +26,6 @@ def run(cfg: dict) -> dict:
         return {"ok": True, "available": available,
                 "unavailable": {name: unavailable_reason(name, cfg) for name in cfg["impls"] if name not in available}}
     if cfg["impl"] == "paired":
-        from .paired import run_in_process
         return run_in_process(cfg, lambda i, n: print(f"#progress {i} {n}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     step = IMPLS[cfg["impl"]][1](cfg)

@@ -19,7 +19,7 @@ import types
 import warnings
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
 from . import cpu
@@ -29,17 +29,10 @@ from .render import render
 from .ssa import to_ssa
 from .stage import stage
 
-TARGETS = {"cpu": cpu}
-try:  # the CUDA target only renders source: it needs no GPU and no numba-cuda
-    from . import cuda as _cuda
-    TARGETS["cuda"] = _cuda
-except ImportError:  # pragma: no cover - until the CUDA target exists
-    pass
+from . import cuda
 
-
-def register_target(name: str, module) -> None:
-    """A target is a module with ``TEMPLATE`` and ``context(build)``."""
-    TARGETS[name] = module
+#: a target is a module with ``TEMPLATE`` and ``context(build)``; CUDA only renders source (no GPU needed)
+TARGETS = {"cpu": cpu, "cuda": cuda}
 
 
 @dataclasses.dataclass
@@ -74,7 +67,7 @@ def _spec_path(spec: Spec) -> Path | None:
 def output_dir(spec: Spec, target: str) -> Path:
     """``generated/<target>`` for the repository's own specs; a cache directory for the rest.
 
-    A spec derived in memory from a repository spec (``spec.replace(...)``) is not
+    A spec derived in memory from a repository spec (``spec.with_equations(...)``) is not
     the file's spec: it goes to the cache, in a directory of its own content hash,
     so that it neither overwrites ``generated/`` nor shares a module with its origin.
     """
@@ -148,7 +141,7 @@ def spec_hash(spec: Spec) -> str:
     A spec file's own spec: the hash of the file's text, taken from the very bytes that
     were executed (registry.load_file), so an edit after loading cannot put old
     equations under a new hash. Any other spec (in memory, derived with
-    ``spec.replace``, or made by transforms from other spec files, which the file hash
+    ``spec.with_equations``, or made by transforms from other spec files, which the file hash
     does not cover): a hash of its equations, declarations and defaults.
     """
     loaded = loaded_hash(spec)

@@ -13,7 +13,7 @@ With Recurrent Neural Networks", arXiv:1308.0850. As torch.optim.RMSprop:
 torch takes a different code path for momentum = 0 (it never creates the
 buffer); here ``momentum == 0`` is a host condition, so it selects a kernel
 variant that neither reads nor writes the buffer. The blog post's form with
-sigma_0 = |g_0| is ``specs/rmsprop_seed.py``.
+sigma_0 = |g_0| is ``specs/rmsprop_warmstart.py``.
 """
 from optgen.dsl import Eq, Spec, hyper, option, state, var, when, w, g, sqrt
 

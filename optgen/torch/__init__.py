@@ -18,6 +18,6 @@ __all__ = ["Optimizer", "Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta"
 
 def __getattr__(name: str):
     """The classes of specs torch.optim does not ship (LAMB, LARS, Ranger, ...), made on first use."""
-    if name in SPEC_CLASSES:
+    if name in SPEC_CLASSES or name in classes.RENAMED_CLASSES:
         return getattr(classes, name)
     raise AttributeError(f"module 'optgen.torch' has no attribute {name!r}")

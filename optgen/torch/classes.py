@@ -103,7 +103,7 @@ TORCH_CLASSES = [Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RA
 SPEC_CLASSES = {
     "LAMB": "lamb", "LARS": "lars", "LARSEMA": "lars_ema", "Ranger": "ranger", "RangerLARS": "ranger_lars",
     "Paratrooper": "paratrooper", "AdaBound": "adabound", "RAdamW": "radamw", "Nesterov": "nesterov",
-    "ObjaxAdam": "objax_adam", "RMSpropSeed": "rmsprop_seed", "Momentum": "momentum",
+    "ObjaxAdam": "objax_adam", "RMSpropWarmstart": "rmsprop_warmstart", "Momentum": "momentum",
 }
 
 
@@ -125,7 +125,16 @@ def spec_class(class_name: str, spec_name: str) -> type:
     return type(class_name, (Optimizer,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
 
 
+#: old class name -> new one, kept for one release
+RENAMED_CLASSES = {"RMSpropSeed": "RMSpropWarmstart"}
+
+
 def __getattr__(name: str):
+    if name in RENAMED_CLASSES:
+        import warnings
+        warnings.warn(f"optgen.torch.{name} is now {RENAMED_CLASSES[name]}; the old name will be removed in "
+                      f"the next release", DeprecationWarning, stacklevel=2)
+        name = RENAMED_CLASSES[name]
     if name in SPEC_CLASSES:
         cls = spec_class(name, SPEC_CLASSES[name])
         globals()[name] = cls

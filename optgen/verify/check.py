@@ -6,7 +6,6 @@ fails and a counterexample with the values of both sides there.
 """
 from __future__ import annotations
 
-import collections
 import time
 import traceback
 
@@ -14,14 +13,14 @@ import sympy
 
 from . import claims as C
 from .oracles import Atoms, Function, ScaleInvariant, Sequence
-from .prove import Timeout, check_zero, display, samplers_for, symbolic_zero, time_limit
+from .prove import Timeout, check_zero, samplers_for, symbolic_zero, time_limit
 from .sums import assume, combine_sums
-from .symbols import Sampler, canon, sym, t as T_SPEC, variables
+from .symbols import canon, sym, t as T_SPEC, variables
+from .outcomes import N_POINTS, failure, full_values, summary, values_at
 from .unroll import recursion, unroll
 
 __all__ = ["run", "checkers"]
 
-N_POINTS = 4        # random points per numeric check
 T_START = sym("T", r"T", integer=True, positive=True)
 
 
@@ -35,34 +34,11 @@ def _expr(x):
                             for s in parsed.free_symbols})
 
 
-def _summary(hows: list[str]) -> str:
-    counts = collections.Counter(hows)
-    return ", ".join(f"{h} x{n}" if n > 1 else h for h, n in counts.items())
-
-
-def _fail(claim, proof, where: str, step=None, diff=None, values=None) -> C.Result:
-    return C.Result(claim, False, proof.method, proof.how, detail=where,
-                    counterexample={str(k): v for k, v in (proof.counterexample or {}).items()},
-                    first_step=step, difference=display(diff) if diff is not None else None,
-                    values=values)
-
-
-def _values_at(sampler_values: dict, **exprs) -> dict:
-    out = {}
-    for key, e in exprs.items():
-        try:
-            s = Sampler(fixed=sampler_values)
-            out[key] = s.evaluate(e)
-        except Exception:  # a side undefined at that point: say so rather than fail the report
-            out[key] = sympy.nan
-    return out
-
-
 def _decided(claim, proofs: list, detail: str, extra_how: str = "") -> C.Result:
     methods = {p.method for p in proofs}
     method = "symbolic" if methods == {"symbolic"} else "numeric"
     hows = [p.how for p in proofs if p.method == method] or [p.how for p in proofs]
-    how = _summary(hows) + (f"; {extra_how}" if extra_how else "")
+    how = summary(hows) + (f"; {extra_how}" if extra_how else "")
     return C.Result(claim, True, method, how, detail=detail)
 
 
@@ -104,9 +80,9 @@ def check_equivalence(c: C.Equivalence, steps: int | None) -> C.Result:
                 if not proof.holds:
                     comp = f"[{i}]" if c.dim > 1 else ""
                     what = f"{lo}{comp} vs {ro}{comp}" + (" minus the residual" if n == 0 and c.residual is not None else "")
-                    at = _full_values(samplers, proof.counterexample)
-                    vals = _values_at(at, left=lv[i].xreplace(subs), right=rv[i].xreplace(subs))
-                    return _fail(c, proof, f"first difference at step {j} ({what}); "
+                    at = full_values(samplers, proof.counterexample)
+                    vals = values_at(at, left=lv[i].xreplace(subs), right=rv[i].xreplace(subs))
+                    return failure(c, proof, f"first difference at step {j} ({what}); "
                                  f"{left.side.name} vs {right.side.name}", j, d, vals)
                 proofs.append(proof)
     extra = f"{oracle.numeric_merges} gradient point(s) identified numerically" if oracle.numeric_merges else ""
@@ -167,14 +143,6 @@ def _induction_base(c, left, right, samplers) -> bool:
     return True
 
 
-def _full_values(samplers, cex: dict | None) -> dict:
-    """All values of the sampler that produced ``cex`` (so both sides can be evaluated)."""
-    for s in samplers:
-        if cex and all(s.values.get(k) == v for k, v in cex.items()):
-            return dict(s.values)
-    return dict(cex or {})
-
-
 # --- closed forms ---------------------------------------------------------------------------
 
 def _recursion_of(c: C.ClosedForm):
@@ -206,8 +174,8 @@ def check_closed_form(c: C.ClosedForm, steps: int | None) -> C.Result:
         base = assume((closed.xreplace({t: 1}).doit() - rec.xreplace({prev: init, T: 1})), c.assume_false)
         pb = check_zero(base, samplers)
         if pb.holds is False:
-            return _fail(c, pb, "the closed form is wrong at t = 1 (base case)", 1, base,
-                         _values_at(_full_values(samplers, pb.counterexample),
+            return failure(c, pb, "the closed form is wrong at t = 1 (base case)", 1, base,
+                         values_at(full_values(samplers, pb.counterexample),
                                     closed=closed.xreplace({t: 1}).doit(), recursion=rec.xreplace({prev: init, T: 1})))
         how = symbolic_zero(step, timeout=10)
         if how is not None and pb.method == "symbolic":
@@ -234,8 +202,8 @@ def check_closed_form(c: C.ClosedForm, steps: int | None) -> C.Result:
         d = assume(value - expected, c.assume_false)
         proof = check_zero(d, samplers)
         if not proof.holds:
-            vals = _values_at(_full_values(samplers, proof.counterexample), unrolled=value, closed=expected)
-            return _fail(c, proof, f"first difference at t = {n}", n, d, vals)
+            vals = values_at(full_values(samplers, proof.counterexample), unrolled=value, closed=expected)
+            return failure(c, proof, f"first difference at t = {n}", n, d, vals)
         proofs.append(proof)
     res = _decided(c, proofs, "")
     finite = f"t = 1..{k} by unrolling: {res.method} ({res.how})"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sympy
 
 from . import claims as C
-from .check import N_POINTS, _fail, _full_values, _summary, _values_at
 from .oracles import GRAD
+from .outcomes import N_POINTS, failure, full_values, summary, values_at
 from .prove import Timeout, check_zero, display, samplers_for, symbolic_zero, time_limit
 from .sums import assume, expectation
 from .symbols import Sampler, canon, sym, variables
@@ -30,10 +30,10 @@ def check_identity(c: C.Identity, steps: int | None) -> C.Result:
     samplers = samplers_for(N_POINTS + 4, ranges=ranges)
     proof = check_zero(d, samplers, timeout=10)
     if proof.holds is False:
-        vals = _values_at(_full_values(samplers, proof.counterexample),
+        vals = values_at(full_values(samplers, proof.counterexample),
                           lhs=assume(lhs.doit(), c.assume_false).xreplace(subs),
                           rhs=assume(rhs.doit(), c.assume_false).xreplace(subs))
-        return _fail(c, proof, "the two sides differ", None, d, vals)
+        return failure(c, proof, "the two sides differ", None, d, vals)
     if proof.holds and proof.method == "numeric" and c.t is not None:
         k = steps or c.steps
         t = canon(c.t)
@@ -76,7 +76,7 @@ def check_expectation(c: C.Expectation, steps: int | None) -> C.Result:
     d = e - canon(c.value)
     proof = check_zero(d, samplers_for(N_POINTS + 2))
     if proof.holds is False:
-        return _fail(c, proof, f"E[...] = {display(e) or '(large)'}", None, d)
+        return failure(c, proof, f"E[...] = {display(e) or '(large)'}", None, d)
     return C.Result(c, proof.holds, proof.method, "linearity of E, moments given; " + proof.how,
                     detail=f"E[...] = {e}")
 
@@ -168,10 +168,10 @@ def check_scale_invariance(c: C.ScaleInvariance, steps: int | None) -> C.Result:
             return C.Result(c, None, "symbolic", "not proved", detail=f"{what}: no symbolic proof")
         proof = check_zero(d, samplers_for(N_POINTS))
         if proof.holds is False:
-            return _fail(c, proof, f"{what} is false for this loss", None, d)
+            return failure(c, proof, f"{what} is false for this loss", None, d)
         proofs.append(C.Result(c, True, proof.method, proof.how))
     method = "symbolic" if all(p.method == "symbolic" for p in proofs) else "numeric"
-    return C.Result(c, True, method, _summary([p.how for p in proofs]),
+    return C.Result(c, True, method, summary([p.how for p in proofs]),
                     detail=f"{len(checks)} identities, theta in R^{c.dim}, c > 0")
 
 

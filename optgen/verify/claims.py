@@ -239,16 +239,15 @@ class Result:
         return self.outcome in (PASS, XFAIL)
 
     def __str__(self) -> str:
-        from .report import details
         return details(self)
 
     def counterexample_text(self) -> str:
         if not self.counterexample:
             return ""
-        return ", ".join(f"{k} = {_short(v)}" for k, v in sorted(self.counterexample.items(), key=lambda kv: str(kv[0])))
+        return ", ".join(f"{k} = {short_value(v)}" for k, v in sorted(self.counterexample.items(), key=lambda kv: str(kv[0])))
 
 
-def _short(v) -> str:
+def short_value(v) -> str:
     v = sympy.sympify(v)
     if v.is_Rational:
         return str(v) if len(str(v)) <= 12 else f"{float(v):.6g}"
@@ -256,3 +255,23 @@ def _short(v) -> str:
         c = complex(v)
         return f"{c.real:.6g}" if c.imag == 0 else f"{c.real:.6g}{c.imag:+.6g}i"
     return str(v)
+
+
+def details(r) -> str:
+    """A few lines on what was found (for failures, errors, and -v)."""
+    out = [f"{r.claim.name}: {r.outcome} ({r.method}: {r.how})"]
+    if r.claim.statement:
+        out.append(f"  claim: {r.claim.statement}")
+    if r.claim.xfail:
+        out.append(f"  expected to fail: {r.claim.xfail}")
+    if r.error:
+        out.append(f"  error: {r.error}")
+    if r.detail:
+        out.append(f"  {r.detail}")
+    if r.counterexample:
+        out.append(f"  counterexample: {r.counterexample_text()}")
+    if r.values:
+        out.append("  values there: " + ", ".join(f"{k} = {short_value(v)}" for k, v in r.values.items()))
+    if r.difference is not None:
+        out.append(f"  difference: {r.difference}")
+    return "\n".join(out)

@@ -13,6 +13,7 @@ from pathlib import Path
 import sympy
 
 from . import claims as C
+from .claims import details
 from .symbols import canon, latex as _latex
 
 __all__ = ["format_results", "table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
@@ -49,26 +50,6 @@ def summary(results) -> str:
     return (f"{len(results)} claims: {counts[C.PASS]} proved or verified ({sym} symbolically), "
             f"{counts[C.XFAIL]} failed as expected, {counts[C.FAIL]} failed, "
             f"{counts[C.XPASS]} passed unexpectedly, {counts[C.ERROR]} errors; {total:.1f} s")
-
-
-def details(r) -> str:
-    """A few lines on what was found (for failures, errors, and -v)."""
-    out = [f"{r.claim.name}: {r.outcome} ({r.method}: {r.how})"]
-    if r.claim.statement:
-        out.append(f"  claim: {r.claim.statement}")
-    if r.claim.xfail:
-        out.append(f"  expected to fail: {r.claim.xfail}")
-    if r.error:
-        out.append(f"  error: {r.error}")
-    if r.detail:
-        out.append(f"  {r.detail}")
-    if r.counterexample:
-        out.append(f"  counterexample: {r.counterexample_text()}")
-    if r.values:
-        out.append("  values there: " + ", ".join(f"{k} = {C._short(v)}" for k, v in r.values.items()))
-    if r.difference is not None:
-        out.append(f"  difference: {r.difference}")
-    return "\n".join(out)
 
 
 # --- LaTeX ---------------------------------------------------------------------------------
@@ -222,7 +203,7 @@ def markdown(results, title: str = "Derivations checked by `optgen verify`", com
         if r.counterexample:
             out += [f"*Counterexample:* {r.counterexample_text()}", ""]
         if r.values:
-            out += ["*Values there:* " + ", ".join(f"{k} = {C._short(v)}" for k, v in r.values.items()), ""]
+            out += ["*Values there:* " + ", ".join(f"{k} = {C.short_value(v)}" for k, v in r.values.items()), ""]
         if r.difference is not None:
             out += ["*Difference:*", "", "$$", latex(r.difference), "$$", ""]
     return "\n".join(out).rstrip() + "\n"

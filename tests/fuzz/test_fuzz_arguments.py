@@ -21,7 +21,7 @@ import optgen
 from badinputs import BAD_CHECKPOINT_ENTRIES, BAD_GRAD_ENTRIES, BAD_HYPER_VALUES, BAD_PARAM_ENTRIES, menu
 from known_bugs import known_bug
 
-SPECS = ["adam", "lamb", "nadam", "rmsprop_seed"]   # plain; reductions; host states; a state from g
+SPECS = ["adam", "lamb", "nadam", "rmsprop_warmstart"]   # plain; reductions; host states; a state from g
 SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 3)]
 REL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
 REFUSED = (TypeError, ValueError)

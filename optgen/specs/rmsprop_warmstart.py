@@ -20,7 +20,7 @@ eps = hyper("eps", 0.0, latex=r"\epsilon", domain="nonnegative",
 
 sigma = state("sigma", init=Abs(g), latex=r"\sigma", doc="root mean square of the gradients")
 
-spec = Spec("rmsprop_seed", [
+spec = Spec("rmsprop_warmstart", [
     (sigma, sqrt(alpha * sigma**2 + (1 - alpha) * g**2)),
     (w, w - lr / (sigma + eps) * g),
 ], doc="RMSProp in the blog post's form: sigma_0 = |g_0|, w <- w - lr g / sigma.",
