@@ -330,7 +330,7 @@ def find_specs(targets) -> list[Spec]:
 
 
 #: old name -> new name; an old name keeps working, with a DeprecationWarning, for one release
-RENAMED = {"rmsprop_seed": "rmsprop_warmstart"}   # renamed in 0.2: the name said where it came from, not what it is
+RENAMED = {"rmsprop_seed": "rmsprop_warmstart"}   # after 0.1.0: the name said where it came from, not what it is
 
 
 def current_name(name: str) -> str:
@@ -347,8 +347,6 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
     if isinstance(name_or_path, Spec):
         return validate(name_or_path)
     text = str(name_or_path)
-    if not split_target(text)[2]:
-        text = current_name(text)
     path_part, wanted, is_path = split_target(text)
     if is_path:
         specs = _specs_in_file(path_part, wanted)
@@ -356,5 +354,5 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
             raise SpecError(f"{path_part} defines several specs {[s.name for s in specs]}; "
                             f"name one as '{path_part}:NAME'")
         return specs[0]
-    path = find_spec_file(text)
-    return next(s for s in load_file(path) if s.name == text)
+    name = current_name(text)
+    return next(s for s in load_file(find_spec_file(name)) if s.name == name)
