@@ -21,6 +21,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from . import abi
 from .progress import progress_bar
 from .spec import SpecError
 
@@ -83,8 +84,8 @@ def cmd_show(args) -> int:
             for p in v.passes:
                 if stage in ("all", "passes", "element"):
                     print(f"  pass {p.index}: loads {', '.join(p.loads) or '-'}; stores "
-                          f"{', '.join(p.stores) or '-'}; {p.bytes_per_element(4)} B/element float32, "
-                          f"{p.bytes_per_element(8)} B float64")
+                          f"{', '.join(p.stores) or '-'}; {abi.bytes_per_element([p], 4)} B/element float32, "
+                          f"{abi.bytes_per_element([p], 8)} B float64")
                 if stage in ("all", "element"):
                     for s, e in p.body:
                         print(f"    {s} = {e}")

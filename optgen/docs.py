@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sympy
 
+from . import abi
 from .compiler.driver import compile_spec
 from .registry import ROOT, all_specs, find_specs, is_builtin
 
@@ -54,7 +55,7 @@ def page(spec) -> str:
                 f"${_latex(s)} = {_latex(e)}$" for s, e in v.host) + ".", ""]
         for p in v.passes:
             lines.append(f"- pass {p.index}: loads {', '.join(p.loads) or '-'}; stores {', '.join(p.stores) or '-'}"
-                         f"{'; per-tensor sums' if p.reductions else ''} — {p.bytes_per_element(4)} bytes per "
+                         f"{'; per-tensor sums' if p.reductions else ''} — {abi.bytes_per_element([p], 4)} bytes per "
                          f"float32 parameter")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

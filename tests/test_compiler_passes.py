@@ -2,6 +2,7 @@
 import numpy as np
 import sympy
 
+from optgen import abi
 from optgen.compiler.optimize import optimise
 from optgen.compiler.ssa import ELEMENT, HOST, TENSOR, input_symbol, to_ssa
 from optgen.compiler.stage import stage
@@ -66,7 +67,7 @@ def test_reduction_splits_into_two_passes_and_stores_early():
     assert set(p1.stores) == {"w"}
     # pass 1 loads the new m and v (already written) and the old w: 4 arrays, not g
     assert set(p1.loads) == {"w", "m", "v"}
-    assert p0.bytes_per_element(4) + p1.bytes_per_element(4) == 4 * (4 + 2) + 4 * (3 + 1)
+    assert abi.bytes_per_element([p0, p1], 4) == 4 * (4 + 2) + 4 * (3 + 1)
     assert names(s for s, _ in variant.tensor_stages[0]) == ["trust"]
 
 

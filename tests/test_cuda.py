@@ -116,12 +116,12 @@ def f64_beyond_sums(ptx: str) -> list[str]:
 def _kernels(module):
     """(name, python function, signature, kind) of every kernel: 'pass' kernels per dtype, 'finish' kernels."""
     for v in module.VARIANTS.values():
-        for p in v["passes"]:
-            for dtype, k in p["kernels"].items():
-                yield k.py_func.__name__, k.py_func, p["signatures"][dtype], f"pass {dtype}"
-            if p["finish"]:
-                for dtype, k in p["finish"]["kernels"].items():
-                    yield k.py_func.__name__, k.py_func, p["finish"]["signatures"][dtype], "finish"
+        for p in v.passes:
+            for dtype, k in p.kernels.items():
+                yield k.py_func.__name__, k.py_func, p.signatures[dtype], f"pass {dtype}"
+            if p.finish:
+                for dtype, k in p.finish.kernels.items():
+                    yield k.py_func.__name__, k.py_func, p.finish.signatures[dtype], "finish"
 
 
 _ptx_cache: dict = {}
@@ -155,8 +155,8 @@ def _ptx_all(fn, sig) -> dict:
 @pytest.mark.parametrize("name,options", _modules())
 def test_every_cuda_kernel_compiles_to_ptx_and_float32_has_no_float64(name, options):
     module = load_module(name, options, "cuda")
-    reducing = {k.py_func.__name__ for v in module.VARIANTS.values() for p in v["passes"] if p["reductions"]
-                for k in p["kernels"].values()}
+    reducing = {k.py_func.__name__ for v in module.VARIANTS.values() for p in v.passes if p.reductions
+                for k in p.kernels.values()}
     seen = 0
     for fname, fn, sig, kind in _kernels(module):
         for cc, ptx in _ptx_all(fn, sig).items():
@@ -190,9 +190,9 @@ def test_float32_math_functions_are_single_precision_in_ptx():
     """exp, log, sqrt, pow, floor, Mod of float32: libdevice's f32 functions, inlined."""
     from numba import cuda
     module = load_module(str(TEST_SPECS / "mathy.py"), {}, "cuda")
-    p = module.VARIANTS[(False, False)]["passes"][0]
-    ptx32, _ = cuda.compile_ptx(p["kernels"]["float32"].py_func, p["signatures"]["float32"], cc=(9, 0))
-    ptx64, _ = cuda.compile_ptx(p["kernels"]["float64"].py_func, p["signatures"]["float64"], cc=(9, 0))
+    p = module.VARIANTS[(False, False)].passes[0]
+    ptx32, _ = cuda.compile_ptx(p.kernels["float32"].py_func, p.signatures["float32"], cc=(9, 0))
+    ptx64, _ = cuda.compile_ptx(p.kernels["float64"].py_func, p.signatures["float64"], cc=(9, 0))
     assert "sqrt.rn.f32" in ptx32 and "ex2.approx" in ptx32  # __nv_sqrtf, __nv_expf
     assert not F64.search(ptx32)
     assert "sqrt.rn.f64" in ptx64
@@ -204,8 +204,8 @@ def test_adam_float32_kernel_reads_tables_then_streams_global_memory():
     """Per chunk: the tensor's addresses from the device tables (u64); per element: float32 global
     loads of w, m, v, g, stores of w, m, v, and single-precision sqrt and division."""
     module = load_module("adam", {}, "cuda")
-    p = module.VARIANTS[()]["passes"][0]
-    ptx = _ptx_all(p["kernels"]["float32"].py_func, p["signatures"]["float32"])[(9, 0)]
+    p = module.VARIANTS[()].passes[0]
+    ptx = _ptx_all(p.kernels["float32"].py_func, p.signatures["float32"])[(9, 0)]
     assert "ld.global.u64" in ptx and "ld.global.s32" in ptx  # address tables, chunk table
     n_ld, n_st = ptx.count("ld.global.f32"), ptx.count("st.global.f32")
     assert n_ld > 0 and n_ld % 4 == 0 and n_st % 3 == 0 and n_ld // 4 == n_st // 3  # (unrolled) iterations

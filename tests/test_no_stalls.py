@@ -14,8 +14,8 @@ def compiled(opt) -> dict:
     """Every kernel of the optimizer's module -> the signatures compiled so far."""
     out = {}
     for key, v in opt.module.VARIANTS.items():
-        for p in v["passes"]:
-            for dtype, k in p["kernels"].items():
+        for p in v.passes:
+            for dtype, k in p.kernels.items():
                 out[(key, k.__name__)] = list(k.signatures)
     return out
 

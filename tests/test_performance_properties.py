@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import optgen
+from optgen.abi import Pass
 from optgen.bench import ir as IR
 from optgen.compiler.driver import load_module, module_stem, option_combinations
 from optgen.registry import all_specs
@@ -47,8 +48,8 @@ def _kernels(name, options, dtype="float32"):
     """(label, kernel, pass info) of every pass of every variant of one generated module."""
     module = load_module(name, options, "cpu")
     for key, variant in module.VARIANTS.items():
-        for q, p in enumerate(variant["passes"]):
-            yield f"variant {key} pass {q}", p["kernels"][dtype], p
+        for q, p in enumerate(variant.passes):
+            yield f"variant {key} pass {q}", p.kernels[dtype], p
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,7 +67,7 @@ def ir_of(name, options, dtype="float32"):
 
 def reducing(name, options) -> set:
     """Labels of the passes that compute per-tensor sums."""
-    return {label for label, _, p in _kernels(name, options) if p["reductions"]}
+    return {label for label, _, p in _kernels(name, options) if p.reductions}
 
 
 # -- kernels written to fail each check ---------------------------------------------------
@@ -110,8 +111,8 @@ def _promoting_sum(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, part
 
 
 def _bad_ir(fn, n_host):
-    return IR.kernel_ir(numba.njit(parallel=True)(fn), {"arrays": ["w"], "host_args": [0] * n_host,
-                                                        "tensor_args": []}, "float32")
+    p = Pass(index=0, loads=("w",), stores=("w",), host_args=("lr",) * n_host, tensor_args=(), reductions=())
+    return IR.kernel_ir(numba.njit(parallel=True)(fn), p, "float32")
 
 
 # -- (a) float32 stays float32 ------------------------------------------------------------
@@ -184,7 +185,7 @@ def test_host_stage_is_not_in_the_kernel(name, options):
     for label, kernel, p in _kernels(name, options):
         params = list(inspect.signature(kernel.py_func).parameters)
         assert "t" not in params, f"{name} {label}: the step t is a kernel argument"
-        assert "t" not in p["host_args"]
+        assert "t" not in p.host_args
     for label, (text, source) in ir_of(name, options).items():
         if "**" in source:   # a per-element power the spec asks for (none of ours do today)
             continue
@@ -208,7 +209,7 @@ def test_no_allocation_in_the_prange_body():
 
 
 def _peak_during_steps(opt, grads, steps=3) -> int:
-    opt.step(grads)          # compile / load the cache, build the typed lists
+    opt.step(grads)          # compile / load the cache, build the address tables
     opt.step(grads)
     tracemalloc.start()
     try:

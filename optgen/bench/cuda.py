@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .models import model_shapes, numel
+from .runner import traffic
 
 _COPY_SOURCE = '''
 def copy_kernel({ins}, {outs}):
@@ -90,10 +91,10 @@ def bench_cuda(names, *, size: int | None = None, model: str | None = None, warm
         grads = [cuda.to_device((1e-3 * rng.standard_normal(s)).astype(np.float32)) for s in shapes]
         opt = optgen.create(name, params, device="cuda")
         step_bytes = opt.bytes_per_step()
-        per_element = step_bytes // (4 * n)
         t_opt = _time(cuda, lambda: opt.step(grads), warmup, rounds)
-        n_loads = max(1, per_element // 2 + per_element % 2)
-        n_stores = max(1, per_element - n_loads)
+        passes = traffic(name, {}, "float32")["passes"]  # the copy reads and writes what the step does
+        n_loads = max(1, sum(len(p["loads"]) for p in passes))
+        n_stores = max(1, sum(len(p["stores"]) for p in passes))
         flat_in = [cuda.device_array(n, np.float32) for _ in range(n_loads)]
         flat_out = [cuda.device_array(n, np.float32) for _ in range(n_stores)]
         kernel = copy_kernel(cuda, n_loads, n_stores)

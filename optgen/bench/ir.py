@@ -6,7 +6,7 @@ the signature the runtime calls it with. :func:`innermost_loops` finds the
 natural loops of each function of the ``prange`` body (the ``parfor gufunc``) and
 keeps those that contain no other loop: the per-element loop, vectorised and
 scalar remainder alike. The checks below read those blocks only, so the once-
-per-chunk code around them (loading a tensor from the typed list, storing a
+per-chunk code around them (viewing a tensor through its address in the table, storing a
 reduction's partial sum into the float64 partials) does not count.
 """
 from __future__ import annotations
@@ -18,24 +18,14 @@ _LABEL = re.compile(r"^(\"[^\"]+\"|[\w.$-]+):")
 _TARGET = re.compile(r"label %(\"[^\"]+\"|[\w.$-]+)")
 
 
-def kernel_signature(n_arrays: int, n_host: int, n_tensor: int, dtype: str):
-    """The types the runtime passes (optgen/runtime/cpu.py): chunk table, sizes, address tables, scalars."""
-    from numba import types
-    ft = getattr(types, dtype)
-    u64 = types.Array(types.uint64, 1, "C")
-    i64 = types.Array(types.int64, 1, "C")
-    return ((i64, u64, u64, i64) + (u64,) * n_arrays + (ft,) * n_host
-            + (types.Array(ft, 1, "C"),) * n_tensor + (types.Array(types.float64, 2, "C"),))
-
-
-def kernel_ir(kernel, pass_info: dict, dtype: str) -> str:
-    """LLVM IR of a generated kernel, compiled afresh (uncached) for the runtime's signature."""
+def kernel_ir(kernel, p, dtype: str) -> str:
+    """LLVM IR of a generated kernel of pass ``p`` (an :class:`optgen.abi.Pass`), compiled afresh
+    (uncached) for the signature the runtime calls it with."""
     import numba
+    from ..runtime.precompile import kernel_signature
     opts = {k: v for k, v in kernel.targetoptions.items() if k not in ("cache", "nopython")}
     fresh = numba.njit(**opts)(kernel.py_func)
-    sig = kernel_signature(len(pass_info["arrays"]), len(pass_info["host_args"]),
-                           len(pass_info["tensor_args"]), dtype)
-    fresh.compile(sig)
+    fresh.compile(kernel_signature(p, dtype))
     return fresh.inspect_llvm(fresh.signatures[0])
 
 

@@ -10,6 +10,8 @@ import sys
 from importlib import metadata
 from typing import Callable
 
+import numpy as np
+
 from .impls import DEFAULT_IMPLS, IMPLS
 from .models import model_shapes, numel
 
@@ -22,19 +24,19 @@ def traffic(name: str, options: dict | None = None, dtype: str = "float32", t: i
     This is the spec's own traffic floor: the streaming kernel moves exactly these
     bytes, and every implementation's GB/s is these bytes over its time.
     """
-    from ..compiler.driver import compile_spec, load_module
+    from .. import abi
+    from ..compiler.driver import load_module
     from ..registry import load_spec
     from ..runtime import hypers as hyper_values
     spec = load_spec(name)
     opts, values = hyper_values.resolve(spec, dict(options or {}))
-    build = compile_spec(spec, opts, "cpu")
-    hyper = hyper_values.values_at(spec, values, t)
-    key = tuple(load_module(spec, opts, "cpu").select_variant(t, hyper))  # the runtime's own choice
-    itemsize = 4 if dtype == "float32" else 8
+    module = load_module(spec, opts, "cpu")
+    key = tuple(module.select_variant(t, hyper_values.values_at(spec, values, t)))  # the runtime's own choice
+    variant = module.VARIANTS[key]  # the generated module's ABI (optgen/abi.py)
     passes = [{"loads": list(p.loads), "stores": list(p.stores), "reductions": len(p.reductions)}
-              for p in build.variants[key].passes]
-    per_elem = sum(len(p["loads"]) + len(p["stores"]) for p in passes) * itemsize
-    return {"passes": passes, "bytes_per_element": per_elem, "variant": list(key)}
+              for p in variant.passes]
+    return {"passes": passes, "bytes_per_element": abi.bytes_per_element(variant.passes, np.dtype(dtype).itemsize),
+            "variant": list(key)}
 
 
 def machine() -> dict:

@@ -1,4 +1,4 @@
-"""The compiler: a pipeline of small named passes (see DESIGN.md).
+"""The compiler: a pipeline of small named passes (see docs/design.md, "The pipeline").
 
 ssa → stage → optimize → printers → render, driven by :mod:`.driver`.
 """

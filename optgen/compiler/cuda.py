@@ -63,8 +63,9 @@ import sympy
 from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _print_known_func
 
 from .lower import free_symbols as _free
-from .lower import host_lines, kernels, key_text, module_context, summary
+from .lower import kernels, module_context, pass_context
 from .lower import names as _names
+from .lower import variant_context as _variant_context
 from .printers import DTYPES, KernelPrinter, assignment_lines
 
 TEMPLATE = "cuda_module.py.j2"
@@ -149,14 +150,13 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
     host_needed = set()
     passes = []
     for q, p in enumerate(v.passes):
-        arrays = list(dict.fromkeys([*p.loads, *p.stores]))
-        host_args = _names(p.host_args)
-        host_needed |= set(p.host_args)
-        params = ["_chunk_tensor", "_chunk_start", "_chunk_stop", *[f"_table_{a}" for a in arrays], *host_args]
-        params += ["_per_tensor"] if p.tensor_args else []
-        params += ["_partials"] if p.reductions else []
-        pass_kernels = kernels(CudaPrinter, name, vid, p, signature=lambda dtype: pass_signature(
-            dtype, len(arrays), len(host_args), bool(p.tensor_args), bool(p.reductions)))
+        ctx = pass_context(p, [])
+        a = ctx["abi"]
+        params = ["_chunk_tensor", "_chunk_start", "_chunk_stop", *[f"_table_{x}" for x in a.arrays], *a.host_args]
+        params += ["_per_tensor"] if a.tensor_args else []
+        params += ["_partials"] if a.reductions else []
+        ctx["kernels"] = kernels(CudaPrinter, name, vid, p, signature=lambda dtype: pass_signature(
+            dtype, len(a.arrays), len(a.host_args), bool(a.tensor_args), bool(a.reductions)))
 
         stage = v.tensor_stages[q] if q < len(v.tensor_stages) else []
         finish = None
@@ -179,30 +179,19 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
                 "kernels": [{"dtype": dtype, "fn": f"{name}_{vid}_finish{p.index}_{dtype}",
                              "signature": finish_signature(dtype, len(host_in))} for dtype in DTYPES],
             }
-        passes.append({
-            "index": p.index, "arrays": arrays, "summary": summary(p), "params": ", ".join(params),
-            "loads": [(a, s.name) for a, s in p.loads.items()],
-            "stores": [(a, s.name) for a, s in p.stores.items()],
-            "host_args": host_args,
-            "tensor_args": [(s.name, columns[s]) for s in p.tensor_args],
-            "tensor_arg_names": _names(p.tensor_args),
-            "reduction_names": [s.name for s, _ in p.reductions],
-            "load_names": list(p.loads), "store_names": list(p.stores),
-            "kernels": pass_kernels,
-            "finish": finish,
-        })
-    host_needed |= set(v.host_states.values())  # the runtime keeps them for the next step
-    return {"id": vid, "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),
-            "host_out": sorted(s.name for s in host_needed),
-            "columns": [s.name for s in columns], "passes": passes}
+        ctx.update(params=", ".join(params), tensor_columns=[(s.name, columns[s]) for s in p.tensor_args],
+                   finish=finish)
+        passes.append(ctx)
+    return _variant_context(v, index, conditions, host_needed, columns=tuple(s.name for s in columns),
+                            passes=passes)
 
 
 def context(build) -> dict:
     """The template context for one build (spec + options)."""
     ctx = module_context(build, variant_context)
     variants = ctx["variants"]
-    ctx.update(max_block=MAX_BLOCK,
-               n_reductions=max((len(p["reduction_names"]) for v in variants for p in v["passes"]), default=0),
+    ctx.update(max_block=MAX_BLOCK, uses_finish=any(p["finish"] for v in variants for p in v["passes"]),
+               n_reductions=max((len(p["abi"].reductions) for v in variants for p in v["passes"]), default=0),
                n_columns=max((len(v["columns"]) for v in variants), default=0))
     return ctx
 

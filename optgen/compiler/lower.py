@@ -1,12 +1,15 @@
 """What every target does the same way when it turns the staged IR into a template context.
 
 A target (``cpu.py``, ``cuda.py``) chooses its printer, its kernel layout and its
-template; the pieces here — host-stage lines, a pass's one-line summary, the
-printed body of a kernel per dtype, sharing identical kernels between variants —
-are the same for all of them.
+template (each extends ``templates/module.py.j2``); the pieces here — a pass's
+:class:`optgen.abi.Pass` (the contract the runtime launches from), its one-line
+summary, the printed body of a kernel per dtype, a variant's host stage and the
+host values its kernels take, sharing identical kernels between variants — are
+the same for all of them.
 """
 from __future__ import annotations
 
+from .. import abi
 from .printers import DTYPES, HostPrinter, assignment_lines
 
 
@@ -22,13 +25,19 @@ def free_symbols(pairs) -> set:
     return out
 
 
-def names(symbols) -> list[str]:
-    return [s.name for s in symbols]
+def names(symbols) -> tuple[str, ...]:
+    return tuple(s.name for s in symbols)
 
 
 def key_text(conditions, key) -> str:
     """'Eq(t, 1) is True, ...': which host conditions select a variant."""
     return ", ".join(f"{c} is {val}" for c, val in zip(conditions, key))
+
+
+def pass_abi(p) -> abi.Pass:
+    """The ABI of a kernel pass (``optimize.KernelPass``), without its compiled functions."""
+    return abi.Pass(index=p.index, loads=tuple(p.loads), stores=tuple(p.stores), host_args=names(p.host_args),
+                    tensor_args=names(p.tensor_args), reductions=names(s for s, _ in p.reductions))
 
 
 def summary(p) -> str:
@@ -39,12 +48,8 @@ def summary(p) -> str:
 
 def pass_summary(variants) -> list[str]:
     """The header's table of passes and bytes per element (float32 / float64)."""
-    lines = []
-    for i, v in enumerate(variants.values()):
-        for p in v.passes:
-            n = len(p.loads) + len(p.stores)
-            lines.append(f"variant {i} pass {p.index}: {n * 4} / {n * 8} B ({summary(p)})")
-    return lines
+    return [f"variant {i} pass {p.index}: {abi.bytes_per_element([p], 4)} / {abi.bytes_per_element([p], 8)} B "
+            f"({summary(p)})" for i, v in enumerate(variants.values()) for p in v.passes]
 
 
 def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[dict]:
@@ -53,7 +58,7 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
     for dtype in DTYPES:
         pr = printer_class(dtype)
         k = {"dtype": dtype, "fn": f"{spec_name}_{variant_id}_pass{p.index}_{dtype}",
-             "zero": pr.literal(0.0), "body": assignment_lines(pr, p.body),
+             "body": assignment_lines(pr, p.body),
              # per-tensor sums accumulate in float64 whatever the kernel's dtype (printers.py)
              "sum_zero": printer_class("float64").literal(0.0),
              "reductions": [pr.summand(e) for _, e in p.reductions]}
@@ -62,20 +67,41 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
     return out
 
 
-def share_identical_kernels(variants: list, shape_keys: tuple) -> None:
+def pass_context(p, kernel_list: list[dict]) -> dict:
+    """The fields of one pass every target's template reads: its ABI, its summary, the
+    (array, symbol) pairs its loop loads and stores, and its printed kernels."""
+    return {"abi": pass_abi(p), "summary": summary(p),
+            "loads": [(a, s.name) for a, s in p.loads.items()],
+            "stores": [(a, s.name) for a, s in p.stores.items()],
+            "kernels": kernel_list}
+
+
+def variant_context(v, index: int, conditions, host_needed: set, **fields) -> dict:
+    """The fields of one variant every target's template reads. ``host_needed``: the host
+    symbols its kernels and per-tensor stages read; the host states join them, since the
+    runtime keeps their new values for the next step."""
+    host_needed = set(host_needed) | set(v.host_states.values())
+    for p in v.passes:
+        host_needed |= set(p.host_args)
+    return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),
+            "host_out": sorted(s.name for s in host_needed), **fields}
+
+
+def share_identical_kernels(variants: list) -> None:
     """Variants often agree on a pass (lookahead's sync step changes only one pass):
-    emit such a kernel once (``emit``) and point every variant at it, so it compiles once."""
+    emit such a kernel once (``emit``) and point every variant at it, so it compiles once.
+    Two kernels are the same when their arguments, their loop's loads and stores, any
+    target field of the pass (CUDA's per-tensor columns) and their printed code are."""
     seen: dict = {}
     for v in variants:
         for p in v["passes"]:
-            shape = tuple(repr(p[k]) for k in shape_keys)
+            a = p["abi"]
+            shape = (a.loads, a.stores, a.host_args, a.tensor_args, a.reductions,
+                     sorted((f, repr(x)) for f, x in p.items() if f not in ("abi", "kernels", "summary", "finish")))
             for k in p["kernels"]:
-                key = repr((shape, k["dtype"], k["body"], k["reductions"]))
+                key = repr((shape, sorted((f, x) for f, x in k.items() if f not in ("fn", "emit"))))
                 k["emit"] = key not in seen
                 k["fn"] = seen.setdefault(key, k["fn"])
-
-
-SHAPE_KEYS = ("arrays", "host_args", "tensor_args", "loads", "stores", "reduction_names")
 
 
 def module_context(build, variant_context) -> dict:
@@ -84,7 +110,7 @@ def module_context(build, variant_context) -> dict:
     conditions = build.staged.conditions
     variants = [variant_context(build.spec.name, i, v, conditions)
                 for i, v in enumerate(build.variants.values())]
-    share_identical_kernels(variants, SHAPE_KEYS)
+    share_identical_kernels(variants)
     return {
         "conditions": [HostPrinter().doprint(c) for c in conditions],
         "condition_host": host_lines(build.staged.condition_host),
@@ -92,4 +118,5 @@ def module_context(build, variant_context) -> dict:
         "pass_summary": pass_summary(build.variants),
         "states": build.ssa.states,
         "arrays": build.ssa.arrays,
+        "uses_finish": False,
     }

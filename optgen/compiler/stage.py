@@ -36,9 +36,6 @@ class Pass:
     reductions: list     # [(reduction symbol, element expr summed)]
     tensor_inputs: list  # per-tensor symbols this pass reads
 
-    def bytes_per_element(self, itemsize: int) -> int:
-        return itemsize * (len(self.loads) + len(self.stores))
-
 
 @dataclasses.dataclass
 class Variant:

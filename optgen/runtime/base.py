@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 
+from .. import abi
 from ..spec import Spec, SpecError
 from . import hypers as hyper_values
 from .checkpoint import check_checkpoint
@@ -49,11 +50,15 @@ class CompiledOptimizer:
         self.values[name] = new[name]
 
     # -- the host side of a step --
-    def _host_stage(self, t: int) -> tuple[dict, dict]:
-        """(variant, host values) of step ``t``: conditions and scalars, once per step."""
+    def _variant(self, t: int) -> tuple[abi.Variant, dict]:
+        """(variant, host-stage inputs) of step ``t``: the host conditions decide the variant."""
         inputs = {**hyper_values.values_at(self.spec, self.values, t), **self.host_states}
-        variant = self.module.VARIANTS[self.module.select_variant(t, inputs)]
-        return variant, variant["host"](t, inputs)
+        return self.module.VARIANTS[self.module.select_variant(t, inputs)], inputs
+
+    def _host_stage(self, t: int) -> tuple[abi.Variant, dict]:
+        """(variant, host values) of step ``t``: conditions and scalars, once per step."""
+        variant, inputs = self._variant(t)
+        return variant, variant.host(t, inputs)
 
     def _admit(self, bad: list, grads) -> bool:
         """Whether the step goes ahead, given the indices of the non-finite gradients (the policy)."""

@@ -15,6 +15,7 @@ from typing import Sequence
 import numba
 import numpy as np
 
+from .. import abi
 from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
@@ -129,7 +130,7 @@ class CPUOptimizer(CompiledOptimizer):
             if i not in later:
                 by_dtype.setdefault(p.dtype, []).append(i)
         self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in by_dtype.items()]
-        n_red = max((len(p["reductions"]) for v in module.VARIANTS.values() for p in v["passes"]), default=0)
+        n_red = abi.max_reductions(module.VARIANTS.values())
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
             gr.partials = np.zeros((len(gr.chunk_tensor), gr.n_reductions), np.float64)
@@ -180,22 +181,22 @@ class CPUOptimizer(CompiledOptimizer):
                 bad += [gr.indices[k] for k in found]
         return sorted(bad)
 
-    def _run_group(self, gr: _Group, variant: dict, host: dict, grads) -> None:
+    def _run_group(self, gr: _Group, variant: abi.Variant, host: dict, grads) -> None:
         dt = gr.dtype.type
         values = dict(host)
         g_table = gr.grads_table(grads) if "g" in self.module.ARRAYS else None
-        for q, p in enumerate(variant["passes"]):
-            arrays = [g_table if a == "g" else gr.ptrs[a] for a in p["arrays"]]
-            scalars = [dt(values[h]) for h in p["host_args"]]
-            per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p["tensor_args"]]
-            p["kernels"][gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
-                                        *arrays, *scalars, *per_tensor, gr.partials)
-            if p["reductions"]:  # chunk partial sums (float64) -> one sum per tensor
+        for q, p in enumerate(variant.passes):  # the argument order of optgen/abi.py
+            arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]
+            scalars = [dt(values[h]) for h in p.host_args]
+            per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
+            p.kernels[gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
+                                     *arrays, *scalars, *per_tensor, gr.partials)
+            if p.reductions:  # chunk partial sums (float64) -> one sum per tensor
                 values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)
-                               for j, r in enumerate(p["reductions"])})
-            if q < len(variant["tensor_stages"]):
+                               for j, r in enumerate(p.reductions)})
+            if q < len(variant.tensor_stages):
                 with np.errstate(all="ignore"):  # a branch not taken may divide by zero
-                    values.update(variant["tensor_stages"][q](values))
+                    values.update(variant.tensor_stages[q](values))
 
     # -- checkpoints --
     def state_dict(self) -> dict:

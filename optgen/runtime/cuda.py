@@ -28,9 +28,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import abi
 from ..spec import Spec
 from . import aliasing
-from . import hypers as hyper_values
 from .base import CompiledOptimizer
 from .fits import check_scalars_fit
 from .nonfinite import check_policy
@@ -295,34 +295,31 @@ class CUDAOptimizer(CompiledOptimizer):
                 self._run_group(gr, variant, host, stream)
         self._finish_step(t, host)
 
-    def _run_group(self, gr: _Group, variant: dict, host: dict, stream) -> None:
+    def _run_group(self, gr: _Group, variant: abi.Variant, host: dict, stream) -> None:
         dt, name = gr.dtype.type, gr.dtype.name
-        for p in variant["passes"]:
+        for p in variant.passes:  # the argument order of optgen/abi.py
             if gr.n_chunks:
                 args = [gr.chunk_tensor, gr.chunk_start, gr.chunk_stop]
-                args += [gr.tables[a] for a in p["arrays"]]
-                args += [dt(host[h]) for h in p["host_args"]]
-                if p["tensor_args"]:
+                args += [gr.tables[a] for a in p.arrays]
+                args += [dt(host[h]) for h in p.host_args]
+                if p.tensor_args:
                     args.append(gr.per_tensor)
-                if p["reductions"]:
+                if p.reductions:
                     args.append(gr.partials)
-                p["kernels"][name][gr.grid, gr.block, stream](*args)
-            f = p["finish"]
+                p.kernels[name][gr.grid, gr.block, stream](*args)
+            f = p.finish
             if f is not None:
-                f["kernels"][name][gr.finish_grid, FINISH_BLOCK, stream](
-                    gr.chunk_first, gr.partials, gr.values, gr.per_tensor,
-                    *[np.float64(host[h]) for h in f["host_args"]])
+                f.kernels[name][gr.finish_grid, FINISH_BLOCK, stream](
+                    gr.chunk_first, gr.partials, gr.values, gr.per_tensor, *[np.float64(host[h]) for h in f.host_args])
 
     def bytes_per_step(self, t: int | None = None) -> int:
         """Bytes the kernels of step ``t`` (default: the next) must move: every element's loads and stores.
 
-        The floor of a step's time is this over the memory bandwidth (DESIGN.md, performance model).
+        The floor of a step's time is this over the memory bandwidth (docs/design.md, "Performance model").
         """
-        t = self.t + 1 if t is None else t
-        hyper = {**hyper_values.values_at(self.spec, self.values, t), **self.host_states}
-        variant = self.module.VARIANTS[self.module.select_variant(t, hyper)]
-        per_element = sum(len(p["loads"]) + len(p["stores"]) for p in variant["passes"])
-        return sum(int(gr.offsets[-1]) * gr.dtype.itemsize * per_element for gr in self.groups)
+        variant, _ = self._variant(self.t + 1 if t is None else t)
+        return sum(int(gr.offsets[-1]) * abi.bytes_per_element(variant.passes, gr.dtype.itemsize)
+                   for gr in self.groups)
 
     def synchronize(self) -> None:
         """Wait for every launched step to finish (before reading a clock or the arrays on the host)."""

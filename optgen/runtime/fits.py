@@ -22,12 +22,12 @@ FLOAT32 = np.dtype(np.float32)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def overflowing_scalar(variant: dict, host: dict, dtypes) -> tuple[str, float] | None:
+def overflowing_scalar(variant, host: dict, dtypes) -> tuple[str, float] | None:
     """(name, value) of the first host scalar of the step that float32 cannot hold, if a float32 group runs."""
     if FLOAT32 not in dtypes:
         return None  # float64 kernels get the host's float64 values as they are
-    for p in variant["passes"]:
-        for name in p["host_args"]:
+    for p in variant.passes:
+        for name in p.host_args:
             v = float(host[name])
             if abs(v) > _FLOAT32_MAX and math.isfinite(v):
                 with np.errstate(over="ignore"):
@@ -51,7 +51,7 @@ def _hypers_behind(name: str, host_pairs: dict, hyper_names: set) -> list[str]:
     return sorted(out)
 
 
-def overflow_error(opt, variant: dict, name: str, value: float, t: int) -> SpecError:
+def overflow_error(opt, variant, name: str, value: float, t: int) -> SpecError:
     """The error for host scalar ``name`` = ``value`` at step ``t``: which hyperparameters, which formula."""
     from ..compiler import compile_spec  # the error path only: the expressions of the host values
     key = next(k for k, v in opt.module.VARIANTS.items() if v is variant)

@@ -54,15 +54,15 @@ def reachable_variants(module, spec, values: dict, host_states: dict, start: int
     return keys
 
 
-def kernel_signature(group, p: dict) -> tuple:
-    """The Numba argument types of pass ``p`` for ``group``: exactly what the runtime passes
-    (:meth:`optgen.runtime.cpu.CPUOptimizer._run_group`)."""
-    table = numba.typeof(group.ptrs["w"])
-    scalar = numba.from_dtype(group.dtype)
-    per_tensor = types.Array(scalar, 1, "C")
-    return (numba.typeof(group.chunk_tensor), numba.typeof(group.chunk_start), numba.typeof(group.chunk_stop),
-            numba.typeof(group.sizes), *[table] * len(p["arrays"]), *[scalar] * len(p["host_args"]),
-            *[per_tensor] * len(p["tensor_args"]), numba.typeof(group.partials))
+def kernel_signature(p, dtype) -> tuple:
+    """The Numba argument types of CPU pass kernel ``p`` (an :class:`optgen.abi.Pass`) for ``dtype``:
+    exactly what :meth:`optgen.runtime.cpu.CPUOptimizer._run_group` passes, in the order of
+    optgen/abi.py (the chunk table's tensor index int64, its bounds uint64, the sizes int64,
+    uint64 address tables, scalars and per-tensor arrays of the dtype, float64 partials)."""
+    scalar = numba.from_dtype(np.dtype(dtype))
+    i64, u64 = types.Array(types.int64, 1, "C"), types.Array(types.uint64, 1, "C")
+    return (i64, u64, u64, i64, *[u64] * len(p.arrays), *[scalar] * len(p.host_args),
+            *[types.Array(scalar, 1, "C")] * len(p.tensor_args), types.Array(types.float64, 2, "C"))
 
 
 class Precompiler:
@@ -72,10 +72,10 @@ class Precompiler:
         self.jobs = []
         seen = set()
         for key in keys:
-            for p in module.VARIANTS[key]["passes"]:
+            for p in module.VARIANTS[key].passes:
                 for gr in groups:
-                    kernel = p["kernels"][gr.dtype.name]
-                    sig = kernel_signature(gr, p)
+                    kernel = p.kernels[gr.dtype.name]
+                    sig = kernel_signature(p, gr.dtype)
                     if (id(kernel), sig) not in seen:
                         seen.add((id(kernel), sig))
                         self.jobs.append((kernel, sig))

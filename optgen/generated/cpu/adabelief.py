@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adabelief"
 SPEC_HASH = "683fa94028842363"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'nesterov': False}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-16, 'eps_root': 1e-16}
 STATES = ['m', 's']
@@ -102,14 +104,17 @@ def adabelief_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _s_k[_i] = s_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 's', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adabelief_v0_pass0_float32, "float64": adabelief_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 's', 'g'), stores=('w', 'm', 's'),
+             host_args=('beta1', 'beta2', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adabelief_v0_pass0_float32, "float64": adabelief_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

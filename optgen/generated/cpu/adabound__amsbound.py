@@ -21,11 +21,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adabound"
 SPEC_HASH = "2e06268a77729939"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'amsbound': True, 'maximize': False}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'final_lr': 0.1, 'gamma': 0.001, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']
@@ -116,14 +118,17 @@ def adabound_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _max_exp_avg_sq_k[_i] = max_exp_avg_sq_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'lower', 'upper', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adabound_v0_pass0_float32, "float64": adabound_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'g'), stores=('w', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'lower', 'upper', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adabound_v0_pass0_float32, "float64": adabound_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

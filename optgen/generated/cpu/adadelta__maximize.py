@@ -18,11 +18,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adadelta"
 SPEC_HASH = "929e90e1711f4951"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 1.0, 'rho': 0.9, 'eps': 1e-06, 'weight_decay': 0.0}
 STATES = ['square_avg', 'acc_delta']
@@ -105,14 +107,17 @@ def adadelta_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _acc_delta_k[_i] = acc_delta_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'square_avg', 'acc_delta', 'g'], "host_args": ['eps', 'h0', 'h1', 'rho', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adadelta_v0_pass0_float32, "float64": adadelta_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'square_avg', 'acc_delta', 'g'), stores=('w', 'square_avg', 'acc_delta'),
+             host_args=('eps', 'h0', 'h1', 'rho', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adadelta_v0_pass0_float32, "float64": adadelta_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adagrad"
 SPEC_HASH = "d1b4d4b1616a3ac1"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': False}
 HYPERS = {'lr': 0.01, 'lr_decay': 0.0, 'weight_decay': 0.0, 'initial_accumulator_value': 0.0, 'eps': 1e-10}
 STATES = ['sum']
@@ -96,14 +98,17 @@ def adagrad_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _sum_k[_i] = sum_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'sum', 'g'], "host_args": ['eps', 'h0', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adagrad_v0_pass0_float32, "float64": adagrad_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'sum', 'g'), stores=('w', 'sum'),
+             host_args=('eps', 'h0', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adagrad_v0_pass0_float32, "float64": adagrad_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -159,14 +164,17 @@ def adagrad_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _sum_k[_i] = sum_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g', 'sum'], "host_args": ['eps', 'h0', 'initial_accumulator_value', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adagrad_v1_pass0_float32, "float64": adagrad_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w', 'sum'),
+             host_args=('eps', 'h0', 'initial_accumulator_value', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adagrad_v1_pass0_float32, "float64": adagrad_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

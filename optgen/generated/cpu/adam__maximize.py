@@ -18,11 +18,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adam"
 SPEC_HASH = "21e14e9a3b7a3be5"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'amsgrad': False, 'maximize': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['m', 'v']
@@ -102,14 +104,17 @@ def adam_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adam_v0_pass0_float32, "float64": adam_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adam_v0_pass0_float32, "float64": adam_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adamax"
 SPEC_HASH = "a95433b6bc3170ed"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.002, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.0}
 STATES = ['exp_avg', 'exp_inf']
@@ -99,14 +101,17 @@ def adamax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _exp_inf_k[_i] = exp_inf_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'exp_avg', 'exp_inf', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adamax_v0_pass0_float32, "float64": adamax_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'exp_avg', 'exp_inf', 'g'), stores=('w', 'exp_avg', 'exp_inf'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adamax_v0_pass0_float32, "float64": adamax_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

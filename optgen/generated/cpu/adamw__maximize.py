@@ -18,11 +18,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adamw"
 SPEC_HASH = "217b10c4064d7dd5"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'amsgrad': False, 'maximize': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.01}
 STATES = ['m', 'v']
@@ -101,14 +103,17 @@ def adamw_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _pt
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adamw_v0_pass0_float32, "float64": adamw_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adamw_v0_pass0_float32, "float64": adamw_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -20,11 +20,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "adan"
 SPEC_HASH = "295ce1257ef01894"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.98, 'beta2': 0.92, 'beta3': 0.99, 'eps': 1e-08, 'eps_root': 1e-08, 'weight_decay': 0.0}
 STATES = ['m', 'v', 'n', 'g_prev']
@@ -131,14 +133,17 @@ def adan_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _g_prev_k[_i] = g
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'n', 'g_prev', 'g'], "host_args": ['beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adan_v0_pass0_float32, "float64": adan_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'n', 'g_prev', 'g'), stores=('w', 'm', 'v', 'n', 'g_prev'),
+             host_args=('beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adan_v0_pass0_float32, "float64": adan_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -221,14 +226,17 @@ def adan_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _g_prev_k[_i] = g
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'n', 'g', 'g_prev'], "host_args": ['beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": adan_v1_pass0_float32, "float64": adan_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'n', 'g'), stores=('w', 'm', 'v', 'n', 'g_prev'),
+             host_args=('beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": adan_v1_pass0_float32, "float64": adan_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -19,11 +19,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "asgd"
 SPEC_HASH = "9b1061c5535316c2"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.01, 'lambd': 0.0001, 'alpha': 0.75, 't0': 1000000.0, 'weight_decay': 0.0}
 STATES = ['ax']
@@ -100,14 +102,17 @@ def asgd_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _ax_k[_i] = ax_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'ax', 'g'], "host_args": ['h0', 'h1', 'mu', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": asgd_v0_pass0_float32, "float64": asgd_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'ax', 'g'), stores=('w', 'ax'),
+             host_args=('h0', 'h1', 'mu', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": asgd_v0_pass0_float32, "float64": asgd_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(mu, 1) is True ----
@@ -161,14 +166,17 @@ def asgd_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _ax_k[_i] = w_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g', 'ax'], "host_args": ['h0', 'h1', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": asgd_v1_pass0_float32, "float64": asgd_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w', 'ax'),
+             host_args=('h0', 'h1', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": asgd_v1_pass0_float32, "float64": asgd_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

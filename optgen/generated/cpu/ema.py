@@ -15,11 +15,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ema"
 SPEC_HASH = "5038285372c291fb"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'momentum': 0.999}
 STATES = ['m']
@@ -74,14 +76,17 @@ def ema_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_
             _m_k[_i] = m_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm'], "host_args": ['h0', 'momentum'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ema_v0_pass0_float32, "float64": ema_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm'), stores=('m',),
+             host_args=('h0', 'momentum'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ema_v0_pass0_float32, "float64": ema_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

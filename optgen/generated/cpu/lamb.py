@@ -21,11 +21,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "lamb"
 SPEC_HASH = "0a9d4f331123e463"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-06, 'weight_decay': 0.0}
 STATES = ['m', 'v']
@@ -158,16 +160,21 @@ def lamb_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _w_k[_i] = w_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [tensor_v0_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": lamb_v0_pass0_float32, "float64": lamb_v0_pass0_float64, }},
-        {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3', 'h4', 'weight_decay'], "tensor_args": ['ratio'],
-         "reductions": [], "kernels": { "float32": lamb_v0_pass1_float32, "float64": lamb_v0_pass1_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": lamb_v0_pass0_float32, "float64": lamb_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w',),
+             host_args=('eps', 'h2', 'h3', 'h4', 'weight_decay'), tensor_args=('ratio',),
+             reductions=(),
+             kernels={"float32": lamb_v0_pass1_float32, "float64": lamb_v0_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v0_0, ),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

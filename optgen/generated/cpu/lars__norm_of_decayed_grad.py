@@ -21,11 +21,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "lars"
 SPEC_HASH = "79f1fb149ea70c2f"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'norm_of_decayed_grad': True}
 HYPERS = {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.0001, 'trust_coefficient': 0.001, 'eps': 1e-05}
 STATES = ['v']
@@ -147,16 +149,21 @@ def lars_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [tensor_v0_0, ],
-    "passes": [
-        {"arrays": ['w', 'g'], "host_args": ['weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_3'], "kernels": { "float32": lars_v0_pass0_float32, "float64": lars_v0_pass0_float64, }},
-        {"arrays": ['w', 'v', 'g'], "host_args": ['h0', 'h1', 'lr', 'momentum', 'weight_decay'], "tensor_args": ['ratio'],
-         "reductions": [], "kernels": { "float32": lars_v0_pass1_float32, "float64": lars_v0_pass1_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=(),
+             host_args=('weight_decay',), tensor_args=(),
+             reductions=('sum_1', 'sum_3'),
+             kernels={"float32": lars_v0_pass0_float32, "float64": lars_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'v', 'g'), stores=('w', 'v'),
+             host_args=('h0', 'h1', 'lr', 'momentum', 'weight_decay'), tensor_args=('ratio',),
+             reductions=(),
+             kernels={"float32": lars_v0_pass1_float32, "float64": lars_v0_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v0_0, ),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -19,11 +19,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "lars_ema"
 SPEC_HASH = "5d4ace631fb16acc"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.1, 'beta1': 0.9, 'weight_decay': 0.0001, 'trust_coefficient': 0.001, 'eps': 1e-05}
 STATES = ['m']
@@ -144,16 +146,21 @@ def lars_ema_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _w_k[_i] = w_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [tensor_v0_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'g'], "host_args": ['beta1', 'h0', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": lars_ema_v0_pass0_float32, "float64": lars_ema_v0_pass0_float64, }},
-        {"arrays": ['w', 'm'], "host_args": ['h1'], "tensor_args": ['ratio'],
-         "reductions": [], "kernels": { "float32": lars_ema_v0_pass1_float32, "float64": lars_ema_v0_pass1_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'g'), stores=('m',),
+             host_args=('beta1', 'h0', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": lars_ema_v0_pass0_float32, "float64": lars_ema_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'm'), stores=('w',),
+             host_args=('h1',), tensor_args=('ratio',),
+             reductions=(),
+             kernels={"float32": lars_ema_v0_pass1_float32, "float64": lars_ema_v0_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v0_0, ),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

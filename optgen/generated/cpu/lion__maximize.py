@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "lion"
 SPEC_HASH = "0114ecbc1516ab27"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.0001, 'beta1': 0.9, 'beta2': 0.99, 'weight_decay': 0.001}
 STATES = ['m']
@@ -89,14 +91,17 @@ def lion_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _m_k[_i] = m_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": lion_v0_pass0_float32, "float64": lion_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'g'), stores=('w', 'm'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": lion_v0_pass0_float32, "float64": lion_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

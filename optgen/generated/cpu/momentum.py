@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "momentum"
 SPEC_HASH = "9c63d99681d3477e"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'nesterov': False, 'maximize': False}
 HYPERS = {'lr': 0.001, 'momentum': 0.9, 'dampening': 0.0, 'weight_decay': 0.0}
 STATES = ['buf']
@@ -93,14 +95,17 @@ def momentum_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _buf_k[_i] = buf_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'buf', 'g'], "host_args": ['h0', 'h1', 'momentum', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": momentum_v0_pass0_float32, "float64": momentum_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'buf', 'g'), stores=('w', 'buf'),
+             host_args=('h0', 'h1', 'momentum', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": momentum_v0_pass0_float32, "float64": momentum_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -153,14 +158,17 @@ def momentum_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _buf_k[_i] = d
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g', 'buf'], "host_args": ['h0', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": momentum_v1_pass0_float32, "float64": momentum_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w', 'buf'),
+             host_args=('h0', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": momentum_v1_pass0_float32, "float64": momentum_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -16,11 +16,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "nesterov"
 SPEC_HASH = "5131f06b7536ebdf"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'momentum': 0.9}
 STATES = ['v']
@@ -86,14 +88,17 @@ def nesterov_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'v', 'g'], "host_args": ['h0', 'h1', 'h2', 'momentum'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": nesterov_v0_pass0_float32, "float64": nesterov_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'v', 'g'), stores=('w', 'v'),
+             host_args=('h0', 'h1', 'h2', 'momentum'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": nesterov_v0_pass0_float32, "float64": nesterov_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -16,11 +16,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "objax_adam"
 SPEC_HASH = "fe5c88702578c30c"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08}
 STATES = ['m', 'v']
@@ -96,14 +98,17 @@ def objax_adam_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": objax_adam_v0_pass0_float32, "float64": objax_adam_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": objax_adam_v0_pass0_float32, "float64": objax_adam_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -25,11 +25,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "radamw"
 SPEC_HASH = "08ba87628fc310ac"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.01, 'rho_threshold': 5.0}
 STATES = ['m', 'v']
@@ -118,14 +120,17 @@ def radamw_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": radamw_v0_pass0_float32, "float64": radamw_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": radamw_v0_pass0_float32, "float64": radamw_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): rho_threshold < rho_t is True ----
@@ -197,14 +202,17 @@ def radamw_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _v_k[_i] = v_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": radamw_v1_pass0_float32, "float64": radamw_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": radamw_v1_pass0_float32, "float64": radamw_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -33,11 +33,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ranger"
 SPEC_HASH = "90df25cf8336550b"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.95, 'beta2': 0.999, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
 STATES = ['m', 'v', 'phi']
@@ -130,14 +132,17 @@ def ranger_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v0_pass0_float32, "float64": ranger_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False, False, False),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v0_pass0_float32, "float64": ranger_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (False, False, True): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
@@ -214,14 +219,17 @@ def ranger_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = phi_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v1_pass0_float32, "float64": ranger_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(False, False, True),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'phi', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v1_pass0_float32, "float64": ranger_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (False, True, False): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
@@ -296,14 +304,17 @@ def ranger_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = w
 
 
-VARIANT_v2 = {
-    "host": host_v2,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v2_pass0_float32, "float64": ranger_v2_pass0_float64, }},
-    ],
-}
+VARIANT_v2 = Variant(
+    key=(False, True, False),
+    host=host_v2,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v2_pass0_float32, "float64": ranger_v2_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (False, True, True): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
@@ -378,14 +389,17 @@ def ranger_v3_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = phi_1
 
 
-VARIANT_v3 = {
-    "host": host_v3,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v3_pass0_float32, "float64": ranger_v3_pass0_float64, }},
-    ],
-}
+VARIANT_v3 = Variant(
+    key=(False, True, True),
+    host=host_v3,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v3_pass0_float32, "float64": ranger_v3_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True, False, False): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
@@ -459,14 +473,17 @@ def ranger_v4_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _v_k[_i] = v_1
 
 
-VARIANT_v4 = {
-    "host": host_v4,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v4_pass0_float32, "float64": ranger_v4_pass0_float64, }},
-    ],
-}
+VARIANT_v4 = Variant(
+    key=(True, False, False),
+    host=host_v4,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v4_pass0_float32, "float64": ranger_v4_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True, False, True): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
@@ -546,14 +563,17 @@ def ranger_v5_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = phi_1
 
 
-VARIANT_v5 = {
-    "host": host_v5,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v5_pass0_float32, "float64": ranger_v5_pass0_float64, }},
-    ],
-}
+VARIANT_v5 = Variant(
+    key=(True, False, True),
+    host=host_v5,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'phi', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v5_pass0_float32, "float64": ranger_v5_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True, True, False): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
@@ -631,14 +651,17 @@ def ranger_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = w
 
 
-VARIANT_v6 = {
-    "host": host_v6,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v6_pass0_float32, "float64": ranger_v6_pass0_float64, }},
-    ],
-}
+VARIANT_v6 = Variant(
+    key=(True, True, False),
+    host=host_v6,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v6_pass0_float32, "float64": ranger_v6_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True, True, True): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
@@ -716,14 +739,17 @@ def ranger_v7_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _p
             _phi_k[_i] = phi_1
 
 
-VARIANT_v7 = {
-    "host": host_v7,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ranger_v7_pass0_float32, "float64": ranger_v7_pass0_float64, }},
-    ],
-}
+VARIANT_v7 = Variant(
+    key=(True, True, True),
+    host=host_v7,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v7_pass0_float32, "float64": ranger_v7_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False, False, False): VARIANT_v0, (False, False, True): VARIANT_v1, (False, True, False): VARIANT_v2, (False, True, True): VARIANT_v3, (True, False, False): VARIANT_v4, (True, False, True): VARIANT_v5, (True, True, False): VARIANT_v6, (True, True, True): VARIANT_v7, }

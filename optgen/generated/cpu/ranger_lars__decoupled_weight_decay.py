@@ -45,11 +45,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ranger_lars"
 SPEC_HASH = "fee865a1546bf3c2"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'decoupled_weight_decay': True}
 HYPERS = {'lr': 0.001, 'beta1': 0.95, 'beta2': 0.999, 'eps': 1e-05, 'weight_decay': 0.0, 'rho_threshold': 5.0, 'k': 6, 'alpha': 0.5}
 STATES = ['m', 'v', 'phi']
@@ -193,16 +195,21 @@ def ranger_lars_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _w_k[_i] = w_3
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [tensor_v0_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, }},
-        {"arrays": ['w', 'm'], "host_args": ['h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False, False, False),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'm'), stores=('w',),
+             host_args=('h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v0_0, ),
+)
 
 
 # ---- variant (False, False, True): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
@@ -276,16 +283,21 @@ def ranger_lars_v1_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _phi_k[_i] = phi_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [tensor_v1_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, }},
-        {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v1_pass1_float32, "float64": ranger_lars_v1_pass1_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(False, False, True),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'phi'), stores=('w', 'phi'),
+             host_args=('alpha', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v1_pass1_float32, "float64": ranger_lars_v1_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v1_0, ),
+)
 
 
 # ---- variant (False, True, False): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
@@ -379,16 +391,21 @@ def ranger_lars_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _partials[_c, 1] = _acc_1
 
 
-VARIANT_v2 = {
-    "host": host_v2,
-    "tensor_stages": [tensor_v2_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v2_pass0_float32, "float64": ranger_lars_v2_pass0_float64, }},
-        {"arrays": ['w', 'm'], "host_args": ['h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64, }},
-    ],
-}
+VARIANT_v2 = Variant(
+    key=(False, True, False),
+    host=host_v2,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v2_pass0_float32, "float64": ranger_lars_v2_pass0_float64}),
+        Pass(index=1, loads=('w', 'm'), stores=('w',),
+             host_args=('h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v0_pass1_float32, "float64": ranger_lars_v0_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v2_0, ),
+)
 
 
 # ---- variant (False, True, True): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
@@ -460,16 +477,21 @@ def ranger_lars_v3_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _phi_k[_i] = phi_1
 
 
-VARIANT_v3 = {
-    "host": host_v3,
-    "tensor_stages": [tensor_v3_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64, }},
-        {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v3_pass1_float32, "float64": ranger_lars_v3_pass1_float64, }},
-    ],
-}
+VARIANT_v3 = Variant(
+    key=(False, True, True),
+    host=host_v3,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v0_pass0_float32, "float64": ranger_lars_v0_pass0_float64}),
+        Pass(index=1, loads=('w', 'm'), stores=('w', 'phi'),
+             host_args=('alpha', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v3_pass1_float32, "float64": ranger_lars_v3_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v3_0, ),
+)
 
 
 # ---- variant (True, False, False): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
@@ -598,16 +620,21 @@ def ranger_lars_v4_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _w_k[_i] = w_3
 
 
-VARIANT_v4 = {
-    "host": host_v4,
-    "tensor_stages": [tensor_v4_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, }},
-        {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, }},
-    ],
-}
+VARIANT_v4 = Variant(
+    key=(True, False, False),
+    host=host_v4,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w',),
+             host_args=('eps', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v4_0, ),
+)
 
 
 # ---- variant (True, False, True): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
@@ -688,16 +715,21 @@ def ranger_lars_v5_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _phi_k[_i] = phi_1
 
 
-VARIANT_v5 = {
-    "host": host_v5,
-    "tensor_stages": [tensor_v5_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, }},
-        {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v5_pass1_float32, "float64": ranger_lars_v5_pass1_float64, }},
-    ],
-}
+VARIANT_v5 = Variant(
+    key=(True, False, True),
+    host=host_v5,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'v', 'phi'), stores=('w', 'phi'),
+             host_args=('alpha', 'eps', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v5_pass1_float32, "float64": ranger_lars_v5_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v5_0, ),
+)
 
 
 # ---- variant (True, True, False): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
@@ -794,16 +826,21 @@ def ranger_lars_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
         _partials[_c, 1] = _acc_1
 
 
-VARIANT_v6 = {
-    "host": host_v6,
-    "tensor_stages": [tensor_v6_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v6_pass0_float32, "float64": ranger_lars_v6_pass0_float64, }},
-        {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64, }},
-    ],
-}
+VARIANT_v6 = Variant(
+    key=(True, True, False),
+    host=host_v6,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v6_pass0_float32, "float64": ranger_lars_v6_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w',),
+             host_args=('eps', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v4_pass1_float32, "float64": ranger_lars_v4_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v6_0, ),
+)
 
 
 # ---- variant (True, True, True): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
@@ -882,16 +919,21 @@ def ranger_lars_v7_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _size
             _phi_k[_i] = phi_1
 
 
-VARIANT_v7 = {
-    "host": host_v7,
-    "tensor_stages": [tensor_v7_0, ],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "kernels": { "float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64, }},
-        {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h2', 'h3'], "tensor_args": ['trust'],
-         "reductions": [], "kernels": { "float32": ranger_lars_v7_pass1_float32, "float64": ranger_lars_v7_pass1_float64, }},
-    ],
-}
+VARIANT_v7 = Variant(
+    key=(True, True, True),
+    host=host_v7,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": ranger_lars_v4_pass0_float32, "float64": ranger_lars_v4_pass0_float64}),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w', 'phi'),
+             host_args=('alpha', 'eps', 'h2', 'h3'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": ranger_lars_v7_pass1_float32, "float64": ranger_lars_v7_pass1_float64}),
+    ),
+    tensor_stages=(tensor_v7_0, ),
+)
 
 
 VARIANTS = { (False, False, False): VARIANT_v0, (False, False, True): VARIANT_v1, (False, True, False): VARIANT_v2, (False, True, True): VARIANT_v3, (True, False, False): VARIANT_v4, (True, False, True): VARIANT_v5, (True, True, False): VARIANT_v6, (True, True, True): VARIANT_v7, }

@@ -20,11 +20,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "rmsprop"
 SPEC_HASH = "544769ca0f368b0b"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'centered': True, 'maximize': False}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 1e-08, 'weight_decay': 0.0, 'momentum': 0.0}
 STATES = ['square_avg', 'grad_avg', 'momentum_buffer']
@@ -116,14 +118,17 @@ def rmsprop_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _momentum_buffer_k[_i] = momentum_buffer_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'square_avg', 'grad_avg', 'momentum_buffer', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1', 'momentum', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rmsprop_v0_pass0_float32, "float64": rmsprop_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'square_avg', 'grad_avg', 'momentum_buffer', 'g'), stores=('w', 'square_avg', 'grad_avg', 'momentum_buffer'),
+             host_args=('alpha', 'eps', 'h0', 'h1', 'momentum', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rmsprop_v0_pass0_float32, "float64": rmsprop_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(momentum, 0) is True ----
@@ -190,14 +195,17 @@ def rmsprop_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _grad_avg_k[_i] = grad_avg_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'square_avg', 'grad_avg', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rmsprop_v1_pass0_float32, "float64": rmsprop_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'square_avg', 'grad_avg', 'g'), stores=('w', 'square_avg', 'grad_avg'),
+             host_args=('alpha', 'eps', 'h0', 'h1', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rmsprop_v1_pass0_float32, "float64": rmsprop_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -16,11 +16,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "rmsprop_warmstart"
 SPEC_HASH = "d9ed1d3b2b11dd4c"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.01, 'alpha': 0.99, 'eps': 0.0}
 STATES = ['sigma']
@@ -90,14 +92,17 @@ def rmsprop_warmstart_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop,
             _sigma_k[_i] = sigma_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'sigma', 'g'], "host_args": ['alpha', 'eps', 'h0', 'h1'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rmsprop_warmstart_v0_pass0_float32, "float64": rmsprop_warmstart_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'sigma', 'g'), stores=('w', 'sigma'),
+             host_args=('alpha', 'eps', 'h0', 'h1'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rmsprop_warmstart_v0_pass0_float32, "float64": rmsprop_warmstart_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -152,14 +157,17 @@ def rmsprop_warmstart_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop,
             _sigma_k[_i] = sigma_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g', 'sigma'], "host_args": ['alpha', 'eps', 'h0', 'h1'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rmsprop_warmstart_v1_pass0_float32, "float64": rmsprop_warmstart_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w', 'sigma'),
+             host_args=('alpha', 'eps', 'h0', 'h1'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rmsprop_warmstart_v1_pass0_float32, "float64": rmsprop_warmstart_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

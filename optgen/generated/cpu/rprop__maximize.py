@@ -20,11 +20,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "rprop"
 SPEC_HASH = "9cd58543970e401c"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.01, 'eta_minus': 0.5, 'eta_plus': 1.2, 'step_min': 1e-06, 'step_max': 50.0}
 STATES = ['step_size', 'g_prev']
@@ -108,14 +110,17 @@ def rprop_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _pt
             _g_prev_k[_i] = d
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'step_size', 'g_prev', 'g'], "host_args": ['eta_minus', 'eta_plus', 'step_max', 'step_min'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rprop_v0_pass0_float32, "float64": rprop_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'step_size', 'g_prev', 'g'), stores=('w', 'step_size', 'g_prev'),
+             host_args=('eta_minus', 'eta_plus', 'step_max', 'step_min'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rprop_v0_pass0_float32, "float64": rprop_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -180,14 +185,17 @@ def rprop_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _pt
             _g_prev_k[_i] = d
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g_prev', 'g', 'step_size'], "host_args": ['eta_minus', 'eta_plus', 'lr', 'step_max', 'step_min'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": rprop_v1_pass0_float32, "float64": rprop_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g_prev', 'g'), stores=('w', 'step_size', 'g_prev'),
+             host_args=('eta_minus', 'eta_plus', 'lr', 'step_max', 'step_min'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": rprop_v1_pass0_float32, "float64": rprop_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -15,11 +15,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "sgd"
 SPEC_HASH = "7a4e715c5fc490e0"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {'maximize': True}
 HYPERS = {'lr': 0.001, 'weight_decay': 0.0}
 STATES = []
@@ -75,14 +77,17 @@ def sgd_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_
             _w_k[_i] = w_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g'], "host_args": ['h0', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": sgd_v0_pass0_float32, "float64": sgd_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w',),
+             host_args=('h0', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": sgd_v0_pass0_float32, "float64": sgd_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "yogi"
 SPEC_HASH = "8092250993cafc8a"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 0.001, 'init_value': 1e-06}
 STATES = ['m', 'v']
@@ -107,14 +109,17 @@ def yogi_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _v_k[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": yogi_v0_pass0_float32, "float64": yogi_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": yogi_v0_pass0_float32, "float64": yogi_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -180,14 +185,17 @@ def yogi_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr
             _v_k[_i] = v_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'g', 'm', 'v'], "host_args": ['eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'init_value'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": yogi_v1_pass0_float32, "float64": yogi_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'g'), stores=('w', 'm', 'v'),
+             host_args=('eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'init_value'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": yogi_v1_pass0_float32, "float64": yogi_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -30,6 +30,9 @@ import numpy
 import numpy as np
 from numba import cuda
 
+from optgen.abi import Pass, Variant
+from optgen.runtime.cuda_pointers import SIMULATOR, pointer_float32, pointer_float64
+
 SPEC = "nadam"
 SPEC_HASH = "0d7b2dad77ca9092"
 OPTGEN_VERSION = "0.1.0"
@@ -42,43 +45,6 @@ ARRAYS = ['w', 'exp_avg', 'exp_avg_sq', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most
 N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
-SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-
-if SIMULATOR:
-    import ctypes
-
-    def _host_view(address, n, ctype):
-        return np.ctypeslib.as_array(ctypes.cast(int(address), ctypes.POINTER(ctype)), (int(n),))
-
-    def pointer_float32(address, n):
-        """The simulator's device memory is host memory: a view of n float32 at address."""
-        return _host_view(address, n, ctypes.c_float)
-
-    def pointer_float64(address, n):
-        """The simulator's device memory is host memory: a view of n float64 at address."""
-        return _host_view(address, n, ctypes.c_double)
-else:
-    from llvmlite import ir
-    from numba.cuda.extending import intrinsic
-
-    def _global_pointer(dtype, n):
-        result = numba.types.CPointer(dtype)
-
-        def codegen(context, builder, signature, args):
-            generic = context.get_value_type(result)
-            in_global = ir.PointerType(generic.pointee, addrspace=1)  # so that loads are ld.global
-            return builder.addrspacecast(builder.inttoptr(args[0], in_global), generic)
-        return result(numba.types.uint64, n), codegen
-
-    @intrinsic
-    def pointer_float32(typingctx, address, n):
-        """The float32 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float32, n)
-
-    @intrinsic
-    def pointer_float64(typingctx, address, n):
-        """The float64 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float64, n)
 
 
 def select_variant(t, hyper):
@@ -90,7 +56,7 @@ def select_variant(t, hyper):
 # ---- variant () ----
 
 def host_v0(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -163,17 +129,19 @@ def nadam_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, _
             _exp_avg_sq[_i] = exp_avg_sq_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'exp_avg', 'exp_avg_sq', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'exp_avg', 'exp_avg_sq', 'g'], "stores": ['w', 'exp_avg', 'exp_avg_sq'],
-         "kernels": { "float32": nadam_v0_pass0_float32, "float64": nadam_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'exp_avg', 'exp_avg_sq', 'g'), stores=('w', 'exp_avg', 'exp_avg_sq'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": nadam_v0_pass0_float32, "float64": nadam_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -53,6 +53,9 @@ import numpy
 import numpy as np
 from numba import cuda
 
+from optgen.abi import Finish, Pass, Variant
+from optgen.runtime.cuda_pointers import SIMULATOR, pointer_float32, pointer_float64
+
 SPEC = "paratrooper"
 SPEC_HASH = "b0d5046f85ef7ad2"
 OPTGEN_VERSION = "0.1.0"
@@ -65,43 +68,6 @@ ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 2  # per-tensor sums in one pass, at most
 N_COLUMNS = 5  # per-tensor values (sums and tensor-stage results), at most
-SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-
-if SIMULATOR:
-    import ctypes
-
-    def _host_view(address, n, ctype):
-        return np.ctypeslib.as_array(ctypes.cast(int(address), ctypes.POINTER(ctype)), (int(n),))
-
-    def pointer_float32(address, n):
-        """The simulator's device memory is host memory: a view of n float32 at address."""
-        return _host_view(address, n, ctypes.c_float)
-
-    def pointer_float64(address, n):
-        """The simulator's device memory is host memory: a view of n float64 at address."""
-        return _host_view(address, n, ctypes.c_double)
-else:
-    from llvmlite import ir
-    from numba.cuda.extending import intrinsic
-
-    def _global_pointer(dtype, n):
-        result = numba.types.CPointer(dtype)
-
-        def codegen(context, builder, signature, args):
-            generic = context.get_value_type(result)
-            in_global = ir.PointerType(generic.pointee, addrspace=1)  # so that loads are ld.global
-            return builder.addrspacecast(builder.inttoptr(args[0], in_global), generic)
-        return result(numba.types.uint64, n), codegen
-
-    @intrinsic
-    def pointer_float32(typingctx, address, n):
-        """The float32 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float32, n)
-
-    @intrinsic
-    def pointer_float64(typingctx, address, n):
-        """The float64 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float64, n)
 
 
 def select_variant(t, hyper):
@@ -124,7 +90,7 @@ def select_variant(t, hyper):
 # ---- variant (False, False, False): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
 
 def host_v0(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -328,30 +294,33 @@ def paratrooper_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _w[_i] = w_3
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v0_finish0_float32, "float64": paratrooper_v0_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm'], "host_args": ['h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
-         "kernels": { "float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False, False, False),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v0_finish0_float32, "float64": paratrooper_v0_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm'), stores=('w',),
+             host_args=('h4',), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (False, False, True): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
 
 def host_v1(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -461,30 +430,33 @@ def paratrooper_v1_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = phi_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v1_finish0_float32, "float64": paratrooper_v1_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'phi'], "host_args": ['alpha', 'h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm', 'phi'], "stores": ['w', 'phi'],
-         "kernels": { "float32": paratrooper_v1_pass1_float32, "float64": paratrooper_v1_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(False, False, True),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v1_finish0_float32, "float64": paratrooper_v1_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm', 'phi'), stores=('w', 'phi'),
+             host_args=('alpha', 'h4'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v1_pass1_float32, "float64": paratrooper_v1_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (False, True, False): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
 
 def host_v2(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -658,30 +630,33 @@ def paratrooper_v2_finish0_float64(_chunk_first, _partials, _values, _per_tensor
         _per_tensor[_k, 4] = np.float64(trust)
 
 
-VARIANT_v2 = {
-    "host": host_v2,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
-         "kernels": { "float32": paratrooper_v2_pass0_float32, "float64": paratrooper_v2_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v2_finish0_float32, "float64": paratrooper_v2_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm'], "host_args": ['h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm'], "stores": ['w'],
-         "kernels": { "float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v2 = Variant(
+    key=(False, True, False),
+    host=host_v2,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v2_pass0_float32, "float64": paratrooper_v2_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v2_finish0_float32, "float64": paratrooper_v2_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm'), stores=('w',),
+             host_args=('h4',), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v0_pass1_float32, "float64": paratrooper_v0_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (False, True, True): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
 
 def host_v3(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -790,30 +765,33 @@ def paratrooper_v3_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = phi_1
 
 
-VARIANT_v3 = {
-    "host": host_v3,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v3_finish0_float32, "float64": paratrooper_v3_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'phi'], "host_args": ['h5'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm'], "stores": ['w', 'phi'],
-         "kernels": { "float32": paratrooper_v3_pass1_float32, "float64": paratrooper_v3_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v3 = Variant(
+    key=(False, True, True),
+    host=host_v3,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v0_pass0_float32, "float64": paratrooper_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v3_finish0_float32, "float64": paratrooper_v3_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm'), stores=('w', 'phi'),
+             host_args=('h5',), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v3_pass1_float32, "float64": paratrooper_v3_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (True, False, False): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
 
 def host_v4(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -1024,30 +1002,33 @@ def paratrooper_v4_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _w[_i] = w_3
 
 
-VARIANT_v4 = {
-    "host": host_v4,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v4_finish0_float32, "float64": paratrooper_v4_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
-         "kernels": { "float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v4 = Variant(
+    key=(True, False, False),
+    host=host_v4,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v4_finish0_float32, "float64": paratrooper_v4_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w',),
+             host_args=('eps', 'h4'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (True, False, True): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
 
 def host_v5(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -1164,30 +1145,33 @@ def paratrooper_v5_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = phi_1
 
 
-VARIANT_v5 = {
-    "host": host_v5,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v5_finish0_float32, "float64": paratrooper_v5_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['alpha', 'eps', 'h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm', 'v', 'phi'], "stores": ['w', 'phi'],
-         "kernels": { "float32": paratrooper_v5_pass1_float32, "float64": paratrooper_v5_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v5 = Variant(
+    key=(True, False, True),
+    host=host_v5,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v5_finish0_float32, "float64": paratrooper_v5_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm', 'v', 'phi'), stores=('w', 'phi'),
+             host_args=('alpha', 'eps', 'h4'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v5_pass1_float32, "float64": paratrooper_v5_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (True, True, False): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
 
 def host_v6(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -1364,30 +1348,33 @@ def paratrooper_v6_finish0_float64(_chunk_first, _partials, _values, _per_tensor
         _per_tensor[_k, 4] = np.float64(trust)
 
 
-VARIANT_v6 = {
-    "host": host_v6,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v', 'phi'],
-         "kernels": { "float32": paratrooper_v6_pass0_float32, "float64": paratrooper_v6_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v6_finish0_float32, "float64": paratrooper_v6_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'v'], "host_args": ['eps', 'h4'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w'],
-         "kernels": { "float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v6 = Variant(
+    key=(True, True, False),
+    host=host_v6,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v6_pass0_float32, "float64": paratrooper_v6_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v6_finish0_float32, "float64": paratrooper_v6_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w',),
+             host_args=('eps', 'h4'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v4_pass1_float32, "float64": paratrooper_v4_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 # ---- variant (True, True, True): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
 
 def host_v7(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -1503,24 +1490,27 @@ def paratrooper_v7_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _tabl
             _phi[_i] = phi_1
 
 
-VARIANT_v7 = {
-    "host": host_v7,
-    "columns": ['sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'], "tensor_args": [],
-         "reductions": ['sum_1', 'sum_2'], "loads": ['w', 'm', 'v', 'g'], "stores": ['m', 'v'],
-         "kernels": { "float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])", },
-         "finish": {"host_args": ['beta1', 'beta2', 'lr', 't'],
-                    "kernels": { "float32": paratrooper_v7_finish0_float32, "float64": paratrooper_v7_finish0_float64, },
-                    "signatures": { "float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)", }}},
-        {"arrays": ['w', 'm', 'v', 'phi'], "host_args": ['eps', 'h5'], "tensor_args": ['trust'],
-         "reductions": [], "loads": ['w', 'm', 'v'], "stores": ['w', 'phi'],
-         "kernels": { "float32": paratrooper_v7_pass1_float32, "float64": paratrooper_v7_pass1_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])", },
-         "finish": None},
-    ],
-}
+VARIANT_v7 = Variant(
+    key=(True, True, True),
+    host=host_v7,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('m', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'weight_decay'), tensor_args=(),
+             reductions=('sum_1', 'sum_2'),
+             kernels={"float32": paratrooper_v4_pass0_float32, "float64": paratrooper_v4_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float64[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64[:, ::1])"},
+             finish=Finish(host_args=('beta1', 'beta2', 'lr', 't'),
+                           kernels={"float32": paratrooper_v7_finish0_float32, "float64": paratrooper_v7_finish0_float64},
+                           signatures={"float32": "void(int64[::1], float64[:, ::1], float64[:, ::1], float32[:, ::1], float64, float64, float64, float64)", "float64": "void(int64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64, float64, float64)"})),
+        Pass(index=1, loads=('w', 'm', 'v'), stores=('w', 'phi'),
+             host_args=('eps', 'h5'), tensor_args=('trust',),
+             reductions=(),
+             kernels={"float32": paratrooper_v7_pass1_float32, "float64": paratrooper_v7_pass1_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32[:, ::1])", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64[:, ::1])"},
+             finish=None),
+    ),
+    columns=('sum_1', 'sum_2', 'w_norm', 'u_norm', 'trust'),
+)
 
 
 VARIANTS = { (False, False, False): VARIANT_v0, (False, False, True): VARIANT_v1, (False, True, False): VARIANT_v2, (False, True, True): VARIANT_v3, (True, False, False): VARIANT_v4, (True, False, True): VARIANT_v5, (True, True, False): VARIANT_v6, (True, True, True): VARIANT_v7, }

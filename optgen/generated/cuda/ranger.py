@@ -41,6 +41,9 @@ import numpy
 import numpy as np
 from numba import cuda
 
+from optgen.abi import Pass, Variant
+from optgen.runtime.cuda_pointers import SIMULATOR, pointer_float32, pointer_float64
+
 SPEC = "ranger"
 SPEC_HASH = "90df25cf8336550b"
 OPTGEN_VERSION = "0.1.0"
@@ -53,43 +56,6 @@ ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most
 N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
-SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-
-if SIMULATOR:
-    import ctypes
-
-    def _host_view(address, n, ctype):
-        return np.ctypeslib.as_array(ctypes.cast(int(address), ctypes.POINTER(ctype)), (int(n),))
-
-    def pointer_float32(address, n):
-        """The simulator's device memory is host memory: a view of n float32 at address."""
-        return _host_view(address, n, ctypes.c_float)
-
-    def pointer_float64(address, n):
-        """The simulator's device memory is host memory: a view of n float64 at address."""
-        return _host_view(address, n, ctypes.c_double)
-else:
-    from llvmlite import ir
-    from numba.cuda.extending import intrinsic
-
-    def _global_pointer(dtype, n):
-        result = numba.types.CPointer(dtype)
-
-        def codegen(context, builder, signature, args):
-            generic = context.get_value_type(result)
-            in_global = ir.PointerType(generic.pointee, addrspace=1)  # so that loads are ld.global
-            return builder.addrspacecast(builder.inttoptr(args[0], in_global), generic)
-        return result(numba.types.uint64, n), codegen
-
-    @intrinsic
-    def pointer_float32(typingctx, address, n):
-        """The float32 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float32, n)
-
-    @intrinsic
-    def pointer_float64(typingctx, address, n):
-        """The float64 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float64, n)
 
 
 def select_variant(t, hyper):
@@ -112,7 +78,7 @@ def select_variant(t, hyper):
 # ---- variant (False, False, False): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
 
 def host_v0(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -178,23 +144,25 @@ def ranger_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _v[_i] = v_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
-         "kernels": { "float32": ranger_v0_pass0_float32, "float64": ranger_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False, False, False),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v0_pass0_float32, "float64": ranger_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (False, False, True): rho_threshold < rho_t is False, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
 
 def host_v1(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -266,23 +234,25 @@ def ranger_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = phi_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'phi', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v1_pass0_float32, "float64": ranger_v1_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(False, False, True),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'phi', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v1_pass0_float32, "float64": ranger_v1_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (False, True, False): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
 
 def host_v2(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -352,23 +322,25 @@ def ranger_v2_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = w
 
 
-VARIANT_v2 = {
-    "host": host_v2,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v2_pass0_float32, "float64": ranger_v2_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v2 = Variant(
+    key=(False, True, False),
+    host=host_v2,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v2_pass0_float32, "float64": ranger_v2_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (False, True, True): rho_threshold < rho_t is False, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
 
 def host_v3(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -438,23 +410,25 @@ def ranger_v3_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = phi_1
 
 
-VARIANT_v3 = {
-    "host": host_v3,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v3_pass0_float32, "float64": ranger_v3_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v3 = Variant(
+    key=(False, True, True),
+    host=host_v3,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v3_pass0_float32, "float64": ranger_v3_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (True, False, False): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is False ----
 
 def host_v4(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -523,23 +497,25 @@ def ranger_v4_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _v[_i] = v_1
 
 
-VARIANT_v4 = {
-    "host": host_v4,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v'],
-         "kernels": { "float32": ranger_v4_pass0_float32, "float64": ranger_v4_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v4 = Variant(
+    key=(True, False, False),
+    host=host_v4,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v4_pass0_float32, "float64": ranger_v4_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (True, False, True): rho_threshold < rho_t is True, Eq(t, 1) is False, Eq(Mod(t, k), 0) is True ----
 
 def host_v5(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -614,23 +590,25 @@ def ranger_v5_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = phi_1
 
 
-VARIANT_v5 = {
-    "host": host_v5,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'phi', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'phi', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v5_pass0_float32, "float64": ranger_v5_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v5 = Variant(
+    key=(True, False, True),
+    host=host_v5,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'phi', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v5_pass0_float32, "float64": ranger_v5_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (True, True, False): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is False ----
 
 def host_v6(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -703,23 +681,25 @@ def ranger_v6_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = w
 
 
-VARIANT_v6 = {
-    "host": host_v6,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v6_pass0_float32, "float64": ranger_v6_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v6 = Variant(
+    key=(True, True, False),
+    host=host_v6,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v6_pass0_float32, "float64": ranger_v6_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 # ---- variant (True, True, True): rho_threshold < rho_t is True, Eq(t, 1) is True, Eq(Mod(t, k), 0) is True ----
 
 def host_v7(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -792,17 +772,19 @@ def ranger_v7_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w, 
             _phi[_i] = phi_1
 
 
-VARIANT_v7 = {
-    "host": host_v7,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm', 'v', 'g', 'phi'], "host_args": ['alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm', 'v', 'g'], "stores": ['w', 'm', 'v', 'phi'],
-         "kernels": { "float32": ranger_v7_pass0_float32, "float64": ranger_v7_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v7 = Variant(
+    key=(True, True, True),
+    host=host_v7,
+    passes=(
+        Pass(index=0, loads=('w', 'm', 'v', 'g'), stores=('w', 'm', 'v', 'phi'),
+             host_args=('alpha', 'beta1', 'beta2', 'eps', 'h0', 'h1', 'h2', 'h3'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ranger_v7_pass0_float32, "float64": ranger_v7_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 VARIANTS = { (False, False, False): VARIANT_v0, (False, False, True): VARIANT_v1, (False, True, False): VARIANT_v2, (False, True, True): VARIANT_v3, (True, False, False): VARIANT_v4, (True, False, True): VARIANT_v5, (True, True, False): VARIANT_v6, (True, True, True): VARIANT_v7, }

@@ -1,0 +1,102 @@
+"""The kernel ABI: the one definition of what a generated module hands the runtime.
+
+A generated module (``templates/module.py.j2`` and the targets' templates that
+extend it) defines ``VARIANTS``: for each outcome of the host conditions (the key
+``select_variant(t, hyper)`` returns) one :class:`Variant`, built from these
+dataclasses, so the contract is data that the runtime, the precompiler, the bench
+and ``optgen show`` all read, and not a dict layout each of them restates.
+
+A pass kernel's arguments, in order (``runtime/cpu.py`` and ``runtime/cuda.py``
+pass them, ``runtime/precompile.py`` types them):
+
+=====================  ======================================================
+CPU (``numba.njit``)   ``chunk_tensor, chunk_start, chunk_stop, sizes``, one
+                       address table per name of :attr:`Pass.arrays`, the
+                       :attr:`Pass.host_args` as scalars of the kernel's dtype,
+                       one 1-D array of the kernel's dtype per
+                       :attr:`Pass.tensor_args` (a value per tensor), and the
+                       float64 ``partials[chunk, reduction]``.
+CUDA (``cuda.jit``)    ``chunk_tensor, chunk_start, chunk_stop``, the address
+                       tables, the host scalars, then the per-tensor table
+                       ``[tensor, column]`` if the pass reads per-tensor values
+                       and ``partials`` if it sums (:attr:`Pass.signatures`).
+=====================  ======================================================
+
+The traffic model is :func:`bytes_per_element`: every element of every array a
+pass loads is read once and of every array it stores written once; nothing else
+touches memory per element (the per-tensor stage and the chunk partials are
+per tensor or per chunk). The bench's streaming floor moves exactly these bytes.
+
+Designed to grow (docs/design.md, "The kernel ABI"): host values that differ per
+tensor (param groups, per-parameter step counts) become :attr:`Pass.tensor_args`
+filled per group, which every kernel already takes; a reduction over an axis, a
+block or all tensors is a new kind of entry next to :attr:`Pass.reductions`; a
+state whose dtype or shape differs from the parameter's is a new field of
+:class:`Variant` beside ``arrays``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable, Mapping
+
+#: Raised whenever the layout below changes: a generated module carries it in its
+#: header (``ABI_VERSION``), and one of another version is rebuilt, never run.
+VERSION = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """CUDA only: the kernel after a reducing pass that adds each tensor's chunk partials
+    and computes the per-tensor stage on the device (one thread per tensor, float64)."""
+
+    host_args: tuple[str, ...]
+    kernels: Mapping[str, Callable] = dataclasses.field(default_factory=dict)  # dtype -> kernel
+    signatures: Mapping[str, str] = dataclasses.field(default_factory=dict)    # dtype -> numba signature
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+    """One loop over every element of every tensor of a dtype: one kernel launch."""
+
+    index: int
+    loads: tuple[str, ...]        # arrays read per element (``w``, ``g``, states)
+    stores: tuple[str, ...]       # arrays written per element
+    host_args: tuple[str, ...]    # host scalars (hyperparameters, host values, t), in argument order
+    tensor_args: tuple[str, ...]  # per-tensor values the kernel reads (trust ratios)
+    reductions: tuple[str, ...]   # per-tensor sums the kernel accumulates into the partials
+    kernels: Mapping[str, Callable] = dataclasses.field(default_factory=dict)  # dtype -> kernel
+    signatures: Mapping[str, str] = dataclasses.field(default_factory=dict)    # CUDA: dtype -> signature
+    finish: Finish | None = None  # CUDA: the finishing kernel after a reducing pass
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """The address tables the kernel takes, in argument order: the loads, then the stores."""
+        return tuple(dict.fromkeys((*self.loads, *self.stores)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """The step for one outcome of the host conditions: a host stage, then the passes."""
+
+    key: tuple
+    host: Callable[[int, Mapping[str, Any]], dict]  # (t, hyperparameters) -> host values, float64
+    passes: tuple[Pass, ...]
+    tensor_stages: tuple[Callable, ...] = ()  # CPU: after pass q, per-tensor values (float64 arrays)
+    columns: tuple[str, ...] = ()             # CUDA: the per-tensor table's columns
+
+
+def bytes_per_element(passes: Iterable, itemsize: int) -> int:
+    """Bytes a step moves per parameter element: each pass reads its loads and writes its stores.
+
+    ``passes`` may be any passes with ``loads`` and ``stores`` (this module's, or the
+    compiler's intermediate ones, ``compiler/stage.py`` and ``compiler/optimize.py``):
+    the one traffic model of the compiler's summaries, the runtime and the bench."""
+    return itemsize * sum(len(p.loads) + len(p.stores) for p in passes)
+
+
+def max_reductions(variants: Iterable[Variant]) -> int:
+    """The most per-tensor sums any pass of any variant accumulates (the partials' width)."""
+    return max((len(p.reductions) for v in variants for p in v.passes), default=0)
+
+
+__all__ = ["VERSION", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions"]
