@@ -43,6 +43,11 @@ from typing import Any, Callable, Iterable, Mapping
 #: header (``ABI_VERSION``), and one of another version is rebuilt, never run.
 VERSION = 2
 
+#: The dtypes a module has kernels for (``Pass.kernels`` keys): the parameters'
+#: and states' storage dtypes. The printers, the array checks of both runtimes and
+#: the templates all read this one tuple; a storage dtype is added here first.
+DTYPES = ("float32", "float64")
+
 
 @dataclasses.dataclass(frozen=True)
 class Finish:
@@ -99,4 +104,4 @@ def max_reductions(variants: Iterable[Variant]) -> int:
     return max((len(p.reductions) for v in variants for p in v.passes), default=0)
 
 
-__all__ = ["VERSION", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions"]
+__all__ = ["VERSION", "DTYPES", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions"]

@@ -1,5 +1,6 @@
 """Unit tests of the compiler passes: ssa → stage → optimize, on small specs."""
 import numpy as np
+import pytest
 import sympy
 
 from optgen import abi
@@ -131,3 +132,22 @@ def test_hoisting_leaves_piecewise_branches_whole():
     (kv,) = optimise(stage(to_ssa(spec))).values()
     (pw,) = [e for _, e in kv.passes[0].body if e.has(sympy.Piecewise)][0].atoms(sympy.Piecewise)
     assert pw.args[-1] == (1, True) and len(pw.args) == 3
+
+
+def test_later_passes_leave_the_ssa_they_read_as_it_was():
+    """The driver keeps every intermediate (``optgen show --stage``): staging and the host
+    hoister build their own tables and never write into the SSA (the hoister used to add
+    its host values h0, h1, ... to ``ssa.level``). NAdam has a host state, LAMB sums."""
+    import dataclasses
+
+    from optgen.registry import load_spec
+    for name in ("lamb", "nadam"):
+        spec = load_spec(name)
+        ssa = to_ssa(spec.resolve(**spec.options))
+        before = (dict(ssa.level), list(ssa.arrays), dict(ssa.finals), dict(ssa.host_states), dict(ssa.nodes))
+        variants = optimise(stage(ssa))
+        assert any(v.host for v in variants.values())  # host values were hoisted...
+        assert (dict(ssa.level), list(ssa.arrays), dict(ssa.finals), dict(ssa.host_states),
+                dict(ssa.nodes)) == before  # ...beside the SSA, not into it
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ssa.level = {}

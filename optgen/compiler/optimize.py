@@ -61,6 +61,7 @@ class HostHoister:
 
     def __init__(self, ssa: SSA, prefix: str = "h"):
         self.ssa = ssa
+        self.level = dict(ssa.level)  # the SSA's levels and the host values named here (the SSA stays as it is)
         self.values: dict = {}   # expr -> symbol
         self.assignments: list = []
         self.names = set(ssa.names)  # in use: the spec's, the SSA's, and the host values named here
@@ -70,7 +71,7 @@ class HostHoister:
 
     def is_host(self, e) -> bool:
         if e not in self._host:
-            self._host[e] = all(self.ssa.level.get(s, HOST) == HOST for s in e.free_symbols)
+            self._host[e] = all(self.level.get(s, HOST) == HOST for s in e.free_symbols)
         return self._host[e]
 
     def _name(self, e):
@@ -80,7 +81,7 @@ class HostHoister:
             sym = sympy.Symbol(next(self._fresh), real=True)
             self.values[e] = sym
             self.assignments.append((sym, e))
-            self.ssa.level[sym] = HOST
+            self.level[sym] = HOST
         return self.values[e]
 
     def __call__(self, e):
@@ -192,7 +193,7 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     free = set().union(*[e.free_symbols for _, e in body], *[e.free_symbols for _, e in reductions],
                        *[e.free_symbols for e in stores.values()]) if (body or reductions or stores) else set()
     defined = {s for s, _ in body} | loaded
-    host_args = sorted((s for s in free - defined if ssa.level.get(s) == HOST), key=lambda s: s.name)
+    host_args = sorted((s for s in free - defined if hoist.level.get(s) == HOST), key=lambda s: s.name)
     tensor_args = [s for s in p.tensor_inputs if s in free]
     return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args)
 

@@ -18,9 +18,10 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from .. import abi
 from ..spec import TensorSum
 
-DTYPES = ("float32", "float64")
+DTYPES = abi.DTYPES
 
 
 class _BranchesAndFolds:

@@ -38,9 +38,11 @@ def input_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, real=True)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SSA:
-    """A step as a DAG of named values."""
+    """A step as a DAG of named values. Frozen: a later pass builds a new one (or its own
+    tables beside it) and never changes it, so every intermediate a ``Build`` keeps stays
+    what its stage made."""
 
     spec: Spec
     nodes: dict          # version symbol -> expression over versions and inputs (in order)
@@ -155,12 +157,10 @@ def to_ssa(spec: Spec) -> SSA:
     finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *spec.states]}
     ssa = SSA(spec, nodes, reductions, arrays, finals,
               [s for s in level if isinstance(s, Hyper)], level, names=used_names)
-    _demote_unread_states(ssa)
-    _find_host_states(ssa)
-    return ssa
+    return _find_host_states(_demote_unread_states(ssa))
 
 
-def _find_host_states(ssa: SSA) -> None:
+def _find_host_states(ssa: SSA) -> SSA:
     """States that are scalars per step: assume all are, drop those that are not, repeat."""
     candidates = set(ssa.states)
     while True:
@@ -173,19 +173,21 @@ def _find_host_states(ssa: SSA) -> None:
         if not bad:
             break
         candidates -= bad
-    if candidates:
-        ssa.level = level
-        for name in [a for a in ssa.arrays if a in candidates]:
-            ssa.arrays.remove(name)
-            ssa.host_states[name] = ssa.finals.pop(name)
+    if not candidates:
+        return ssa
+    order = [a for a in ssa.arrays if a in candidates]
+    return dataclasses.replace(
+        ssa, level=level, arrays=[a for a in ssa.arrays if a not in candidates],
+        finals={a: f for a, f in ssa.finals.items() if a not in candidates},
+        host_states={**ssa.host_states, **{name: ssa.finals[name] for name in order}})
 
 
-def _demote_unread_states(ssa: SSA) -> None:
+def _demote_unread_states(ssa: SSA) -> SSA:
     """A state whose old value no final depends on is an intermediate, not memory."""
     live = ssa.reachable([f for a, f in ssa.finals.items() if f != input_symbol(a)])
-    for name in list(ssa.states):
-        if input_symbol(name) not in live:
-            ssa.arrays.remove(name)
-            del ssa.finals[name]
-    if input_symbol("g") in ssa.reachable([*ssa.finals.values()]):
-        ssa.arrays.append("g")
+    unread = {name for name in ssa.states if input_symbol(name) not in live}
+    arrays = [a for a in ssa.arrays if a not in unread]
+    finals = {a: f for a, f in ssa.finals.items() if a not in unread}
+    if input_symbol("g") in ssa.reachable([*finals.values()]):
+        arrays.append("g")
+    return dataclasses.replace(ssa, arrays=arrays, finals=finals)

@@ -87,80 +87,112 @@ def _ordered(ssa: SSA, wanted: set) -> list:
     return [s for s in order if s in wanted]
 
 
+class _Earliest:
+    """The first pass that can compute each symbol: the latest of its inputs', one later past
+    a sum (a reduction's result exists only after the pass that sums it). Memoised."""
+
+    def __init__(self, ssa: SSA):
+        self.ssa = ssa
+        self.avail: dict = {}  # element symbol -> earliest pass; tensor symbol -> first pass that can use it
+
+    def _inputs(self, s):
+        e = self.ssa.expr(s)
+        return () if e is None else e.free_symbols
+
+    def __call__(self, sym) -> int:
+        for s in post_order(sym, self._inputs, self.avail):
+            latest = max([self.avail[d] for d in self._inputs(s)], default=0)
+            self.avail[s] = latest + 1 if s in self.ssa.reductions else latest
+        return self.avail[sym]
+
+
+@dataclasses.dataclass
+class _Needs:
+    """What one pass must load or compute for the values it stores and sums."""
+
+    loads: dict = dataclasses.field(default_factory=dict)  # array -> the symbol its loaded value stands for
+    compute: set = dataclasses.field(default_factory=set)
+    tensor_inputs: set = dataclasses.field(default_factory=set)
+    conflict: str | None = None  # an array whose old value this pass reads, already overwritten
+
+
+def _gather(ssa: SSA, q: int, root, write_pass: dict, finals_by_symbol: dict, need: _Needs) -> None:
+    """Add to ``need`` everything pass ``q`` must load or compute for ``root`` (depth-first, a stack).
+
+    A value an earlier pass wrote back is loaded, not recomputed; an input array's old
+    value is loaded, and if an earlier pass already overwrote that array that is a conflict."""
+    stack = [root]
+    while stack:
+        sym = stack.pop()
+        level = ssa.level.get(sym, HOST)
+        if level == HOST:
+            continue
+        if level == TENSOR:
+            need.tensor_inputs.add(sym)
+            continue
+        array = finals_by_symbol.get(sym)
+        if array is not None and write_pass[array] < q:
+            need.loads[array] = sym         # written back by an earlier pass: load it
+            continue
+        if sym not in ssa.nodes:            # an input array's old value
+            if write_pass.get(sym.name, q) < q:
+                need.conflict = need.conflict or sym.name
+            need.loads[sym.name] = sym
+            continue
+        if sym not in need.compute:
+            need.compute.add(sym)
+            stack.extend(reversed(list(ssa.nodes[sym].free_symbols)))
+
+
+def _passes_of(ssa: SSA, write_pass: dict, red_pass: dict) -> tuple[list, tuple | None]:
+    """The passes of a schedule (the pass that writes each array, the pass that sums each
+    reduction), or the first conflict ``(array, pass)`` that makes it impossible."""
+    n_passes = 1 + max([*write_pass.values(), *red_pass.values(), 0])
+    finals_by_symbol = {ssa.finals[a]: a for a in write_pass}
+    passes = []
+    for q in range(n_passes):
+        stores = {a: ssa.finals[a] for a, p in write_pass.items() if p == q}
+        reds = [(r, ssa.reductions[r]) for r, p in red_pass.items() if p == q]
+        need = _Needs()
+        for root in [*stores.values(), *[d for _, e in reds for d in e.free_symbols]]:
+            _gather(ssa, q, root, write_pass, finals_by_symbol, need)
+        if need.conflict is not None:
+            return passes, (need.conflict, q)
+        passes.append(Pass(q, dict(sorted(need.loads.items(), key=lambda kv: ssa.arrays.index(kv[0]))),
+                           [(s, ssa.nodes[s]) for s in _ordered(ssa, need.compute)],
+                           stores, reds, _ordered(ssa, need.tensor_inputs)))
+    return passes, None
+
+
+def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest) -> list:
+    """The per-tensor values computed after each pass but the last, each after the pass that
+    makes its inputs (only those some pass reads)."""
+    stages: list = [[] for _ in range(max(len(passes) - 1, 0))]
+    needed = ssa.reachable([s for p in passes for s in p.tensor_inputs])
+    for s in ssa.nodes:
+        if ssa.level[s] == TENSOR and s in needed:
+            stages[earliest(s) - 1].append((s, ssa.nodes[s]))
+    return stages
+
+
 def plan_passes(ssa: SSA) -> tuple[list, list]:
-    """Split a (specialised) SSA into passes and per-tensor stages."""
-    avail: dict = {}  # element symbol -> earliest pass; tensor symbol -> first pass that can use it
+    """Split a (specialised) SSA into passes and per-tensor stages.
 
-    def earliest(sym) -> int:
-        """The first pass that can compute ``sym``: the latest of its inputs', one later past a sum."""
-        def inputs(s):
-            e = ssa.expr(s)
-            return () if e is None else e.free_symbols
-        for s in post_order(sym, inputs, avail):
-            latest = max([avail[d] for d in inputs(s)], default=0)
-            avail[s] = latest + 1 if s in ssa.reductions else latest
-        return avail[sym]
-
+    Each array is first scheduled in the earliest pass that can compute its final value,
+    each sum in the pass before its first use; a pass that would read an array's old value
+    after an earlier pass overwrote it moves that write to itself, and the passes are
+    planned again (each retry moves a write later, so this ends)."""
+    earliest = _Earliest(ssa)
     arrays = [a for a in ssa.arrays if a != "g"]
     write_pass = {a: earliest(ssa.finals[a]) for a in arrays if ssa.finals[a] != input_symbol(a)}
     live = ssa.reachable([ssa.finals[a] for a in write_pass])  # a sum nothing uses costs no pass
     red_pass = {r: earliest(r) - 1 for r in ssa.reductions if r in live}
-    finals_by_symbol = {ssa.finals[a]: a for a in write_pass}
-
     while True:
-        n_passes = 1 + max([*write_pass.values(), *red_pass.values(), 0])
-        passes, conflict = [], None
-        for q in range(n_passes):
-            loads, compute, tensor_inputs = {}, set(), set()
-
-            def need(root):
-                """Everything pass q must load or compute for ``root`` (depth-first, a stack)."""
-                nonlocal conflict
-                stack = [root]
-                while stack:
-                    sym = stack.pop()
-                    if ssa.level.get(sym, HOST) == HOST:
-                        continue
-                    if ssa.level[sym] == TENSOR:
-                        tensor_inputs.add(sym)
-                        continue
-                    array = finals_by_symbol.get(sym)
-                    if array is not None and write_pass[array] < q:
-                        loads[array] = sym          # written back by an earlier pass: load it
-                        continue
-                    if sym not in ssa.nodes:        # an input array's old value
-                        name = sym.name
-                        if name in write_pass and write_pass[name] < q:
-                            conflict = conflict or (name, q)
-                        loads[name] = sym
-                        continue
-                    if sym in compute:
-                        continue
-                    compute.add(sym)
-                    stack.extend(reversed(list(ssa.nodes[sym].free_symbols)))
-
-            stores = {a: ssa.finals[a] for a, p in write_pass.items() if p == q}
-            reds = [(r, ssa.reductions[r]) for r, p in red_pass.items() if p == q]
-            for sym in stores.values():
-                need(sym)
-            for _, e in reds:
-                for d in e.free_symbols:
-                    need(d)
-            passes.append(Pass(q, dict(sorted(loads.items(), key=lambda kv: ssa.arrays.index(kv[0]))),
-                               [(s, ssa.nodes[s]) for s in _ordered(ssa, compute)],
-                               stores, reds, _ordered(ssa, tensor_inputs)))
+        passes, conflict = _passes_of(ssa, write_pass, red_pass)
         if conflict is None:
-            break
+            return passes, _tensor_stages(ssa, passes, earliest)
         name, q = conflict
-        write_pass[name] = q  # a later pass still reads the old value: write it there
-
-    tensor_stages = [[] for _ in range(max(n_passes - 1, 0))]
-    tensor_nodes = [s for s in ssa.nodes if ssa.level[s] == TENSOR]
-    needed = ssa.reachable([s for p in passes for s in p.tensor_inputs])
-    for s in tensor_nodes:
-        if s in needed:
-            tensor_stages[earliest(s) - 1].append((s, ssa.nodes[s]))
-    return passes, tensor_stages
+        write_pass = {**write_pass, name: q}  # a later pass still reads the old value: write it there
 
 
 def _host_closure(ssa: SSA, exprs) -> list:

@@ -29,14 +29,11 @@ def create(name, params: Sequence, device: str = "cpu", nonfinite: str = "propag
     spec = load_spec(name)
     check_policy(nonfinite, f"optgen.create({spec.name!r})")
     options, values = hyper_values.resolve(spec, given)
+    if device not in DEVICES:
+        raise ValueError(f"optgen.create({spec.name!r}): unknown device {device!r}; use one of {DEVICES}")
+    # one path for both devices: the launcher checks what its device needs, then loads the module
     if device == "cpu":
-        from ..compiler.driver import load_module
-        from .checks import check_params
-        from .cpu import CPUOptimizer
-        params = check_params(params, f"optgen.create({spec.name!r})")
-        module = load_module(spec, options, "cpu")
-        return CPUOptimizer(spec, module, params, options, values, nonfinite)
-    if device == "cuda":
-        from .cuda import create_cuda  # optional: needs numba-cuda
-        return create_cuda(spec, params, options, values, nonfinite=nonfinite)
-    raise ValueError(f"optgen.create({spec.name!r}): unknown device {device!r}; use one of {DEVICES}")
+        from .cpu import create_cpu as create_on_device
+    else:
+        from .cuda import create_cuda as create_on_device  # optional: needs numba-cuda
+    return create_on_device(spec, params, options, values, nonfinite=nonfinite)

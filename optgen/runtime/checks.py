@@ -5,7 +5,15 @@ from typing import Sequence
 
 import numpy as np
 
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from ..abi import DTYPES
+
+SUPPORTED_DTYPES = tuple(np.dtype(d) for d in DTYPES)  # what the generated kernels exist for
+
+
+def check_dtype(dtype, what: str, where: str) -> None:
+    """A TypeError naming ``what`` unless ``dtype`` is one the kernels exist for (optgen/abi.py)."""
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{where}: {what} has dtype {dtype}; supported: {', '.join(DTYPES)}")
 
 
 def check_params(params: Sequence, where: str) -> list[np.ndarray]:
@@ -16,8 +24,7 @@ def check_params(params: Sequence, where: str) -> list[np.ndarray]:
         if not isinstance(p, np.ndarray):
             raise TypeError(f"{where}: params[{i}] is {type(p).__name__}; a numpy array is required "
                             "(for GPU arrays use device='cuda')")
-        if p.dtype not in SUPPORTED_DTYPES:
-            raise TypeError(f"{where}: params[{i}] has dtype {p.dtype}; supported: float32, float64")
+        check_dtype(p.dtype, f"params[{i}]", where)
         if not p.flags.c_contiguous:
             raise ValueError(f"{where}: params[{i}] is not C-contiguous; it is updated in place, "
                              "so pass a contiguous array (np.ascontiguousarray makes a copy you then own)")

@@ -104,6 +104,14 @@ class _Group:
         self.threads = threads
 
 
+def create_cpu(spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str = "propagate",
+               states: Sequence[dict] | None = None) -> "CPUOptimizer":
+    """The CPU optimizer for ``spec``: builds (if needed) and loads its kernels (the CPU half of
+    :func:`optgen.runtime.api.create`; ``create_cuda`` is the other)."""
+    from ..compiler.driver import load_module
+    return CPUOptimizer(spec, load_module(spec, options, "cpu"), params, options, values, nonfinite, states)
+
+
 class CPUOptimizer(CompiledOptimizer):
     """A compiled optimizer over a list of numpy arrays, updated in place."""
 

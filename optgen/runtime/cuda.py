@@ -32,11 +32,11 @@ from .. import abi
 from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
+from .checks import check_dtype
 from .fits import check_scalars_fit
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: Launch configuration (docs/cuda.md, "Launch shapes"). ``block``: threads per block, any
 #: integer from 1 to the module's ``MAX_BLOCK`` (1024: the block reduction's shared memory);
@@ -141,8 +141,7 @@ def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -
                         "pass numba device arrays, PyTorch CUDA tensors or CuPy arrays")
     shape = tuple(int(n) for n in cai["shape"])
     dtype = np.dtype(cai["typestr"])
-    if dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"{where}: {name} has dtype {dtype}; supported: float32, float64")
+    check_dtype(dtype, name, where)
     if cai.get("mask") is not None:
         raise ValueError(f"{where}: {name} is a masked array; not supported")
     if not _c_contiguous(shape, cai.get("strides"), dtype.itemsize):
