@@ -216,3 +216,27 @@ def test_schedule_free_eval_params_match_optax(case, hypers, dtype):
     sd = opt.state_dict()
     x0 = (params[0] - (1 - h["beta1"]) * sd["states"][0]["z"]) / h["beta1"]
     assert np.max(np.abs(x0 - params[0])) > 100 * rel * np.max(np.abs(params[0]))
+
+
+def test_schedule_free_eval_params_through_optgen_torch():
+    """The docstring's recipe through optgen.torch: x = (p - (1 - beta1) state["z"]) / beta1 is optax's."""
+    import torch
+    import optgen.torch as ot
+    x64(np.float64)
+    h = SF_CASES[1][1]
+    rng = np.random.default_rng(5)
+    params = random_params(rng, np.float64)
+    ps = [torch.tensor(p.copy()) for p in params]
+    opt = ot.Optimizer(ps, "schedule_free_adamw", **h)
+    ext = Optax(sf_optax(h, np.float64), [p.copy() for p in params])
+    for _ in range(60):
+        grads = [rng.standard_normal(p.shape) for p in params]
+        for p, gr in zip(ps, grads):
+            p.grad = torch.from_numpy(gr.copy())
+        opt.step()
+        ext.step(grads)
+    theirs = optax.contrib.schedule_free_eval_params(ext.state, ext.p)
+    for p, x_theirs in zip(ps, theirs):
+        x = ((p - (1 - h["beta1"]) * opt.state[p]["z"]) / h["beta1"]).numpy()
+        x_theirs = np.asarray(x_theirs)
+        np.testing.assert_allclose(x, x_theirs, rtol=1e-11, atol=1e-11 * np.max(np.abs(x_theirs)))

@@ -32,6 +32,9 @@ costs no buffer: it is recomputed from the parameters and z, as optax does::
 
     sd = opt.state_dict()
     x = [(w - (1 - beta1) * s["z"]) / beta1 for w, s in zip(params, sd["states"])]
+
+(through optgen.torch: ``opt = optgen.torch.Optimizer(params, "schedule_free_adamw")``,
+then ``x = (p - (1 - beta1) * opt.state[p]["z"]) / beta1``.)
 """
 from optgen.dsl import Spec, hyper, state, var, when, w, g, t, sqrt, Eq, Max, Min
 
