@@ -15,7 +15,8 @@ not bias-corrected (it is meant to fill slowly). The weight decay is optax's
 add_decayed_weights, scaled by lr, added to the update (not divided by 1 + lr lambda).
 
 Warm-ups of alpha and beta3. The paper warms both up over T_alpha_beta3 steps
-(alpha linearly from 0, beta3 from beta1 with 1/log(beta3) linear in t); optax
+(alpha linearly from 0; beta3 from beta1 with its half-life log(1/2) / log(beta3)
+linear in t, i.e. 1/log(beta3) linear in t, capped at beta3); optax
 takes any schedule for ``alpha`` and ``b3`` and evaluates it at count_m2, the
 number of steps already taken. Here they are optgen schedules: any
 hyperparameter takes one, evaluated on the host at n = t - 1, optax's count, so
