@@ -17,11 +17,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "ademamix"
 SPEC_HASH = "345418f563300738"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'beta3': 0.9999, 'alpha': 5.0, 'eps': 1e-08, 'eps_root': 0.0, 'weight_decay': 0.0}
 STATES = ['m1', 'm2', 'nu']
@@ -112,14 +114,17 @@ def ademamix_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, 
             _nu_k[_i] = nu_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'm1', 'm2', 'nu', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": ademamix_v0_pass0_float32, "float64": ademamix_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm1', 'm2', 'nu', 'g'), stores=('w', 'm1', 'm2', 'nu'),
+             host_args=('alpha', 'beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ademamix_v0_pass0_float32, "float64": ademamix_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }

@@ -25,11 +25,13 @@ import numba
 import numpy
 import numpy as np
 
+from optgen.abi import Pass, Variant
 from optgen.runtime.pointers import as_pointer as _as_pointer
 
 SPEC = "schedule_free_adamw"
 SPEC_HASH = "410f12c646f88c1c"
 OPTGEN_VERSION = "0.1.0"
+TARGET = "cpu"
 OPTIONS = {}
 HYPERS = {'lr': 0.0025, 'warmup_steps': 0, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 0.0, 'weight_lr_power': 2.0}
 STATES = ['z', 'nu']
@@ -130,14 +132,17 @@ def schedule_free_adamw_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_sto
             _nu_k[_i] = nu_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'z', 'nu', 'g'], "host_args": ['beta1', 'beta2', 'c', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": schedule_free_adamw_v0_pass0_float32, "float64": schedule_free_adamw_v0_pass0_float64, }},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(False,),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'z', 'nu', 'g'), stores=('w', 'z', 'nu'),
+             host_args=('beta1', 'beta2', 'c', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": schedule_free_adamw_v0_pass0_float32, "float64": schedule_free_adamw_v0_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 # ---- variant (True,): Eq(t, 1) is True ----
@@ -215,14 +220,17 @@ def schedule_free_adamw_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_sto
             _nu_k[_i] = nu_1
 
 
-VARIANT_v1 = {
-    "host": host_v1,
-    "tensor_stages": [],
-    "passes": [
-        {"arrays": ['w', 'nu', 'g', 'z'], "host_args": ['beta1', 'beta2', 'c', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "kernels": { "float32": schedule_free_adamw_v1_pass0_float32, "float64": schedule_free_adamw_v1_pass0_float64, }},
-    ],
-}
+VARIANT_v1 = Variant(
+    key=(True,),
+    host=host_v1,
+    passes=(
+        Pass(index=0, loads=('w', 'nu', 'g'), stores=('w', 'z', 'nu'),
+             host_args=('beta1', 'beta2', 'c', 'eps', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": schedule_free_adamw_v1_pass0_float32, "float64": schedule_free_adamw_v1_pass0_float64}),
+    ),
+    tensor_stages=(),
+)
 
 
 VARIANTS = { (False,): VARIANT_v0, (True,): VARIANT_v1, }

@@ -25,6 +25,9 @@ import numpy
 import numpy as np
 from numba import cuda
 
+from optgen.abi import Pass, Variant
+from optgen.runtime.cuda_pointers import SIMULATOR, pointer_float32, pointer_float64
+
 SPEC = "ademamix"
 SPEC_HASH = "345418f563300738"
 OPTGEN_VERSION = "0.1.0"
@@ -37,43 +40,6 @@ ARRAYS = ['w', 'm1', 'm2', 'nu', 'g']
 MAX_BLOCK = 1024  # threads per block at most (the shared memory of a block reduction)
 N_REDUCTIONS = 0  # per-tensor sums in one pass, at most
 N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
-SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-
-if SIMULATOR:
-    import ctypes
-
-    def _host_view(address, n, ctype):
-        return np.ctypeslib.as_array(ctypes.cast(int(address), ctypes.POINTER(ctype)), (int(n),))
-
-    def pointer_float32(address, n):
-        """The simulator's device memory is host memory: a view of n float32 at address."""
-        return _host_view(address, n, ctypes.c_float)
-
-    def pointer_float64(address, n):
-        """The simulator's device memory is host memory: a view of n float64 at address."""
-        return _host_view(address, n, ctypes.c_double)
-else:
-    from llvmlite import ir
-    from numba.cuda.extending import intrinsic
-
-    def _global_pointer(dtype, n):
-        result = numba.types.CPointer(dtype)
-
-        def codegen(context, builder, signature, args):
-            generic = context.get_value_type(result)
-            in_global = ir.PointerType(generic.pointee, addrspace=1)  # so that loads are ld.global
-            return builder.addrspacecast(builder.inttoptr(args[0], in_global), generic)
-        return result(numba.types.uint64, n), codegen
-
-    @intrinsic
-    def pointer_float32(typingctx, address, n):
-        """The float32 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float32, n)
-
-    @intrinsic
-    def pointer_float64(typingctx, address, n):
-        """The float64 array at device address `address` (`n`, its extent, only for the simulator)."""
-        return _global_pointer(numba.types.float64, n)
 
 
 def select_variant(t, hyper):
@@ -85,7 +51,7 @@ def select_variant(t, hyper):
 # ---- variant () ----
 
 def host_v0(t, hyper):
-    """Host stage: scalars computed once per step in float64, passed to the kernels by value."""
+    """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
@@ -160,17 +126,19 @@ def ademamix_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _table_w
             _nu[_i] = nu_1
 
 
-VARIANT_v0 = {
-    "host": host_v0,
-    "columns": [],
-    "passes": [
-        {"arrays": ['w', 'm1', 'm2', 'nu', 'g'], "host_args": ['alpha', 'beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'], "tensor_args": [],
-         "reductions": [], "loads": ['w', 'm1', 'm2', 'nu', 'g'], "stores": ['w', 'm1', 'm2', 'nu'],
-         "kernels": { "float32": ademamix_v0_pass0_float32, "float64": ademamix_v0_pass0_float64, },
-         "signatures": { "float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64)", },
-         "finish": None},
-    ],
-}
+VARIANT_v0 = Variant(
+    key=(),
+    host=host_v0,
+    passes=(
+        Pass(index=0, loads=('w', 'm1', 'm2', 'nu', 'g'), stores=('w', 'm1', 'm2', 'nu'),
+             host_args=('alpha', 'beta1', 'beta2', 'beta3', 'eps', 'eps_root', 'h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'weight_decay'), tensor_args=(),
+             reductions=(),
+             kernels={"float32": ademamix_v0_pass0_float32, "float64": ademamix_v0_pass0_float64},
+             signatures={"float32": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32, float32)", "float64": "void(int32[::1], int64[::1], int64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], uint64[::1], float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64, float64)"},
+             finish=None),
+    ),
+    columns=(),
+)
 
 
 VARIANTS = { (): VARIANT_v0, }
