@@ -1,10 +1,19 @@
 """What every compiled optimizer does the same way, whatever the device.
 
 The host side of a step: hyperparameter values (schedules evaluated) at step t,
-the variant chosen by the host conditions, the float64 host stage, and the host
-states (scalars such as NAdam's product of momentum factors) carried to the
-next step. And checkpoints: the step, the hyperparameters (schedule state
-included), the host states; the device runtime adds the per-element states.
+the variant chosen by the host conditions, the float64 host stage and its check
+against float32 kernels, and the host states (scalars such as NAdam's product
+of momentum factors) carried to the next step. The placement of the parameters:
+tied weights (one state and one update at the first position) and the dtype
+groups, one launch per pass each. And checkpoints, whole: the step, the
+hyperparameters (schedule state included), the host states and the per-element
+states, checked before anything changes.
+
+A device runtime (``cpu.py``, ``cuda.py``) is what is left: its array checks,
+its groups' buffers (the user's arrays and numpy states on the CPU, device
+buffers on the GPU), the launch of a pass, and two hooks by which a checkpoint
+reads and writes one tensor's state (:meth:`CompiledOptimizer._read_state`,
+:meth:`CompiledOptimizer._write_state`).
 """
 from __future__ import annotations
 
@@ -12,10 +21,14 @@ import copy
 from typing import Any
 
 
+import numpy as np
+
 from .. import abi
 from ..spec import Spec, SpecError
+from . import aliasing
 from . import hypers as hyper_values
 from .checkpoint import check_checkpoint
+from .fits import check_scalars_fit
 from . import nonfinite as nonfinite_policy
 
 
@@ -60,6 +73,30 @@ class CompiledOptimizer:
         variant, inputs = self._variant(t)
         return variant, variant.host(t, inputs)
 
+    def _begin_step(self) -> tuple[int, abi.Variant, dict]:
+        """(t, variant, host values) of the next step, the host values checked against the kernels' dtypes."""
+        t = self.t + 1
+        variant, host = self._host_stage(t)
+        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
+        return t, variant, host
+
+    # -- placement --
+    def _place(self, shapes, dtypes, ranges) -> list[tuple[np.dtype, list[int]]]:
+        """``[(dtype, parameter indices)]``: the groups, one launch per pass each, after what every
+        device checks before it allocates a buffer: that the step's constant host values fit
+        the kernels' dtypes, and which positions are tied weights (runtime/aliasing.py; ``ranges``
+        are the parameters' memory ranges on their device)."""
+        self._shapes, self._dtypes = [tuple(s) for s in shapes], [np.dtype(d) for d in dtypes]
+        self._kernel_dtypes = set(self._dtypes)
+        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
+        self._tied = aliasing.duplicates(aliasing.first_positions(ranges, self._where))
+        later = {j for j, _ in self._tied}
+        by_dtype: dict = {}
+        for i, dt in enumerate(self._dtypes):
+            if i not in later:
+                by_dtype.setdefault(dt, []).append(i)
+        return list(by_dtype.items())
+
     def _admit(self, bad: list, grads) -> bool:
         """Whether the step goes ahead, given the indices of the non-finite gradients (the policy)."""
         if not bad:
@@ -75,16 +112,41 @@ class CompiledOptimizer:
         self.t = t
 
     # -- checkpoints --
-    def _checkpoint(self, states: list) -> dict:
+    def _read_state(self, group, k: int, state: str) -> np.ndarray:
+        """A host copy of state ``state`` of the group's ``k``-th tensor, flat (the device's hook)."""
+        raise NotImplementedError
+
+    def _write_state(self, group, k: int, state: str, values: np.ndarray) -> None:
+        """Set state ``state`` of the group's ``k``-th tensor from flat host ``values`` (the device's hook)."""
+        raise NotImplementedError
+
+    def _synchronize(self) -> None:
+        """Wait for launched work before states are read or written (a no-op where launches are synchronous)."""
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-identically: step, states (host arrays), host states, hyperparameters."""
+        self._synchronize()
+        states: list[dict] = [{} for _ in self._shapes]
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                for s in self.states:
+                    states[i][s] = self._read_state(gr, k, s).reshape(self._shapes[i])
+        aliasing.copy_tied_states(states, self._tied)
         return {"spec": self.spec.name, "t": self.t, "states": states,
                 "host_states": dict(self.host_states), "skipped_steps": self.skipped_steps,
                 "hypers": copy.deepcopy(self.values), "options": dict(self.options)}
 
-    def _check_checkpoint(self, sd: dict, shapes: list, dtypes: list | None = None) -> list:
-        """The per-tensor states of ``sd`` after checking all of it fits; raises before changing anything."""
-        states = check_checkpoint(self, sd, shapes, dtypes)
+    def load_state_dict(self, sd: dict) -> None:
+        """Checks everything in ``sd`` first (runtime/checkpoint.py); changes nothing unless all of it fits."""
+        states = check_checkpoint(self, sd, self._shapes, self._dtypes)
         nonfinite_policy.check_skipped_steps(sd, self._where)
-        return states
+        aliasing.check_tied_states(states, self._tied, self.states, self._where)
+        self._synchronize()
+        for gr in self.groups:
+            for k, i in enumerate(gr.indices):
+                for s in self.states:
+                    self._write_state(gr, k, s, np.asarray(states[i][s]).reshape(-1))
+        self._restore_host_side(sd)
 
     def _restore_host_side(self, sd: dict) -> None:
         self.t = int(sd["t"])

@@ -21,7 +21,6 @@ from . import aliasing
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params, check_states
 from .grad_table import GradTable
-from .fits import check_scalars_fit
 from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 from .precompile import Precompiler, per_tensor_argument, reachable_variants
@@ -126,18 +125,11 @@ class CPUOptimizer(CompiledOptimizer):
         super().__init__(spec, module, options, values, where, nonfinite)
         self._guard = StepGuard(where)
         self.params = check_params(params, where)
-        self._kernel_dtypes = {p.dtype for p in self.params}
-        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
+        placement = self._place([p.shape for p in self.params], [p.dtype for p in self.params],
+                                aliasing.host_ranges(self.params))
         if states is not None:
             states = check_states(states, self.params, self.states, where)
-        # tied weights: one state and one update, at the first position (runtime/aliasing.py)
-        self._tied = aliasing.duplicates(aliasing.first_positions(aliasing.host_ranges(self.params), where))
-        later = {j for j, _ in self._tied}
-        by_dtype: dict = {}
-        for i, p in enumerate(self.params):
-            if i not in later:
-                by_dtype.setdefault(p.dtype, []).append(i)
-        self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in by_dtype.items()]
+        self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in placement]
         n_red = abi.max_reductions(module.VARIANTS.values())
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
@@ -156,9 +148,7 @@ class CPUOptimizer(CompiledOptimizer):
         aliasing.check_tied_grads(grads, self._tied, aliasing.same_host_array, self._where)
         if self.nonfinite != "propagate" and not self._admit(self._nonfinite_grads(grads), grads):
             return
-        t = self.t + 1
-        variant, host = self._host_stage(t)
-        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
+        t, variant, host = self._begin_step()
         available = numba.get_num_threads()
         with kernel_launches():  # serialised where the threading layer is not thread-safe
             for gr in self.groups:
@@ -206,27 +196,13 @@ class CPUOptimizer(CompiledOptimizer):
                 with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                     values.update(variant.tensor_stages[q](values))
 
-    # -- checkpoints --
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-identically: step, states, hyperparameters."""
-        states: list[dict] = [{} for _ in self.params]
-        for gr in self.groups:
-            for k, i in enumerate(gr.indices):
-                for s in self.states:
-                    states[i][s] = gr.flat[s][k].reshape(self.params[i].shape).copy()
-        aliasing.copy_tied_states(states, self._tied)
-        return self._checkpoint(states)
-
+    # -- checkpoints (CompiledOptimizer.state_dict / load_state_dict; one at a time with the steps) --
     def load_state_dict(self, sd: dict) -> None:
         with self._guard.exclusive("load_state_dict"):
-            self._load_state_dict(sd)
+            super().load_state_dict(sd)
 
-    def _load_state_dict(self, sd: dict) -> None:
-        """Checks everything in ``sd`` first; changes nothing unless all of it fits."""
-        states = self._check_checkpoint(sd, [p.shape for p in self.params], [p.dtype for p in self.params])
-        aliasing.check_tied_states(states, self._tied, self.states, self._where)
-        for gr in self.groups:
-            for k, i in enumerate(gr.indices):
-                for s in self.states:
-                    gr.flat[s][k][...] = np.asarray(states[i][s]).reshape(-1)
-        self._restore_host_side(sd)
+    def _read_state(self, gr: _Group, k: int, state: str) -> np.ndarray:
+        return gr.flat[state][k].copy()
+
+    def _write_state(self, gr: _Group, k: int, state: str, values: np.ndarray) -> None:
+        gr.flat[state][k][...] = values

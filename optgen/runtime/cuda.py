@@ -33,7 +33,6 @@ from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
 from .checks import check_dtype
-from .fits import check_scalars_fit
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
@@ -249,18 +248,11 @@ class CUDAOptimizer(CompiledOptimizer):
         self.params = list(params)
         self._tensors = [device_tensor(p, f"params[{i}]", self._where, self.simulator, True)
                          for i, p in enumerate(self.params)]
-        self._kernel_dtypes = {p.dtype for p in self._tensors}
-        check_scalars_fit(self, 1, *self._host_stage(1), self._kernel_dtypes)  # constants: before any buffer
-        # tied weights: one state and one update, at the first position (runtime/aliasing.py)
-        self._tied = aliasing.duplicates(aliasing.first_positions(_device_ranges(self._tensors), self._where))
-        later = {j for j, _ in self._tied}
-        by_dtype: dict = {}
-        for i, p in enumerate(self._tensors):
-            if i not in later:
-                by_dtype.setdefault(p.dtype, []).append(i)
+        placement = self._place([p.shape for p in self._tensors], [p.dtype for p in self._tensors],
+                                _device_ranges(self._tensors))
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
                               module.N_COLUMNS, self.launch, self.simulator)
-                       for dt, idx in by_dtype.items()]
+                       for dt, idx in placement]
 
     # -- the step --
     def _check_grads(self, grads) -> list[DeviceTensor]:
@@ -284,9 +276,7 @@ class CUDAOptimizer(CompiledOptimizer):
         """One step: the host stage on the host, then every pass as one launch per dtype (asynchronous)."""
         needs_g = "g" in self.module.ARRAYS
         tensors = self._check_grads(grads)
-        t = self.t + 1
-        variant, host = self._host_stage(t)
-        check_scalars_fit(self, t, variant, host, self._kernel_dtypes)
+        t, variant, host = self._begin_step()
         for gr in self.groups:
             if gr.n_tensors:
                 if needs_g:
@@ -329,30 +319,16 @@ class CUDAOptimizer(CompiledOptimizer):
         lo, hi = int(gr.offsets[k]), int(gr.offsets[k + 1])
         return gr.states[s][lo:hi]
 
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-identically: step, states (as host arrays), host states, hyperparameters."""
+    # -- checkpoints (CompiledOptimizer.state_dict / load_state_dict) --
+    def _synchronize(self) -> None:
         self.synchronize()
-        states: list[dict] = [{} for _ in self.params]
-        for gr in self.groups:
-            for k, i in enumerate(gr.indices):
-                for s in self.states:
-                    host = self._state_view(gr, k, s).copy_to_host() if gr.sizes[k] else np.zeros(0, gr.dtype)
-                    states[i][s] = host.reshape(self._tensors[i].shape)
-        aliasing.copy_tied_states(states, self._tied)
-        return self._checkpoint(states)
 
-    def load_state_dict(self, sd: dict) -> None:
-        """Checks everything in ``sd`` first; changes nothing unless all of it fits."""
-        states = self._check_checkpoint(sd, [p.shape for p in self._tensors], [p.dtype for p in self._tensors])
-        aliasing.check_tied_states(states, self._tied, self.states, self._where)
-        self.synchronize()
-        for gr in self.groups:
-            for k, i in enumerate(gr.indices):
-                if gr.sizes[k]:
-                    for s in self.states:
-                        host = np.ascontiguousarray(np.asarray(states[i][s], dtype=gr.dtype).reshape(-1))
-                        self._state_view(gr, k, s).copy_to_device(host)
-        self._restore_host_side(sd)
+    def _read_state(self, gr: _Group, k: int, state: str) -> np.ndarray:
+        return self._state_view(gr, k, state).copy_to_host() if gr.sizes[k] else np.zeros(0, gr.dtype)
+
+    def _write_state(self, gr: _Group, k: int, state: str, values: np.ndarray) -> None:
+        if gr.sizes[k]:
+            self._state_view(gr, k, state).copy_to_device(np.ascontiguousarray(values, dtype=gr.dtype))
 
 
 def _is_int(x) -> bool:
