@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
 from optgen.bench import ir as IR
 from optgen.bench.cli import parse_size
-from optgen.bench.impls import setup_numpy, setup_optgen, stream_kernel
+from optgen.bench.contention import contention
+from optgen.bench.impls import IMPLS, setup_numpy, setup_optgen, stream_kernel
 from optgen.bench.models import MODELS, model_shapes, numel
 from optgen.bench.runner import format_table, run_bench, traffic
 from optgen.cli import main
@@ -21,7 +23,11 @@ def test_model_shapes():
     resnet = model_shapes("resnet50-like")
     assert len(resnet) == 161 and 25_000_000 < numel(resnet) < 26_000_000
     assert model_shapes(size=1000) == [(1000,)]
-    assert set(MODELS) == {"gpt2-small", "resnet50-like"}
+    mlp, cnn = model_shapes("mlp-100k"), model_shapes("cnn-1m")
+    assert len(mlp) == 4 and numel(mlp) == 784 * 128 + 128 + 128 * 10 + 10          # 101,770
+    assert len(cnn) == 10 and numel(cnn) == (32 * 27 + 32) + (64 * 288 + 64) + (128 * 576 + 128) \
+        + (512 * 2048 + 512) + (10 * 512 + 10)                                       # 1,147,466
+    assert set(MODELS) == {"gpt2-small", "resnet50-like", "mlp-100k", "cnn-1m"}
     with pytest.raises(ValueError):
         model_shapes("nope")
 
@@ -50,6 +56,58 @@ def test_numpy_and_optgen_implementations_agree():
     steps = [setup_numpy(cfg), setup_optgen(cfg)]
     for s in steps:
         s()   # they run; the numbers are the kernels' tests' business
+
+
+def test_the_optgen_torch_implementation_steps_like_torch_adam(one_thread):
+    """The bench's optgen.torch path is a real training step: three of them match torch.optim.Adam
+    (same seed, same parameters and gradients; torch's defaults are the spec's)."""
+    cfg = {"name": "adam", "shapes": [(100,), (3, 4)], "dtype": "float32"}
+    ours, theirs = IMPLS["optgen-torch"][1](cfg), IMPLS["torch-forloop"][1](cfg)
+    for _ in range(3):
+        ours()
+        theirs()
+    mine, torch_params = ours.__self__.param_groups[0]["params"], theirs.__self__.param_groups[0]["params"]
+    assert len(mine) == 2
+    for a, b in zip(mine, torch_params):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-6, atol=1e-7)
+
+
+def _neighbours() -> list[int]:
+    """Processes running the contention loop (Linux: /proc)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"np.matmul(a, a, out=c)" in f.read():
+                    out.append(int(pid))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def test_contention_runs_a_busy_neighbour_only_inside_the_block():
+    before = set(_neighbours())
+    with contention(False) as text:
+        assert text is None and set(_neighbours()) == before
+    with contention(threads=2) as text:
+        assert text == "beside a process multiplying matrices on 2 BLAS threads"
+        assert len(set(_neighbours()) - before) == 1
+    assert set(_neighbours()) == before  # stopped, also when the block raises:
+    with pytest.raises(KeyError), contention(threads=1):
+        raise KeyError("x")
+    assert set(_neighbours()) == before
+
+
+def test_paired_bench_through_optgen_torch_under_contention(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["bench", "adam", "--model", "mlp-100k", "--paired", "--impl", "stream,optgen,optgen-torch",
+                 "--rounds", "3", "--contention", "-q", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("under contention: beside a process multiplying matrices")
+    res = json.loads(out.read_text())
+    assert res["contention"].startswith("beside") and set(res["results"][0]["impls"]) == {"stream", "optgen",
+                                                                                         "optgen-torch"}
+    assert res["results"][0]["tensors"] == 4 and res["results"][0]["size"] == 101_770
 
 
 def test_tiny_run_end_to_end(tmp_path):

@@ -60,6 +60,9 @@ def add_parser(subparsers) -> None:
                    help=f"comma-separated implementations (default all available): {', '.join(IMPLS)}")
     p.add_argument("--option", "-o", action="append", default=[], metavar="NAME=BOOL",
                    help="a build-time option of the spec, e.g. amsgrad=true")
+    p.add_argument("--contention", action="store_true",
+                   help="time the steps beside another process that keeps every core busy with its own "
+                        "multi-threaded loop (BLAS matrix products), as a training loop's cores are")
     p.add_argument("--startup", action="store_true",
                    help="measure compile and start-up time instead: a fresh spec's first step, and a new "
                         "process's first step with the caches warm (both after `import optgen`)")
@@ -90,22 +93,27 @@ def cmd_bench(args) -> int:
     if bad or not dtypes:
         print(f"optgen bench: --dtype must be float32, float64 or both, not {args.dtype!r}", file=sys.stderr)
         return 2
-    if args.paired:
-        from .paired import DEFAULT_ROUNDS, format_paired, run_paired
-        try:
-            res = run_paired(args.names, size=args.size, model=args.model, dtype=dtypes,
-                             rounds=args.rounds or DEFAULT_ROUNDS, impls=impls, options=options,
-                             progress=None if args.quiet else progress_bar)
-        except ValueError as exc:
-            print(f"optgen bench: {exc}", file=sys.stderr)
-            return 2
-        text = format_paired(res)
-    else:
-        res = run_bench(args.names, size=args.size, model=args.model, dtype=dtypes, rounds=args.rounds or 3,
-                        impls=impls, min_time=args.min_time, options=options,
-                        progress=None if args.quiet else progress_bar,
-                        log=lambda m: print(m, file=sys.stderr))
-        text = format_table(res)
+    from .contention import contention
+    with contention(args.contention) as neighbour:
+        if args.paired:
+            from .paired import DEFAULT_ROUNDS, format_paired, run_paired
+            try:
+                res = run_paired(args.names, size=args.size, model=args.model, dtype=dtypes,
+                                 rounds=args.rounds or DEFAULT_ROUNDS, impls=impls, options=options,
+                                 progress=None if args.quiet else progress_bar)
+            except ValueError as exc:
+                print(f"optgen bench: {exc}", file=sys.stderr)
+                return 2
+            text = format_paired(res)
+        else:
+            res = run_bench(args.names, size=args.size, model=args.model, dtype=dtypes, rounds=args.rounds or 3,
+                            impls=impls, min_time=args.min_time, options=options,
+                            progress=None if args.quiet else progress_bar,
+                            log=lambda m: print(m, file=sys.stderr))
+            text = format_table(res)
+    res["contention"] = neighbour
+    if neighbour:
+        text = f"under contention: {neighbour}\n{text}"
     res["command"] = "optgen bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     print(text)
     return _report(res, args.json)

@@ -42,6 +42,30 @@ def setup_optgen(cfg) -> Callable[[], None]:
     return lambda: opt.step(grads)
 
 
+def _torch_tensors(cfg) -> list:
+    """CPU torch tensors over the benchmark's parameters, each with its ``.grad`` set (shared memory)."""
+    import torch
+    params, grads = _numpy_arrays(cfg, 1e-2)
+    tensors = []
+    for p, gr in zip(params, grads):
+        x = torch.from_numpy(p).requires_grad_(True)
+        x.grad = torch.from_numpy(gr)
+        tensors.append(x)
+    return tensors
+
+
+def setup_optgen_torch(cfg) -> Callable[[], None]:
+    """optgen through ``optgen.torch.Optimizer`` on torch tensors: what a training loop calls
+    (the torch.optim API: param groups read every step, gradients from ``.grad``)."""
+    import optgen.torch as optgen_torch
+    opt = optgen_torch.Optimizer(_torch_tensors(cfg), cfg["name"], **_hypers(cfg), **(cfg.get("options") or {}))
+    return opt.step
+
+
+def _optgen_torch_available(cfg) -> bool:
+    return importlib.util.find_spec("torch") is not None and _spec_known(cfg)
+
+
 def setup_optgen_one_tensor(cfg) -> Callable[[], None]:
     """optgen on one tensor holding as many parameters as the whole list."""
     n = sum(math.prod(s) for s in cfg["shapes"])
@@ -196,13 +220,7 @@ def torch_available(cfg, mode) -> bool:
 def setup_torch(cfg, mode) -> Callable[[], None]:
     import torch
     cls_name, kw = TORCH[cfg["name"]]
-    params, grads = _numpy_arrays(cfg, 1e-2)
-    tensors = []
-    for p, gr in zip(params, grads):
-        x = torch.from_numpy(p).requires_grad_(True)
-        x.grad = torch.from_numpy(gr)
-        tensors.append(x)
-    opt = getattr(torch.optim, cls_name)(tensors, **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+    opt = getattr(torch.optim, cls_name)(_torch_tensors(cfg), **kw, **_torch_options(cfg), **TORCH_MODES[mode])
     return opt.step
 
 
@@ -271,15 +289,8 @@ def pytorch_optimizer_available(cfg) -> bool:
 
 def setup_pytorch_optimizer(cfg) -> Callable[[], None]:
     import pytorch_optimizer
-    import torch
-    params, grads = _numpy_arrays(cfg, 1e-2)
-    tensors = []
-    for p, gr in zip(params, grads):
-        x = torch.from_numpy(p).requires_grad_(True)
-        x.grad = torch.from_numpy(gr)
-        tensors.append(x)
     cls = pytorch_optimizer.load_optimizer(PYTORCH_OPTIMIZER[cfg["name"]])
-    opt = cls(tensors, lr=1e-3)
+    opt = cls(_torch_tensors(cfg), lr=1e-3)
     return opt.step
 
 
@@ -302,6 +313,7 @@ IMPLS: dict[str, tuple[Callable, Callable]] = {
     "stream": (_always, setup_stream),
     "optgen": (_spec_known, setup_optgen),
     "optgen-1tensor": (lambda cfg: _spec_known(cfg) and len(cfg["shapes"]) > 1, setup_optgen_one_tensor),
+    "optgen-torch": (_optgen_torch_available, setup_optgen_torch),
     "numpy": (_spec_known, setup_numpy),
     "torch-forloop": (lambda cfg: torch_available(cfg, "torch-forloop"), lambda cfg: setup_torch(cfg, "torch-forloop")),
     "torch-foreach": (lambda cfg: torch_available(cfg, "torch-foreach"), lambda cfg: setup_torch(cfg, "torch-foreach")),
@@ -320,6 +332,8 @@ PEER_TABLES = {"torch-forloop": ("torch", TORCH), "torch-foreach": ("torch", TOR
 def unavailable_reason(impl: str, cfg) -> str:
     """Why ``impl`` cannot run ``cfg["name"]`` here, in words (for a peer the user asked for)."""
     name = cfg["name"]
+    if impl == "optgen-torch" and importlib.util.find_spec("torch") is None:
+        return "torch is not installed"
     if impl not in PEER_TABLES:
         return "the spec does not load" if impl.startswith(("optgen", "numpy")) else "not applicable here"
     package, table = PEER_TABLES[impl]

@@ -33,7 +33,19 @@ def resnet50_like() -> list[tuple[int, ...]]:
     return shapes
 
 
-MODELS = {"gpt2-small": gpt2_small, "resnet50-like": resnet50_like}
+def mlp_100k() -> list[tuple[int, ...]]:
+    """A 2-layer MLP on 28x28 inputs (101,770 parameters, 4 tensors): 784 -> 128 -> 10."""
+    return [(128, 784), (128,), (10, 128), (10,)]
+
+
+def cnn_1m() -> list[tuple[int, ...]]:
+    """A small CNN on 32x32x3 inputs (1.15M parameters, 10 tensors): three 3x3 convolutions
+    (32, 64, 128 channels, each followed by 2x2 pooling) and two dense layers (2048 -> 512 -> 10)."""
+    return [(32, 3, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 64, 3, 3), (128,),
+            (512, 2048), (512,), (10, 512), (10,)]
+
+
+MODELS = {"gpt2-small": gpt2_small, "resnet50-like": resnet50_like, "mlp-100k": mlp_100k, "cnn-1m": cnn_1m}
 
 
 def model_shapes(model: str | None = None, size: int | None = None) -> list[tuple[int, ...]]:

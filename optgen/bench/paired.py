@@ -39,8 +39,8 @@ from .models import model_shapes, numel
 from .report import format_ci
 
 # implementations whose thread pools can share a process without spinning
-PAIRABLE = ("stream", "optgen", "optgen-1tensor", "numpy", "torch-forloop", "torch-foreach", "torch-fused",
-            "pytorch-optimizer")
+PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "numpy", "torch-forloop", "torch-foreach",
+            "torch-fused", "pytorch-optimizer")
 PEERS = ("torch-fused", "torch-foreach")  # the peer a table is compared with, first one present
 DEFAULT_ROUNDS = 100
 SPIN_COUNT = "1000"  # libgomp spins before an idle thread sleeps (see the module docstring)
