@@ -176,3 +176,16 @@ def test_page_faults_count_fresh_memory_and_only_that():
     f0 = minor_faults()
     fresh += 1.0  # already mapped: no faults
     assert minor_faults() - f0 < 4
+
+
+def test_torch_compile_runs_on_request_only_and_reports_its_compile_time():
+    """torch.compile's first step compiles (seconds); the paired table reports every
+    implementation's first step, and the default sets never include it."""
+    from optgen.bench.impls import DEFAULT_IMPLS
+    from optgen.bench.paired import run_paired
+    assert "torch-compile" not in DEFAULT_IMPLS and "optgen-torch" in DEFAULT_IMPLS
+    res = run_paired(["sgd"], size=1000, impls=["optgen", "torch-compile"], rounds=2)
+    rows = res["results"][0]["impls"]
+    assert set(rows) == {"optgen", "torch-compile"}
+    assert rows["torch-compile"]["first_step_s"] > rows["torch-compile"]["time_s"] > 0
+    assert rows["optgen"]["first_step_s"] > 0

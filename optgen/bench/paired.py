@@ -35,12 +35,13 @@ import sys
 import time
 from typing import Callable
 
+from .impls import ON_REQUEST
 from .models import model_shapes, numel
 from .report import format_ci
 
 # implementations whose thread pools can share a process without spinning
 PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "numpy", "torch-forloop", "torch-foreach",
-            "torch-fused", "pytorch-optimizer")
+            "torch-fused", "torch-compile", "pytorch-optimizer")
 PEERS = ("torch-fused", "torch-foreach")  # the peer a table is compared with, first one present
 DEFAULT_ROUNDS = 100
 SPIN_COUNT = "1000"  # libgomp spins before an idle thread sleeps (see the module docstring)
@@ -72,11 +73,13 @@ def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None
     (page faults per step, :func:`minor_faults`).
     """
     from .impls import IMPLS
-    steps = {}
+    steps, firsts = {}, {}
     for dt in cfg["dtypes"]:
         for impl in cfg["impls"]:
             step = IMPLS[impl][1]({**cfg, "dtype": dt, "traffic": cfg["traffic"][dt]})
-            step()  # the first step: compiles, touches every page
+            t0 = time.perf_counter()
+            step()  # the first step: compiles (torch.compile, a cold cache), touches every page
+            firsts[f"{impl}/{dt}"] = time.perf_counter() - t0
             step()
             steps[f"{impl}/{dt}"] = step
     keys, rounds = list(steps), cfg["rounds"]
@@ -91,7 +94,7 @@ def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None
             faults[k].append(minor_faults() - f0)
         if progress and ((r + 1) % max(rounds // 20, 1) == 0 or r + 1 == rounds):
             progress(r, rounds)
-    return {"ok": True, "times": times, "faults": faults}
+    return {"ok": True, "times": times, "faults": faults, "first_step_s": firsts}
 
 
 def _spawn_streaming(cfg: dict, progress: Callable | None, label: str) -> dict:
@@ -129,7 +132,7 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
     shapes = model_shapes(model, size)
     n = numel(shapes)
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
-    wanted = list(impls or PAIRABLE)
+    wanted = list(impls or [i for i in PAIRABLE if i not in ON_REQUEST])
     refused = [i for i in wanted if i not in PAIRABLE]
     if refused:
         raise ValueError(f"--paired can't run {', '.join(refused)} (its thread pool spins in a shared process); "
@@ -162,7 +165,8 @@ def _summarise(name, dt, tr, out, avail, n, tensors, model, rounds, options, dty
         ts = times[f"{impl}/{dt}"]
         t = statistics.median(ts)
         row = {"time_s": t, "gbps": bytes_per_step / t / 1e9, "params_per_s": n / t, "rounds_s": ts, "best_s": min(ts),
-               "faults_per_step": statistics.median(out["faults"][f"{impl}/{dt}"])}
+               "faults_per_step": statistics.median(out["faults"][f"{impl}/{dt}"]),
+               "first_step_s": out["first_step_s"][f"{impl}/{dt}"]}
         if "stream" in avail:
             row["vs_stream_ci"] = per_round(f"stream/{dt}", f"{impl}/{dt}")
             row["vs_stream"] = row["vs_stream_ci"]["median"]
@@ -190,13 +194,13 @@ def format_paired(res: dict) -> str:
                      f"{r['traffic']['bytes_per_element']} B/param, paired steps in one process, "
                      f"median [95% CI] of {r['rounds']} rounds")
         rate = any("rate_vs_float32" in row for row in r["impls"].values())
-        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'faults/step':>12} {'x stream':>22}"
+        head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'1st step s':>10} {'faults/step':>12} {'x stream':>22}"
         head += f" {'x ' + r['peer']:>22}" if r["peer"] else ""
         head += f" {'rate vs float32':>22}" if rate else ""
         lines.append(head)
         for impl, row in r["impls"].items():
-            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} {row['faults_per_step']:12.0f} "
-                    f"{_q(row.get('vs_stream_ci')):>22}")
+            text = (f"  {impl:18} {row['time_s'] * 1e3:9.2f} {row['gbps']:7.1f} {row['first_step_s']:10.2f} "
+                    f"{row['faults_per_step']:12.0f} {_q(row.get('vs_stream_ci')):>22}")
             text += f" {_q(row.get('vs_peer')):>22}" if r["peer"] else ""
             text += f" {_q(row.get('rate_vs_float32')):>22}" if rate else ""
             lines.append(text)
