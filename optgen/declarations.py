@@ -45,7 +45,7 @@ class SpecWarning(UserWarning):
     """A spec is valid but probably not what its author meant (e.g. a state never assigned)."""
 
 
-@dataclasses.dataclass(frozen=True, order=True)
+@dataclasses.dataclass(frozen=True)
 class Domain:
     """A set of allowed real values, written like ``"positive"`` or ``"[0, 1)"``."""
 

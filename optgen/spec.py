@@ -102,8 +102,9 @@ class Spec:
         for decl in found.values():
             other = by_name.setdefault(decl.name, decl)
             if other.kind != decl.kind:
+                first, second = sorted([other, decl], key=lambda d: d.order)
                 raise SpecError(f"{self.source or '<spec>'}: {decl.name!r} is declared both as "
-                                f"{KINDS[other.kind]} and as {KINDS[decl.kind]} in {self.name!r}")
+                                f"{KINDS[first.kind]} and as {KINDS[second.kind]} in {self.name!r}")
         rank = {name: i for i, name in enumerate(given)}
         ordered = sorted(by_name.values(), key=lambda d: (rank.get(d.name, len(rank)), d.order))
         return {d.name: d for d in ordered}
