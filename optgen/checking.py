@@ -87,11 +87,11 @@ def cases(target) -> list[Case]:
 def hyper_settings(spec) -> list[dict]:
     """Defaults with a visible lr, then every zero default perturbed to 0.1."""
     base = {}
-    for h in spec.hyper_symbols:
+    for h in spec.declared("hyper"):
         if h.name == "lr" and h.domain.contains(1e-2) and h.default < 1e-2:
             base["lr"] = 1e-2
     perturbed = dict(base)
-    for h in spec.hyper_symbols:
+    for h in spec.declared("hyper"):
         if h.default == 0 and h.domain.contains(0.1):
             perturbed[h.name] = 0.1
     return [base, perturbed] if perturbed != base else [base]

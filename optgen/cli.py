@@ -42,9 +42,9 @@ def cmd_list(args) -> int:
 
 def hyper_table(spec) -> str:
     rows = [("name", "default", "symbol", "domain", "meaning")]
-    for h in spec.hyper_symbols:
-        rows.append((h.name, repr(h.default), h.latex_name, h.domain.text, h.doc))
-    for o in spec.option_symbols:
+    for h in spec.declared("hyper"):
+        rows.append((h.name, repr(h.default), h.latex, h.domain.text, h.doc))
+    for o in spec.declared("option"):
         rows.append((o.name, repr(o.default), "", "True/False (build time)", o.doc))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  " + "  ".join(c.ljust(wd) for c, wd in zip(r[:4], widths)) + "  " + r[4] for r in rows)

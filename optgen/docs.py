@@ -19,12 +19,13 @@ from .registry import ROOT, all_specs, find_specs, is_builtin
 DOCS_DIR = ROOT / "docs" / "optimizers"
 
 
-def _latex(e) -> str:
-    return sympy.latex(e)
-
-
 def page(spec) -> str:
     build = compile_spec(spec)  # default options: the passes shown are of that build
+    names = spec.latex_names    # the declared symbols' LaTeX (eta for lr ...)
+
+    def _latex(e) -> str:
+        return sympy.latex(e, symbol_names=names)
+
     lines = [f"# {spec.name}", "", spec.doc.strip() or spec.name, ""]
     if spec.references:
         lines += ["**References:** " + "; ".join(spec.references), ""]
@@ -36,11 +37,11 @@ def page(spec) -> str:
     lines += [r"\end{aligned}", "$$", ""]
     inits = [s for s in spec.states if s.init is not None and s.init != 0]
     lines += ["States start at zero" + ("" if not inits else ", except " + ", ".join(
-        f"${_latex(s)}_0 = {_latex(s.init)}$" for s in inits)) + ".", ""]
+        f"${_latex(s.symbol)}_0 = {_latex(s.init)}$" for s in inits)) + ".", ""]
     lines += ["## Hyperparameters", "", "| name | symbol | default | domain | meaning |", "|---|---|---|---|---|"]
-    for h in spec.hyper_symbols:
-        lines.append(f"| `{h.name}` | ${h.latex_name}$ | {h.default!r} | {h.domain.text} | {h.doc} |")
-    for o in spec.option_symbols:
+    for h in spec.declared("hyper"):
+        lines.append(f"| `{h.name}` | ${h.latex}$ | {h.default!r} | {h.domain.text} | {h.doc} |")
+    for o in spec.declared("option"):
         lines.append(f"| `{o.name}` | | {o.default!r} | build-time option | {o.doc} |")
     lines += ["", "## Compiled form (default options)", ""]
     conds = build.staged.conditions

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sympy
 from sympy import Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Rational, exp, log, sign, sqrt
 
+from .declarations import Domain, record
 from .spec import Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
 
 __all__ = [
@@ -28,22 +29,25 @@ __all__ = [
 
 def hyper(name: str, default: float, latex: str | None = None, domain: str = "real",
           doc: str = "") -> Hyper:
-    """A real hyperparameter with its default, LaTeX symbol, domain and a one-line doc."""
-    return Hyper(name, default, latex=latex, domain=domain, doc=doc)
+    """A real hyperparameter with its default, LaTeX symbol, domain and a one-line doc.
+
+    Returns the symbol ``Hyper(name)`` (one object everywhere) and records the declaration:
+    the next ``Spec`` made from equations that use it takes this default and domain."""
+    return record("hyper", name, default, latex=latex, domain=Domain.parse(domain), doc=doc)
 
 
 def option(name: str, default: bool = False, doc: str = "") -> Option:
     """A boolean that changes the algorithm; each value gets its own kernel."""
-    return Option(name, default, doc=doc)
+    return record("option", name, bool(default), doc=doc)
 
 
 def state(name: str, init=0, latex: str | None = None, doc: str = "") -> State:
     """A per-element buffer with its value before the first step.
 
     ``init`` may use ``w`` (e.g. slow weights start at the parameter) and ``g``
-    (the first gradient, e.g. RMSProp's sigma_0 = |g_0|).
+    (the first gradient, e.g. RMSProp's sigma_0 = |g_0|); ``None``: assigned before it is read.
     """
-    return State(name, init=init, latex=latex, doc=doc)
+    return record("state", name, None if init is None else sympy.sympify(init), latex=latex, doc=doc)
 
 
 def var(name: str) -> sympy.Symbol:

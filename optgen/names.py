@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from .symbols import DECLARED, Grad, Param, Step
+
 #: Names the generated code refers to inside the functions where spec symbols are locals.
 TEMPLATE_NAMES = frozenset({
     "math", "np", "numpy", "numba", "cuda", "prange",        # modules
@@ -59,13 +61,7 @@ def intermediate_clash(spec):
     """``(intermediate, declared symbol)`` for the first intermediate named like a declared hyperparameter,
     option or state (they would print as one variable), else ``None``. A name of w, g or t is refused
     for every kind of symbol by ``validate._check_names``."""
-    from .spec import Grad, Hyper, Option, Param, State, Step
-    declared = {}
-    kinds = {Hyper: "hyperparameter", Option: "option", State: "state"}
-    for s in [*spec.hyper_symbols, *spec.option_symbols, *spec.states]:
-        declared.setdefault(s.name, f"{kinds[type(s)]} {s.name!r}")
-    kinds = (Param, Grad, Step, *kinds)
     for index, (lhs, _) in enumerate(spec.equations):
-        if not isinstance(lhs, kinds) and getattr(lhs, "name", None) in declared:
-            return index, declared[lhs.name]
+        if not isinstance(lhs, (Param, Grad, Step, *DECLARED)) and getattr(lhs, "name", None) in spec.declarations:
+            return index, spec.declarations[lhs.name].what
     return None

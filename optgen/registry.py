@@ -28,7 +28,7 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
-from .spec import Hyper, Option, Spec, SpecError, State
+from .spec import Spec, SpecError
 from .validate import validate
 
 #: What optgen needs at run time ships inside the package (and so inside a wheel):
@@ -150,14 +150,11 @@ def load_file(path: str | Path) -> list[Spec]:
     shown = display_path(path)
     namespace = _execute(path, source, shown)
     specs = []
-    declared = tuple(v.name for v in namespace.values() if isinstance(v, (Hyper, Option, State)))
     for value in namespace.values():
         if isinstance(value, Spec) and all(value is not s for s in specs):
             if value.source is None:
                 value.source = shown
                 mark_loaded(value, digest)
-            if not value.declared:
-                value.declared = declared
             specs.append(validate(value))
     if not specs:
         raise SpecError(f"{shown}: defines no Spec (assign one at module level, e.g. `spec = Spec(...)`)")
@@ -181,7 +178,10 @@ def loaded_hash(spec: Spec) -> str | None:
 
 
 def _execute(path: Path, source: bytes, shown: str) -> dict:
-    """Run a spec file's text as a module (named while it runs, as runpy does); its namespace."""
+    """Run a spec file's text as a module (named while it runs, as runpy does); its namespace.
+
+    Its declarations are recorded in its own namespace (:mod:`optgen.declarations`): its
+    specs take its own ``lr``, whatever another file it loads while it runs declares."""
     module = types.ModuleType(f"optgen_spec_{path.stem}")
     module.__file__ = str(path)
     previous = sys.modules.get(module.__name__)

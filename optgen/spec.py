@@ -8,179 +8,30 @@ Symbols
 ``w``  the parameter (one element of one tensor);
 ``g``  the gradient of the loss at ``w``;
 ``t``  the 1-based step counter (``t = 1`` on the first step).
-:class:`Hyper` symbols carry a default, a LaTeX name, a domain and a doc line.
+:class:`Hyper` symbols are real hyperparameters (host values).
 :class:`Option` symbols are booleans resolved at build time into separate kernels.
 :class:`State` symbols are per-element buffers owned by the optimizer.
 Any other symbol assigned in the equations is a named intermediate.
+
+A symbol is only a name and a kind. What a spec says about it (a default, an
+init, a domain, a LaTeX name, a doc line) is a
+:class:`~optgen.declarations.Declaration` in the spec's ``declarations`` table.
 """
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import math
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import sympy
 
+from . import declarations as _declarations
+from .declarations import KINDS, Declaration, Domain, SpecError, SpecWarning
+from .symbols import DECLARED, Grad, Hyper, Option, Param, State, Step, g, kind_of, symbol_of, t, w
+
 __all__ = [
     "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum",
-    "Spec", "SpecError", "SpecWarning", "Domain", "w", "g", "t",
+    "Spec", "SpecError", "SpecWarning", "Domain", "Declaration", "w", "g", "t", "symbol_of",
 ]
-
-
-class SpecError(ValueError):
-    """A spec (or a value given for it) is invalid; the message names where and why."""
-
-
-class SpecWarning(UserWarning):
-    """A spec is valid but probably not what its author meant (e.g. a state never assigned)."""
-
-
-class Param(sympy.Symbol):
-    """The parameter being optimised (per element)."""
-
-
-class Grad(sympy.Symbol):
-    """The gradient (per element). Read-only."""
-
-
-class Step(sympy.Symbol):
-    """The 1-based step counter. Read-only."""
-
-
-w = Param("w", real=True)
-g = Grad("g", real=True)
-t = Step("t", integer=True, positive=True)
-
-
-# --- domains -----------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True, order=True)
-class Domain:
-    """A set of allowed real values, written like ``"positive"`` or ``"[0, 1)"``.
-
-    Ordered because SymPy orders a product's factors by comparing the symbols'
-    hashable content field by field, with ``>``, even when they are equal: two uses
-    of one hyperparameter reach its domain (``sqrt(a + eps) / sqrt(b + eps)``)."""
-
-    text: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_closed: bool = False
-    high_closed: bool = False
-    integer: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> "Domain":
-        s = text.strip()
-        named = {
-            "real": cls(s),
-            "positive": cls(s, low=0.0),
-            "nonnegative": cls(s, low=0.0, low_closed=True),
-            "negative": cls(s, high=0.0),
-            "positive_integer": cls(s, low=1.0, low_closed=True, integer=True),
-            "nonnegative_integer": cls(s, low=0.0, low_closed=True, integer=True),
-            "integer": cls(s, integer=True),
-        }
-        if s in named:
-            return named[s]
-        if len(s) >= 5 and s[0] in "[(" and s[-1] in "])" and "," in s:
-            lo, hi = (p.strip() for p in s[1:-1].split(",", 1))
-            try:
-                low = -math.inf if lo in ("-inf", "") else float(lo)
-                high = math.inf if hi in ("inf", "") else float(hi)
-            except ValueError:
-                pass
-            else:
-                return cls(s, low, high, s[0] == "[", s[-1] == "]")
-        raise SpecError(
-            f"unknown domain {text!r}: use one of {sorted(named)} or an interval "
-            "such as '[0, 1)' or '(0, inf)'")
-
-    def contains(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.integer and value != int(value):
-            return False
-        above = value >= self.low if self.low_closed else value > self.low
-        below = value <= self.high if self.high_closed else value < self.high
-        return above and below
-
-
-# --- declared symbols ----------------------------------------------------------
-
-# Declared symbols carry metadata (default, domain, doc), so they bypass SymPy's
-# symbol cache (``Symbol.__xnew__``) and compare equal only when their metadata is
-# equal too: SymPy caches expressions, and an ``lr * g`` built for one spec must
-# not hand its ``lr`` (with that spec's default) to another spec. Two specs that
-# declare ``lr`` identically share the symbol; the verifier matches by name.
-
-_declaration_order = itertools.count()
-
-
-class Hyper(sympy.Symbol):
-    """A real hyperparameter: a host value, fixed or a schedule in ``t``."""
-
-    default: float
-    latex_name: str
-    domain: Domain
-    doc: str
-
-    def __new__(cls, name: str, default: float, latex: str | None = None,
-                domain: str = "real", doc: str = ""):
-        obj = sympy.Symbol.__xnew__(cls, name, real=True)
-        obj.default = default
-        obj.order = next(_declaration_order)
-        obj.latex_name = latex or name
-        obj.domain = Domain.parse(domain)
-        obj.doc = doc
-        return obj
-
-    def _hashable_content(self):
-        return super()._hashable_content() + (self.default, self.latex_name, self.domain, self.doc)
-
-    def _latex(self, printer):  # SymPy's LatexPrinter hook
-        return self.latex_name
-
-
-class Option(sympy.Symbol):
-    """A boolean that changes the algorithm's structure; resolved at build time."""
-
-    default: bool
-    doc: str
-
-    def __new__(cls, name: str, default: bool = False, doc: str = ""):
-        obj = sympy.Symbol.__xnew__(cls, name)
-        obj.default = bool(default)
-        obj.order = next(_declaration_order)
-        obj.doc = doc
-        return obj
-
-    def _hashable_content(self):
-        return super()._hashable_content() + (self.default, self.doc)
-
-
-class State(sympy.Symbol):
-    """A per-element buffer. ``init`` is its value before the first step; it may
-    use ``w``, ``g`` (the first gradient: e.g. RMSProp's sigma_0 = |g_0|) and hypers."""
-
-    init: sympy.Expr | None
-    latex_name: str
-    doc: str
-
-    def __new__(cls, name: str, init: Any = 0, latex: str | None = None, doc: str = ""):
-        obj = sympy.Symbol.__xnew__(cls, name, real=True)
-        obj.init = None if init is None else sympy.sympify(init)
-        obj.order = next(_declaration_order)
-        obj.latex_name = latex or name
-        obj.doc = doc
-        return obj
-
-    def _hashable_content(self):
-        return super()._hashable_content() + (self.init, self.latex_name, self.doc)
-
-    def _latex(self, printer):
-        return self.latex_name
 
 
 class TensorSum(sympy.Function):
@@ -204,6 +55,13 @@ class Spec:
 
     Each assignment sees the values assigned above it, as in the papers. The
     targets are ``w``, states, and named intermediates.
+
+    ``declarations`` is the table of what the spec declares (name -> Declaration),
+    one entry per hyperparameter, option and state the equations use, in order. It
+    is filled when the spec is made: from ``declarations`` if given (a transform
+    passes its inner spec's, with its own changes), else, for each declared symbol
+    used, from the declaration recorded last for it in the spec file being executed
+    (or in the process, for a spec made in memory), in the order they were declared.
     """
 
     name: str
@@ -213,49 +71,78 @@ class Spec:
     source: str | None = None          # the file it came from, for error messages
     transforms: Sequence[str] = ()     # how it was derived from other specs, if it was
     claims: list = dataclasses.field(default_factory=list)  # derivations to verify
-    declared: Sequence[str] = ()       # names in the order the file declares them (set on load)
+    declarations: dict = None          # name -> Declaration (filled when made)
 
     def __post_init__(self):
         self.equations = [(lhs, sympy.sympify(rhs)) for lhs, rhs in self.equations]
+        given = self.declarations
+        if given is not None and not isinstance(given, dict):
+            given = {d.name: d for d in given}
+        self.declarations = self._table(given or {})
 
-    # -- what it declares (found from the equations, in order of appearance) --
-    def _symbols_of(self, kind) -> list:
-        seen: dict = {}
-        for lhs, rhs in self.equations:
-            for s in [lhs, *sorted(rhs.free_symbols, key=str)]:
-                if isinstance(s, kind):
-                    seen.setdefault(s.name, s)
-            if isinstance(lhs, State) and lhs.init is not None:
-                for s in sorted(lhs.init.free_symbols, key=str):
-                    if isinstance(s, kind):
-                        seen.setdefault(s.name, s)
-        # As declared in the file. ``order`` alone is not enough: SymPy's expression cache
-        # may hand this spec an equal symbol declared (identically) by another spec file.
-        rank = {n: i for i, n in enumerate(self.declared)}
-        return sorted(seen.values(), key=lambda s: (rank.get(s.name, len(rank)), s.order))
+    def _table(self, given: dict) -> dict[str, Declaration]:
+        """The declarations of the declared symbols the equations (and those symbols' inits) use."""
+        found: dict = {}
+        todo = [s for lhs, rhs in self.equations for s in (lhs, *rhs.free_symbols)]
+        while todo:
+            s = todo.pop()
+            if not isinstance(s, DECLARED) or s in found:
+                continue
+            decl = given.get(s.name)
+            if decl is None or decl.symbol != s:
+                decl = _declarations.lookup(s)
+            if decl is None:
+                kind = KINDS[kind_of(s)]
+                raise SpecError(f"{self.source or '<spec>'}: the {kind} {s.name!r} of {self.name!r} is never "
+                                f"declared; make it with optgen.dsl.{kind_of(s)}({s.name!r}, ...)")
+            found[s] = decl
+            if decl.kind == "state" and decl.init is not None:
+                todo += list(sympy.sympify(decl.init).free_symbols)
+        by_name: dict = {}
+        for decl in found.values():
+            other = by_name.setdefault(decl.name, decl)
+            if other.kind != decl.kind:
+                first, second = sorted([other, decl], key=lambda d: d.order)
+                raise SpecError(f"{self.source or '<spec>'}: {decl.name!r} is declared both as "
+                                f"{KINDS[first.kind]} and as {KINDS[second.kind]} in {self.name!r}")
+        rank = {name: i for i, name in enumerate(given)}
+        ordered = sorted(by_name.values(), key=lambda d: (rank.get(d.name, len(rank)), d.order))
+        return {d.name: d for d in ordered}
+
+    # -- what it declares, in order --
+    def declared(self, kind: str) -> list[Declaration]:
+        """The declarations of one kind (``"hyper"``, ``"option"``, ``"state"``), in order."""
+        return [d for d in self.declarations.values() if d.kind == kind]
 
     @property
     def hyper_symbols(self) -> list[Hyper]:
-        return self._symbols_of(Hyper)
+        return [d.symbol for d in self.declared("hyper")]
 
     @property
     def option_symbols(self) -> list[Option]:
-        return self._symbols_of(Option)
+        return [d.symbol for d in self.declared("option")]
 
     @property
-    def states(self) -> list[State]:
-        return self._symbols_of(State)
+    def states(self) -> list[Declaration]:
+        """The states' declarations (``.name``, ``.init``, ``.latex``, ``.doc``, ``.symbol``)."""
+        return self.declared("state")
 
     @property
     def hypers(self) -> dict[str, float]:
         """``{name: default}`` for every real hyperparameter and build-time option."""
-        out: dict[str, Any] = {h.name: h.default for h in self.hyper_symbols}
-        out.update({o.name: o.default for o in self.option_symbols})
+        out = {d.name: d.default for d in self.declared("hyper")}
+        out.update(self.options)
         return out
 
     @property
     def options(self) -> dict[str, bool]:
-        return {o.name: o.default for o in self.option_symbols}
+        return {d.name: d.default for d in self.declared("option")}
+
+    @property
+    def latex_names(self) -> dict:
+        """``{symbol: LaTeX}`` of the hyperparameters and states, for ``sympy.latex(..., symbol_names=...)``
+        (an option has no LaTeX name of its own: SymPy prints its name)."""
+        return {d.symbol: d.latex for d in self.declarations.values() if d.kind != "option"}
 
     @property
     def summary(self) -> str:
@@ -280,4 +167,3 @@ class Spec:
 
     def with_equations(self, equations: Iterable[Assignment], **changes) -> "Spec":
         return dataclasses.replace(self, equations=list(equations), **changes)
-

@@ -32,7 +32,8 @@ from typing import Callable
 
 import sympy
 
-from .spec import Hyper, Option, Spec, SpecError, State, TensorSum, t, w
+from .declarations import Declaration, Domain, lookup
+from .spec import Hyper, Spec, SpecError, TensorSum, t, w
 
 __all__ = [
     "lookahead", "decoupled_weight_decay", "trust_ratio", "with_defaults", "renamed",
@@ -69,18 +70,22 @@ def _fresh(spec: Spec, base: str, taken: set | None = None) -> str:
     return name
 
 
-def _hyper(spec: Spec, value, name: str, **kw) -> Hyper:
-    """``value`` if it is a Hyper already, else a new Hyper named ``name`` (which must be free)."""
+def _hyper(spec: Spec, value, name: str, latex: str, domain: str, doc: str) -> Declaration:
+    """The declaration of ``value`` if it is a declared Hyper, else of a new hyperparameter
+    named ``name`` with default ``value``; its name must be free in ``spec``."""
     if isinstance(value, Hyper):
-        h = value
+        decl = lookup(value)
+        if decl is None:
+            raise SpecError(f"{spec.source or spec.name}: the hyperparameter {value.name!r} given to a transform "
+                            "is never declared; make it with optgen.dsl.hyper(...)")
     else:
-        h = Hyper(name, value, **kw)
-    clash = next((s for s in _all_symbols(spec) if s.name == h.name), None)
+        decl = Declaration(name, "hyper", value, latex, Domain.parse(domain), doc)
+    clash = next((s for s in _all_symbols(spec) if s.name == decl.name), None)
     if clash is not None:
-        raise SpecError(f"{spec.source or spec.name}: {spec.name!r} already has a "
-                        f"{type(clash).__name__.lower()} named {h.name!r}; pass a Hyper with another "
-                        "name (optgen.dsl.hyper(...)) to the transform")
-    return h
+        kind = spec.declarations[clash.name].kind if clash.name in spec.declarations else "symbol"
+        raise SpecError(f"{spec.source or spec.name}: {spec.name!r} already has a {kind} named "
+                        f"{decl.name!r}; pass a Hyper with another name (optgen.dsl.hyper(...)) to the transform")
+    return decl
 
 
 def _all_symbols(spec: Spec) -> list:
@@ -99,34 +104,13 @@ def _hyper_named(spec: Spec, name: str, what: str) -> Hyper:
                     f"{spec.name!r}; it has {[h.name for h in spec.hyper_symbols]}")
 
 
-def _derived(inner: Spec, name: str, equations, how: str, doc: str, references=(), new=()) -> Spec:
-    spec = Spec(name, equations, doc=doc,
+def _derived(inner: Spec, name: str, equations, how: str, doc: str, references=(), declarations=()) -> Spec:
+    """A spec made from ``inner``: its declarations come first, in its order (one of the same name
+    in ``declarations`` takes its place), then ``declarations``' new ones in the order given."""
+    table = {**inner.declarations, **{d.name: d for d in declarations}}
+    return Spec(name, equations, doc=doc,
                 references=[*inner.references, *[r for r in references if r not in inner.references]],
-                source=None, transforms=[*inner.transforms, how])
-    # Hyperparameters keep the inner spec's order, new ones follow in order of appearance
-    # (a symbol's global declaration counter is not enough: SymPy's expression cache may
-    # hand us an identical symbol declared by another spec file).
-    base = list(inner.declared) or [s.name for s in [*inner.hyper_symbols, *inner.option_symbols, *inner.states]]
-    seen = [n for n in new if n not in base]
-    for lhs, rhs in spec.equations:
-        for sym in [lhs, *sorted(rhs.free_symbols, key=str)]:
-            if isinstance(sym, (Hyper, Option, State)) and sym.name not in base and sym.name not in seen:
-                seen.append(sym.name)
-    spec.declared = tuple(dict.fromkeys([*base, *seen]))
-    return spec
-
-
-def _clone_hyper(h: Hyper, default) -> Hyper:
-    new = Hyper(h.name, default, latex=h.latex_name, domain=h.domain.text, doc=h.doc)
-    new.order = h.order
-    return new
-
-
-def _substitute(spec: Spec, repl: dict) -> list:
-    eqs = []
-    for lhs, rhs in spec.equations:
-        eqs.append((repl.get(lhs, lhs), rhs.xreplace(repl)))
-    return eqs
+                source=None, transforms=[*inner.transforms, how], declarations=table)
 
 
 # --- renaming and defaults ------------------------------------------------------------
@@ -134,28 +118,16 @@ def _substitute(spec: Spec, repl: dict) -> list:
 def with_defaults(inner, name: str | None = None, doc: str | None = None, **defaults) -> Spec:
     """The same equations with other defaults for some hyperparameters (and options)."""
     spec = _spec(inner)
-    repl = {}
+    changed = []
     for key, value in defaults.items():
-        h = next((s for s in [*spec.hyper_symbols, *spec.option_symbols] if s.name == key), None)
-        if h is None:
+        decl = spec.declarations.get(key)
+        if decl is None or decl.kind == "state":
             raise SpecError(f"{spec.source or spec.name}: {spec.name!r} has no hyperparameter {key!r}; "
                             f"it has {sorted(spec.hypers)}")
-        if isinstance(h, Option):
-            o = Option(h.name, value, doc=h.doc)
-            o.order = h.order
-            repl[h] = o
-        else:
-            repl[h] = _clone_hyper(h, value)
-    eqs = _substitute(spec, repl)
-    # states whose init uses a replaced hyper
-    states = {s: State(s.name, init=s.init.xreplace(repl), latex=s.latex_name, doc=s.doc)
-              for s in spec.states if s.init is not None and s.init.free_symbols & set(repl)}
-    for old, new in states.items():
-        new.order = old.order
-    eqs = [(states.get(lhs, lhs), rhs.xreplace(states)) for lhs, rhs in eqs]
+        changed.append(decl.with_default(bool(value) if decl.kind == "option" else value))
     text = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
-    return _derived(spec, name or spec.name, eqs, f"with_defaults({spec.name}, {text})",
-                    doc if doc is not None else spec.doc)
+    return _derived(spec, name or spec.name, spec.equations, f"with_defaults({spec.name}, {text})",
+                    doc if doc is not None else spec.doc, declarations=changed)
 
 
 def renamed(inner, name: str, doc: str | None = None) -> Spec:
@@ -175,17 +147,16 @@ def lookahead(inner, k=5, alpha=0.5, *, name: str | None = None, doc: str | None
     weights are reset to them. The inner spec's states are not reset.
 
     ``k`` and ``alpha`` are default values of new hyperparameters named ``k``
-    and ``alpha``, or :class:`~optgen.spec.Hyper` objects (to choose other names,
+    and ``alpha``, or hyperparameters declared with ``optgen.dsl.hyper`` (to choose other names,
     e.g. when the inner spec already has an ``alpha``).
     """
     spec = _spec(inner)
-    k_sym = _hyper(spec, k, "k", latex="k", domain="positive_integer",
-                   doc="lookahead: sync period (the slow weights move every k steps)")
-    alpha_sym = _hyper(spec, alpha, "alpha", latex=r"\alpha", domain="[0, 1]",
-                       doc="lookahead: slow step size (interpolation towards the fast weights)")
-    taken: set = set()
-    phi = State(_fresh(spec, "phi", taken), init=w, latex=r"\phi",
-                doc="lookahead: slow weights, phi_0 = w_0")
+    k_decl = _hyper(spec, k, "k", latex="k", domain="positive_integer",
+                    doc="lookahead: sync period (the slow weights move every k steps)")
+    alpha_decl = _hyper(spec, alpha, "alpha", latex=r"\alpha", domain="[0, 1]",
+                        doc="lookahead: slow step size (interpolation towards the fast weights)")
+    phi_decl = Declaration(_fresh(spec, "phi"), "state", w, latex=r"\phi", doc="lookahead: slow weights, phi_0 = w_0")
+    k_sym, alpha_sym, phi = k_decl.symbol, alpha_decl.symbol, phi_decl.symbol
     sync = sympy.Eq(sympy.Mod(t, k_sym), 0)
     eqs = [*spec.equations,
            (phi, sympy.Piecewise((phi + alpha_sym * (w - phi), sync), (phi, True))),
@@ -195,7 +166,7 @@ def lookahead(inner, k=5, alpha=0.5, *, name: str | None = None, doc: str | None
                     f"lookahead({spec.name}, k={k_sym.name}, alpha={alpha_sym.name})",
                     doc if doc is not None else f"Lookahead around {spec.name} ({first})",
                     references=["Zhang, Lucas, Hinton & Ba 2019, arXiv:1907.08610"],
-                    new=[k_sym.name, alpha_sym.name, phi.name])
+                    declarations=[k_decl, alpha_decl, phi_decl])
 
 
 # --- decoupled weight decay --------------------------------------------------------------
@@ -206,7 +177,7 @@ def decoupled_weight_decay(inner, weight_decay=1e-2, *, lr: str | None = "lr",
 
     With ``lr=None`` the decay is not scaled by the learning rate
     (``w <- inner(w) - lambda * w_old``). ``weight_decay`` is the default of a new
-    hyperparameter ``weight_decay`` or a Hyper. If the inner spec already has a
+    hyperparameter ``weight_decay`` or a declared hyperparameter. If the inner spec already has a
     hyperparameter of that name (an L2 penalty added to the gradient), it is set
     to 0 in the inner equations: the decay is decoupled, not doubled. Thus
     ``decoupled_weight_decay(adam)`` is torch.optim.AdamW.
@@ -220,10 +191,10 @@ def decoupled_weight_decay(inner, weight_decay=1e-2, *, lr: str | None = "lr",
         spec_wo = spec.with_equations(eqs)
     else:
         spec_wo = spec
-    wd = _hyper(spec_wo, weight_decay, wd_name, latex=r"\lambda", domain="nonnegative",
-                doc="decoupled weight decay: w <- w - lr * weight_decay * w, beside the update")
-    if old is not None and not isinstance(weight_decay, Hyper):
-        wd.order = old.order  # it takes the place of the L2 term in the hyperparameter list
+    # a decay of the L2 term's name takes its place in the hyperparameter list (see _derived)
+    wd_decl = _hyper(spec_wo, weight_decay, wd_name, latex=r"\lambda", domain="nonnegative",
+                     doc="decoupled weight decay: w <- w - lr * weight_decay * w, beside the update")
+    wd = wd_decl.symbol
     scale = _hyper_named(spec, lr, "decoupled_weight_decay(lr=...)") if lr is not None else sympy.Integer(1)
     w_old = sympy.Symbol(_fresh(spec, "w_old"), real=True)
     eqs = [(w_old, w), *eqs, (w, w - scale * wd * w_old)]
@@ -231,7 +202,7 @@ def decoupled_weight_decay(inner, weight_decay=1e-2, *, lr: str | None = "lr",
                     f"decoupled_weight_decay({spec.name})",
                     doc if doc is not None else
                     f"{spec.name} with decoupled weight decay (Loshchilov & Hutter), as torch's AdamW",
-                    references=["Loshchilov & Hutter 2017, arXiv:1711.05101"])
+                    references=["Loshchilov & Hutter 2017, arXiv:1711.05101"], declarations=[wd_decl])
 
 
 # --- trust ratio (LARS / LAMB layer-wise scaling) ---------------------------------------

@@ -47,7 +47,7 @@ def validate(spec: Spec) -> Spec:
     if not spec.equations:
         raise SpecError(f"{where_file}: spec {spec.name!r} has no equations")
 
-    for h in spec.hyper_symbols:
+    for h in spec.declared("hyper"):
         if isinstance(h.default, bool) or not isinstance(h.default, (int, float)):
             raise SpecError(f"{where_file}: hyperparameter {h.name!r} of {spec.name!r} has default "
                             f"{h.default!r}; a real number is required")
@@ -55,13 +55,7 @@ def validate(spec: Spec) -> Spec:
             raise SpecError(f"{where_file}: hyperparameter {h.name!r} of {spec.name!r} has default "
                             f"{h.default!r} outside its domain {h.domain.text}")
 
-    names: dict[str, object] = {}
-    for s in [*spec.hyper_symbols, *spec.option_symbols, *spec.states]:
-        other = names.setdefault(s.name, s)
-        if type(other) is not type(s):
-            raise SpecError(f"{where_file}: {s.name!r} is declared both as {type(other).__name__} "
-                            f"and as {type(s).__name__} in {spec.name!r}")
-
+    # (a name declared as two kinds is refused when the spec is made: its table is by name)
     _check_targets(spec)
     _check_names(spec, where_file)
     for lhs, rhs in spec.equations:
@@ -100,7 +94,7 @@ def validate(spec: Spec) -> Spec:
             if isinstance(s, (Param, Grad, Step, Hyper, Option)):
                 continue
             if isinstance(s, State):
-                if s.init is None and s not in assigned:
+                if spec.declarations[s.name].init is None and s not in assigned:
                     raise SpecError(f"{where}: state {s.name!r} is read before it is initialised "
                                     "(give it init=... or assign it above)")
                 continue
@@ -153,7 +147,7 @@ def _check_names(spec: Spec, where_file: str) -> None:
     """Names become Python identifiers in generated code: no keywords, no second w, g or t."""
     symbols = {s for lhs, rhs in spec.equations for s in [lhs, *rhs.free_symbols]}
     symbols |= {s for st in spec.states if st.init is not None for s in st.init.free_symbols}
-    symbols |= {*spec.hyper_symbols, *spec.option_symbols}
+    symbols |= {d.symbol for d in spec.declarations.values()}
     for sym in sorted(symbols, key=lambda s: s.name):
         kind = _kind(sym)
         if keyword.iskeyword(sym.name):
@@ -226,9 +220,9 @@ def _warn_constant_states(spec: Spec, assigned: set) -> None:
         return
     spec._constant_states_warned = True
     for s in spec.states:
-        if s in assigned or s.init is None or any(isinstance(x, (Param, Grad)) for x in s.init.free_symbols):
+        if s.symbol in assigned or s.init is None or any(isinstance(x, (Param, Grad)) for x in s.init.free_symbols):
             continue  # assigned, or a snapshot of the first w or g (read-only on purpose)
-        reads = [i + 1 for i, (_, rhs) in enumerate(spec.equations) if s in rhs.free_symbols]
+        reads = [i + 1 for i, (_, rhs) in enumerate(spec.equations) if s.symbol in rhs.free_symbols]
         warnings.warn(f"{spec.source or '<spec>'}: state {s.name!r} of {spec.name!r} is read (equation "
                       f"{', '.join(map(str, reads))}) but never assigned, so it keeps its init {s.init} on "
                       f"every step; assign it with an equation ({s.name}, ...), or use a hyperparameter or "

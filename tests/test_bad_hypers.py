@@ -35,7 +35,7 @@ def bad_values():
     cases = []
     for name in optgen.names():
         spec = optgen.load_spec(name)
-        hypers = spec.hyper_symbols
+        hypers = spec.declared("hyper")
         for h in hypers:
             for v in out_of_domain(h):
                 cases.append((name, {h.name: v}, [f"{h.name}={v!r}", "outside its domain", h.domain.text]))

@@ -46,7 +46,7 @@ def test_the_variants_a_run_reaches_are_found_in_the_order_reached():
     spec = optgen.load_spec("momentum")
     from optgen.compiler.driver import load_module
     module = load_module(spec, {}, "cpu")
-    values = {h.name: h.default for h in spec.hyper_symbols}
+    values = {h.name: h.default for h in spec.declared("hyper")}
     assert len(module.VARIANTS) == 2
     assert reachable_variants(module, spec, values, {}) == [(True,), (False,)]
     assert reachable_variants(module, spec, values, {}, start=2) == [(False,)]

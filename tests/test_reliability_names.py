@@ -166,9 +166,10 @@ def _spec_functions(tree) -> list:
 
 
 def test_a_spec_loads_when_sympy_compares_two_equal_hyperparameters(tmp_path):
-    # Hypers bypass SymPy's symbol cache, so each file makes its own (equal) eps; SymPy's
-    # expression cache then hands the second file sqrt(square_avg + eps) with the first file's
-    # eps, and ordering the product compares eps with eps field by field, the domain included
+    # Regression: when hyperparameters carried their metadata, each file made its own (equal) eps,
+    # SymPy's expression cache handed the second file sqrt(square_avg + eps) with the first file's,
+    # and ordering the product compared eps with eps field by field, the domain included. Now a
+    # symbol is its name and kind, one object for both files; each spec keeps its own declaration.
     for state_name in ("acc_delta", "x1"):
         body = f"""
             eps = hyper("eps", 1e-6)

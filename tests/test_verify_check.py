@@ -5,11 +5,12 @@ import sympy
 from sympy import Eq, Interval, S, Sum
 
 import optgen
-from optgen.dsl import Spec, hyper, state, w, g
+from optgen.dsl import Spec, hyper, state, w, g, t
+from optgen.spec import Hyper as H   # the specs' symbols are the claims' (a symbol is its name and kind)
 from optgen.verify import (ERROR, FAIL, PASS, XFAIL, XPASS, ClosedForm, Equivalence, Expectation, Identity,
                            Limit, ScaleInvariance, Side, SolutionSet, run)
 from optgen.verify.oracles import GRAD as G
-from optgen.verify.symbols import hyper as H, sym, t
+from optgen.verify.symbols import sym
 
 lr, mu = hyper("lr", 0.1, domain="positive"), hyper("momentum", 0.9, domain="[0, 1)")
 v = state("v", 0)

@@ -6,17 +6,18 @@ import pytest
 from optgen.cli import main
 from optgen.verify import Equivalence, Identity, Side, run
 from optgen.verify.report import markdown, summary, table
-from optgen.verify.symbols import hyper as H, t
+from optgen.dsl import t
+from optgen.spec import Hyper as H
 
 WRONG_CLAIMS = textwrap.dedent('''
     """A user's derivations with one wrong claim."""
+    from optgen.dsl import hyper, t
     from optgen.verify import Equivalence, Identity, Side
-    from optgen.verify.symbols import hyper, t
 
     claims = [
         Identity(name="user_true", lhs=(t + 1) ** 2, rhs=t**2 + 2 * t + 1),
         Equivalence(name="user_wrong", about=("sgd",), statement="doubling lr changes nothing",
-                    left=Side("sgd"), right=Side("sgd", hypers={"lr": 2 * hyper("lr")}), steps=2),
+                    left=Side("sgd"), right=Side("sgd", hypers={"lr": 2 * hyper("lr", 0.1, domain="positive")}), steps=2),
     ]
 ''')
 

@@ -1,35 +1,47 @@
-"""optgen.verify.symbols: canonical symbols by name, random values inside domains."""
+"""optgen.verify.symbols: the specs' symbols are the claims', random values inside declared domains."""
 import sympy
 
-from optgen.dsl import hyper, state
+from optgen.dsl import Spec, hyper, state
 from optgen.spec import g, t, w
 from optgen.verify import symbols as S
 
 
-def test_same_name_from_two_specs_is_one_canonical_symbol():
+def test_a_name_declared_by_two_specs_is_one_symbol_and_each_spec_keeps_its_declaration():
     a = hyper("lr_test_sym", 1e-3, domain="positive")
-    b = hyper("lr_test_sym", 0.5, domain="positive", doc="another spec's lr")
-    assert a != b  # the spec layer keeps them apart ...
-    assert S.canon(a * g) == S.canon(b * g)  # ... the verifier identifies them by name
-    assert S.canon(w + t) == S.w + S.t
+    spec_a = Spec("sym_a", [(w, w - a * g)])
+    b = hyper("lr_test_sym", 0.5, domain="[0, 1]", doc="another spec's lr")
+    spec_b = Spec("sym_b", [(w, w - b * g)])
+    assert a is b  # one symbol: a claim comparing the specs compares the same lr, untranslated
+    assert spec_a.hypers == {"lr_test_sym": 1e-3} and spec_b.hypers == {"lr_test_sym": 0.5}
+    assert (a * g - b * g) == 0 and (w + t).free_symbols == {w, t}
 
 
-def test_states_are_canonical_by_name():
-    m1, m2 = state("m_test_sym", 0, latex="v"), state("m_test_sym", 0, latex="m")
-    assert S.canon(m1) == S.canon(m2) == sympy.Symbol("m_test_sym", real=True)
+def test_states_are_one_symbol_by_name_whatever_their_latex():
+    assert state("m_test_sym", 0, latex="v") is state("m_test_sym", 0, latex="m")
 
 
 def test_sampler_respects_declared_domains_and_assumptions():
-    beta = S.hyper("beta_test_sym", "[0, 1)")
-    lr = S.hyper("lr_test_sym2", "positive")
+    beta = hyper("beta_test_sym", 0.5, domain="[0, 1)")
+    lr = hyper("lr_test_sym2", 0.1, domain="positive")
+    spec = Spec("sym_domains", [(w, w - lr * beta * g)])
+    domains = S.domains_of(spec.declarations)
     n = S.sym("n", integer=True, positive=True)
     c = S.sym("c", positive=True)
     for seed in range(30):
-        s = S.Sampler(seed=seed)
+        s = S.Sampler(seed=seed, domains=domains)
         assert 0 <= s.value(beta) < 1
         assert s.value(lr) > 0 and s.value(c) > 0
         assert s.value(n).is_Integer and s.value(n) >= 1
         assert s.value(beta).is_Rational
+
+
+def test_two_specs_domains_of_one_name_are_intersected():
+    h = hyper("eps_test_sym", 0.5, domain="nonnegative")
+    one = Spec("sym_one", [(w, w - h * g)])
+    hyper("eps_test_sym", 0.5, domain="(0, 1)")
+    two = Spec("sym_two", [(w, w - h * g)])
+    d = S.domains_of(one.declarations, two.declarations)[h]
+    assert d.contains(0.5) and not d.contains(0.0) and not d.contains(1.0)
 
 
 def test_ranges_may_depend_on_other_symbols():

@@ -7,10 +7,11 @@ import optgen
 from optgen.dsl import Spec, hyper, state, w, g
 from optgen.transforms import lookahead
 from optgen.verify.oracles import GRAD, Function, Sequence
-from optgen.verify.symbols import Sampler, hyper as H, sym
+from optgen.spec import Hyper as H   # the specs' symbols are the claims' (a symbol is its name and kind)
+from optgen.verify.symbols import Sampler, sym
 from optgen.verify.unroll import Side, intermediate, recursion, unroll
 
-W = sympy.Symbol("w", real=True)
+W = w
 
 
 def numeric(traj, j, values, dim=1):
@@ -99,7 +100,7 @@ def test_hyper_values_may_depend_on_t_and_states_may_start_symbolic():
     # past t = 1, torch's buffer recursion: buf = momentum buf + (1 - dampening) d
     d = GRAD[T + 1] + H("weight_decay") * sym("w_0")
     expected = H("momentum") * buf0 + (1 - H("dampening")) * d
-    assert sympy.expand(traj.value(sympy.Symbol("buf", real=True), 1)[0] - expected) == 0
+    assert sympy.expand(traj.value("buf", 1)[0] - expected) == 0
 
 
 def test_recursion_and_intermediate():
@@ -107,7 +108,7 @@ def test_recursion_and_intermediate():
     b2 = H("beta2")
     assert sympy.expand(rec - (b2 * before["v"] + (1 - b2) * g_T**2)) == 0
     rho = intermediate(Side("radam"), "rho_t")
-    t = sympy.Symbol("t", integer=True, positive=True)
+    from optgen.dsl import t
     assert rho.has(t) and not rho.has(T)
     assert sympy.simplify(rho.xreplace({t: 1}).xreplace({b2: sympy.Rational(1, 2)})) == 1
 

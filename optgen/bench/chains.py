@@ -12,8 +12,8 @@ test can compare the compiled step with the reference oracle at any size.
 """
 from __future__ import annotations
 
-from ..spec import Hyper, Spec, State, g, w
-from ..dsl import var
+from ..dsl import hyper, state, var
+from ..spec import Spec, g, w
 
 SHAPES = ("linear", "doubled")
 
@@ -24,9 +24,9 @@ def chain_spec(shape: str, n: int, name: str | None = None) -> Spec:
         raise ValueError(f"unknown chain shape {shape!r}; one of {SHAPES}")
     if n < 1:
         raise ValueError(f"a chain needs at least one equation, got n={n}")
-    lr = Hyper("lr", 1e-2, domain="positive", doc="step size")
-    beta = Hyper("beta", 0.5, domain="[0, 1)", doc="chain factor")
-    m = State("m", 0)
+    lr = hyper("lr", 1e-2, domain="positive", doc="step size")
+    beta = hyper("beta", 0.5, domain="[0, 1)", doc="chain factor")
+    m = state("m", 0)
     xs = [var(f"c{k}") for k in range(1, n + 1)]
     eqs = [(xs[0], g + beta * w)]
     for prev, x in zip(xs, xs[1:]):

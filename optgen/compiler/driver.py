@@ -183,7 +183,7 @@ def _common_context(original: Spec, spec: Spec, options: dict, ssa) -> dict:
         "options_text": _options_text(options),
         "doc": (spec.doc or spec.name).replace('"""', "'''"),
         "equations": [f"{lhs} = {rhs}" for lhs, rhs in spec.equations],
-        "hypers": {h.name: h.default for h in spec.hyper_symbols},
+        "hypers": {h.name: h.default for h in spec.declared("hyper")},
         # host states arrive with the hyperparameters: scalars the runtime keeps between steps
         "hyper_names": [h.name for h in spec.hyper_symbols] + list(ssa.host_states),
         "host_states": {name: sym.name for name, sym in ssa.host_states.items()},

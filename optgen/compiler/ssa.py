@@ -122,10 +122,11 @@ def to_ssa(spec: Spec) -> SSA:
         elif isinstance(s, State):
             sym = current[s] = input_symbol(s.name)
             level[sym] = ELEMENT
-            if s.init is not None and s.init != 0:
-                for h in s.init.free_symbols:
+            init0 = spec.declarations[s.name].init
+            if init0 is not None and init0 != 0:
+                for h in init0.free_symbols:
                     declare(h) if h not in current else None
-                init = s.init.xreplace({w: W, g: G})
+                init = init0.xreplace({w: W, g: G})
                 first = current[s] = fresh(f"{s.name}_old")
                 nodes[first] = sympy.Piecewise((init, sympy.Eq(t, 1)), (sym, True))
                 level[first] = ELEMENT
@@ -154,7 +155,7 @@ def to_ssa(spec: Spec) -> SSA:
         current[lhs] = version
 
     arrays = ["w"] + [s.name for s in spec.states]
-    finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *spec.states]}
+    finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *(d.symbol for d in spec.states)]}
     ssa = SSA(spec, nodes, reductions, arrays, finals,
               [s for s in level if isinstance(s, Hyper)], level, names=used_names)
     return _find_host_states(_demote_unread_states(ssa))

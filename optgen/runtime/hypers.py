@@ -64,7 +64,7 @@ def scheduled_value_allowed(domain, v: float) -> bool:
 
 def check_number(spec: Spec, name: str, value: Any, *, context: str = "", scheduled: bool = False) -> float:
     """``value`` as a float, or a :class:`SpecError` naming the spec, the value and its domain."""
-    hyper = next(h for h in spec.hyper_symbols if h.name == name)
+    hyper = spec.declarations[name]
     where = f"{spec.source or spec.name}: {spec.name}"
     shown = _short(value)
     if isinstance(value, bool) or not (isinstance(value, numbers.Real) or hasattr(value, "__float__")):
@@ -104,7 +104,7 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict
     values and values outside a domain raise :class:`SpecError`.
     """
     options = dict(spec.options)
-    values: dict[str, Any] = {h.name: h.default for h in spec.hyper_symbols}
+    values: dict[str, Any] = {h.name: h.default for h in spec.declared("hyper")}
     where = f"{spec.source or spec.name}: {spec.name}"
     for name, value in given.items():
         if name in options:

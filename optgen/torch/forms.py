@@ -92,7 +92,7 @@ def hyper_values_of(spec: Spec, group: dict) -> dict:
     """The spec's hyperparameters from a group; one the group does not name keeps the spec's default."""
     values = {}
     betas = group.get("betas")
-    for h in spec.hyper_symbols:
+    for h in spec.declared("hyper"):
         if h.name in BETAS and betas is not None:
             values[h.name] = plain(betas[BETAS.index(h.name)])
         elif h.name in group:
@@ -103,7 +103,7 @@ def hyper_values_of(spec: Spec, group: dict) -> dict:
 def generic_defaults(spec: Spec, given: dict, title: str) -> dict:
     """A spec's group defaults: its hyperparameters (betas joined) and options, overridden by ``given``."""
     names = [h.name for h in spec.hyper_symbols]
-    defaults = {h.name: h.default for h in spec.hyper_symbols}
+    defaults = {h.name: h.default for h in spec.declared("hyper")}
     defaults.update(spec.options)
     if all(b in names for b in BETAS):
         defaults["betas"] = (defaults.pop("beta1"), defaults.pop("beta2"))

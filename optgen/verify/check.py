@@ -11,27 +11,18 @@ import traceback
 
 import sympy
 
+from ..symbols import w
 from . import claims as C
 from .oracles import Atoms, Function, ScaleInvariant, Sequence
 from .prove import Timeout, check_zero, samplers_for, symbolic_zero, time_limit
 from .sums import assume, combine_sums
-from .symbols import canon, sym, t as T_SPEC, variables
+from .symbols import claim_domains, sym, variables
 from .outcomes import N_POINTS, failure, full_values, summary, values_at
-from .unroll import recursion, unroll
+from .unroll import in_symbols_of, recursion, unroll
 
 __all__ = ["run", "checkers"]
 
 T_START = sym("T", r"T", integer=True, positive=True)
-
-
-def _expr(x):
-    """An observable: an expression, or a string such as ``"w"`` or ``"w + momentum*v"``
-    whose names are the spec's (real symbols; ``t`` is the step)."""
-    if not isinstance(x, str):
-        return canon(x)
-    parsed = sympy.parse_expr(x)
-    return parsed.xreplace({s: (T_SPEC if s.name == "t" else sympy.Symbol(s.name, real=True))
-                            for s in parsed.free_symbols})
 
 
 def _decided(claim, proofs: list, detail: str, extra_how: str = "") -> C.Result:
@@ -61,16 +52,16 @@ def check_equivalence(c: C.Equivalence, steps: int | None) -> C.Result:
     left = unroll(c.left, k, oracle, dim=c.dim, start=start, states0=states0, atoms=atoms)
     given0 = None
     if c.state_map:
-        given0 = {name: left.value(_expr(e), 0) for name, e in c.state_map.items()}
+        given0 = {name: left.value(e, 0) for name, e in c.state_map.items()}
     right = unroll(c.right, k, oracle, dim=c.dim, start=start, states0=states0, atoms=atoms, given0=given0)
-    subs = {canon(a): canon(b) for a, b in c.substitute.items()}
-    ranges = {canon(a): tuple(canon(x) for x in b) for a, b in c.ranges.items()}
-    samplers = [oracle.prepare(s) for s in samplers_for(N_POINTS, ranges=ranges, fixed=c.fixed)]
+    subs = dict(c.substitute)
+    domains = claim_domains(c, [left.spec, right.spec])
+    samplers = [oracle.prepare(s) for s in samplers_for(N_POINTS, ranges=c.ranges, fixed=c.fixed, domains=domains)]
     proofs = []
     for j in range(1, k + 1):
         for n, (lo, ro) in enumerate(c.observe):
-            lv, rv = left.value(_expr(lo), j), right.value(_expr(ro), j)
-            res = left.value(canon(c.residual), j) if (c.residual is not None and n == 0) else [0] * c.dim
+            lv, rv = left.value(lo, j), right.value(ro, j)
+            res = left.value(c.residual, j) if (c.residual is not None and n == 0) else [0] * c.dim
             for i in range(c.dim):
                 d = (lv[i] - rv[i] - res[i]).xreplace(subs)
                 proof = check_zero(d, samplers)
@@ -113,7 +104,7 @@ def _live_states(side) -> set:
     spec = side.load()
     states = {s.name for s in spec.states}
     assigned, live = set(), set()
-    reads = [canon(side.grad_at)] if side.grad_at is not None else []
+    reads = [in_symbols_of(spec, side.grad_at)] if side.grad_at is not None else []
     for e in reads:
         live |= {s.name for s in e.free_symbols} & states
     for lhs, rhs in spec.equations:
@@ -126,18 +117,19 @@ def _induction_base(c, left, right, samplers) -> bool:
     """True when the observables relate every live state and w of both sides and the
     values from the inits satisfy the same relations before the first step and
     after each step before the symbolic start (``start_offset``)."""
-    names_l = set().union(*[{s.name for s in _expr(lo).free_symbols} for lo, _ in c.observe])
-    names_r = set().union(*[{s.name for s in _expr(ro).free_symbols} for _, ro in c.observe])
+    names_l = set().union(*[{s.name for s in in_symbols_of(left.spec, lo).free_symbols} for lo, _ in c.observe])
+    names_r = set().union(*[{s.name for s in in_symbols_of(right.spec, ro).free_symbols} for _, ro in c.observe])
     if not ({"w"} | _live_states(c.left)) <= names_l or not ({"w"} | _live_states(c.right)) <= names_r:
         return False
     oracle = ORACLES[c.grads](c.dim)
     first = c.start_offset   # the steps before the symbolic start: checked from the inits
     l0 = unroll(c.left, max(first, 1), oracle, dim=c.dim)
     r0 = unroll(c.right, max(first, 1), oracle, dim=c.dim)
-    prepared = [oracle.prepare(s) for s in samplers_for(N_POINTS, ranges=samplers[0].ranges, fixed=c.fixed)]
+    prepared = [oracle.prepare(s) for s in samplers_for(N_POINTS, ranges=samplers[0].ranges, fixed=c.fixed,
+                                                        domains=samplers[0].domains)]
     for j in range(first + 1):
         for lo, ro in c.observe:
-            for a, b in zip(l0.value(_expr(lo), j), r0.value(_expr(ro), j)):
+            for a, b in zip(l0.value(lo, j), r0.value(ro, j)):
                 if not check_zero(a - b, prepared).holds:
                     return False
     return True
@@ -153,19 +145,19 @@ def _recursion_of(c: C.ClosedForm):
         if c.target == "w":
             init = sym("w_0", "w_{0}")
         else:
-            state = next(s for s in spec.states if s.name == c.target)
-            init = canon(state.init).xreplace({sympy.Symbol("w", real=True): sym("w_0", "w_{0}")})
+            init = spec.declarations[c.target].init.xreplace({w: sym("w_0", "w_{0}")})
         others = (variables(rec) & set(before.values())) - {prev}
         return rec, prev, T, init, others
-    return canon(c.recurrence), canon(c.previous), canon(c.t), canon(c.initial), set()
+    return (sympy.sympify(c.recurrence), sympy.sympify(c.previous), sympy.sympify(c.t),
+            sympy.sympify(c.initial), set())
 
 
 def check_closed_form(c: C.ClosedForm, steps: int | None) -> C.Result:
     k = steps or c.steps
-    t = canon(c.t)
-    closed = canon(c.closed)
+    t = sympy.sympify(c.t)
+    closed = sympy.sympify(c.closed)
     rec, prev, T, init, others = _recursion_of(c)
-    samplers = samplers_for(N_POINTS)
+    samplers = samplers_for(N_POINTS, domains=claim_domains(c, [c.side.load()] if c.side is not None else []))
     notes, proofs = [], []
     induction = None
     if c.induction and not others:
@@ -193,12 +185,12 @@ def check_closed_form(c: C.ClosedForm, steps: int | None) -> C.Result:
     for n in range(1, k + 1):
         if traj is not None:
             j = c.at(n) if c.at else n
-            value = traj.value(_expr(c.target), j)[0]
+            value = traj.value(c.target, j)[0]
         else:
             value = rec.xreplace({prev: value, T: n})
         expected = closed.xreplace({t: n}).doit()
         if c.bind is not None:
-            expected = expected.xreplace({canon(a): b for a, b in c.bind(traj, n).items()})
+            expected = expected.xreplace(c.bind(traj, n))
         d = assume(value - expected, c.assume_false)
         proof = check_zero(d, samplers)
         if not proof.holds:

@@ -10,7 +10,7 @@ from .oracles import GRAD
 from .outcomes import N_POINTS, failure, full_values, summary, values_at
 from .prove import Timeout, check_zero, display, samplers_for, symbolic_zero, time_limit
 from .sums import assume, expectation
-from .symbols import Sampler, canon, sym, variables
+from .symbols import Sampler, claim_domains, sym, variables
 
 __all__ = ["check_identity", "check_limit", "check_expectation", "check_solution_set",
            "check_scale_invariance"]
@@ -19,15 +19,14 @@ __all__ = ["check_identity", "check_limit", "check_expectation", "check_solution
 def _lazy(x):
     """A claim's expression, or a function returning one (evaluated at check time,
     e.g. an intermediate read from a spec that may not load)."""
-    return canon(x() if callable(x) and not isinstance(x, sympy.Basic) else x)
+    return sympy.sympify(x() if callable(x) and not isinstance(x, sympy.Basic) else x)
 
 
 def check_identity(c: C.Identity, steps: int | None) -> C.Result:
-    subs = {canon(a): canon(b) for a, b in c.substitute.items()}
+    subs = dict(c.substitute)
     lhs, rhs = _lazy(c.lhs), _lazy(c.rhs)
     d = assume((lhs - rhs).doit(), c.assume_false).xreplace(subs)
-    ranges = {canon(a): tuple(canon(x) for x in b) for a, b in c.ranges.items()}
-    samplers = samplers_for(N_POINTS + 4, ranges=ranges)
+    samplers = samplers_for(N_POINTS + 4, ranges=c.ranges, domains=claim_domains(c))
     proof = check_zero(d, samplers, timeout=10)
     if proof.holds is False:
         vals = values_at(full_values(samplers, proof.counterexample),
@@ -36,7 +35,7 @@ def check_identity(c: C.Identity, steps: int | None) -> C.Result:
         return failure(c, proof, "the two sides differ", None, d, vals)
     if proof.holds and proof.method == "numeric" and c.t is not None:
         k = steps or c.steps
-        t = canon(c.t)
+        t = c.t
         if all(symbolic_zero(d.xreplace({t: n}).doit(), timeout=5) for n in range(1, k + 1)):
             return C.Result(c, True, "symbolic", f"each t = 1..{k}", detail=f"for t <= {k}; "
                             f"numeric for symbolic t ({proof.how})")
@@ -44,9 +43,9 @@ def check_identity(c: C.Identity, steps: int | None) -> C.Result:
 
 
 def check_limit(c: C.Limit, steps: int | None) -> C.Result:
-    subs = {canon(a): canon(b) for a, b in c.substitute.items()}
+    subs = dict(c.substitute)
     expr, value = _lazy(c.expr).xreplace(subs), _lazy(c.value).xreplace(subs)
-    var = canon(c.var)
+    var = c.var
     try:
         with time_limit(15):
             found = sympy.limit(expr, var, c.point)
@@ -56,7 +55,7 @@ def check_limit(c: C.Limit, steps: int | None) -> C.Result:
     except (Timeout, NotImplementedError, ValueError):
         found = None
     # numeric: the difference at growing var, at random values of the other symbols
-    s = Sampler(seed=3)
+    s = Sampler(seed=3, domains=claim_domains(c))
     errs = []
     for x in (10**2, 10**4, 10**6):
         e = (expr - value).xreplace({var: x})
@@ -71,10 +70,10 @@ def check_limit(c: C.Limit, steps: int | None) -> C.Result:
 
 def check_expectation(c: C.Expectation, steps: int | None) -> C.Result:
     base = c.base if c.base is not None else GRAD
-    moments = {k: canon(v) for k, v in c.moments.items()}
-    e = assume(expectation(canon(c.expr), moments, base).doit(), c.assume_false)
-    d = e - canon(c.value)
-    proof = check_zero(d, samplers_for(N_POINTS + 2))
+    moments = {k: sympy.sympify(v) for k, v in c.moments.items()}
+    e = assume(expectation(sympy.sympify(c.expr), moments, base).doit(), c.assume_false)
+    d = e - sympy.sympify(c.value)
+    proof = check_zero(d, samplers_for(N_POINTS + 2, domains=claim_domains(c)))
     if proof.holds is False:
         return failure(c, proof, f"E[...] = {display(e) or '(large)'}", None, d)
     return C.Result(c, proof.holds, proof.method, "linearity of E, moments given; " + proof.how,
@@ -90,7 +89,7 @@ def _solve(cond, var, domain):
 
 
 def check_solution_set(c: C.SolutionSet, steps: int | None) -> C.Result:
-    var, cond = canon(c.var), _lazy(c.condition)
+    var, cond = c.var, _lazy(c.condition)
     with time_limit(20):
         found = _solve(cond, var, c.domain)
     missing = sympy.Complement(c.expected, found)

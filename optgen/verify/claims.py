@@ -58,6 +58,7 @@ class Claim:
     xfail: str | None = None
     latex: str | None = None     # the claim as LaTeX for the report (else derived)
     origin: str = ""             # the file it was loaded from (set by the loader)
+    declarations: dict = dataclasses.field(default_factory=dict)  # what that file declares (name -> Declaration)
 
     def specs(self) -> list[str]:
         return list(self.about)

@@ -21,6 +21,7 @@ import runpy
 import sys
 from pathlib import Path
 
+from ..declarations import declared_in
 from ..registry import display_path, find_specs, scan, spec_dirs, spec_files, split_target
 from ..spec import SpecError
 from .claims import Claim
@@ -57,6 +58,7 @@ def load_file(path: Path) -> list[Claim]:
         raise SpecError(f"{shown}: define a module-level list `claims` of optgen.verify claims")
     for c in found:
         c.origin = c.origin or shown
+        c.declarations = c.declarations or declared_in(namespace)   # the domains its claims sample
     return list(found)
 
 
@@ -83,6 +85,7 @@ def spec_claims(specs) -> list[Claim]:
     for spec in specs:
         for c in spec.claims:
             c.origin = c.origin or (spec.source or spec.name)
+            c.declarations = c.declarations or dict(spec.declarations)
             if spec.name not in c.about:
                 c.about = (*c.about, spec.name)
             out.append(c)

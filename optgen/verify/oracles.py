@@ -32,7 +32,7 @@ from .symbols import LATEX, Sampler
 
 __all__ = ["Oracle", "Sequence", "Function", "ScaleInvariant", "GRAD"]
 
-# The label is not the canonical symbol `g` (which unrolling replaces by these atoms).
+# The label is not the gradient symbol `g` (which unrolling replaces by these atoms).
 # No assumptions on the base: SymPy rebuilds an IndexedBase without them in
 # xreplace, and g[1] built before and after would then differ.
 GRAD = sympy.IndexedBase("g")

@@ -14,7 +14,8 @@ import sympy
 
 from . import claims as C
 from .claims import details
-from .symbols import canon, latex as _latex
+from .symbols import latex as _latex
+from .unroll import in_symbols_of, symbol_named
 
 __all__ = ["format_results", "table", "summary", "details", "markdown", "write_markdown", "claim_latex"]
 
@@ -54,22 +55,30 @@ def summary(results) -> str:
 
 # --- LaTeX ---------------------------------------------------------------------------------
 
-_NAMES: dict = {}   # the LaTeX names of the specs of the claim being printed
+_NAMES: dict = {}   # symbol -> LaTeX: the hyperparameters of the claim being printed
 
 
 def latex(expr) -> str:
     return _latex(expr, _NAMES)
 
 
-def _spec_names(sides) -> dict:
-    """LaTeX names of the hyperparameters of the specs of ``sides`` (the first side wins)."""
-    out: dict = {}
-    for side in reversed([s for s in sides if s is not None]):
-        try:
-            spec = side.load()
-        except Exception:  # the report of a spec that does not load says so elsewhere
-            continue
-        out.update({h.name: h.latex_name for h in spec.hyper_symbols})
+def _load(side):
+    """The spec of ``side``, or None if it does not load (the report says so where it shows it)."""
+    if side is None:
+        return None
+    try:
+        return side.load()
+    except Exception:
+        return None
+
+
+def _hyper_names(claim, sides) -> dict:
+    """LaTeX of the hyperparameters of the specs of ``sides`` (the first side wins), then of the
+    claim's own file."""
+    out: dict = {d.symbol: d.latex for d in claim.declarations.values() if d.kind == "hyper"}
+    for spec in reversed([_load(s) for s in sides if s is not None]):
+        if spec is not None:
+            out.update({d.symbol: d.latex for d in spec.declared("hyper")})
     return out
 
 
@@ -78,14 +87,16 @@ def _side_latex(side) -> str:
         spec = side.load()
     except Exception as exc:  # the report shows what could not be loaded
         return r"\text{(cannot load: %s)}" % str(exc).replace("_", r"\_")[:80]
-    lines = [r"%s &\leftarrow %s" % (sympy.latex(lhs), sympy.latex(rhs)) for lhs, rhs in spec.equations]
+    names = spec.latex_names
+    lines = [r"%s &\leftarrow %s" % (sympy.latex(lhs, symbol_names=names), sympy.latex(rhs, symbol_names=names))
+             for lhs, rhs in spec.equations]
     extra = []
     if side.hypers:
-        extra.append(", ".join(r"%s \mapsto %s" % (latex(sympy.Symbol(k)), latex(canon(v))) for k, v in side.hypers.items()))
+        extra.append(", ".join(r"%s \mapsto %s" % (latex(symbol_named(spec, k)), latex(v)) for k, v in side.hypers.items()))
     if side.grad_at is not None:
-        extra.append(r"g = \nabla F(%s)" % latex(canon(side.grad_at)))
+        extra.append(r"g = \nabla F(%s)" % latex(in_symbols_of(spec, side.grad_at)))
     if side.init:
-        extra.append(", ".join(r"%s_0 = %s" % (latex(sympy.Symbol(k)), latex(canon(v))) for k, v in side.init.items()))
+        extra.append(", ".join(r"%s_0 = %s" % (latex(sympy.Symbol(k)), latex(v)) for k, v in side.init.items()))
     body = r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
     if extra:
         body += r"\quad \text{with } " + r",\ ".join(extra)
@@ -96,7 +107,7 @@ def _assumptions(substitute: dict) -> str:
     """``{beta2**T: 1 - c2, eps: eps_pos}`` as "beta_2^T = 1 - c_2; c_2 > 0, eps > 0"."""
     eqs, positive = [], []
     for a, b in substitute.items():
-        a, b = canon(a), canon(b)
+        a, b = sympy.sympify(a), sympy.sympify(b)
         if isinstance(b, sympy.Symbol) and b.is_positive and latex(a) == latex(b):
             positive.append(latex(a))
             continue
@@ -108,54 +119,58 @@ def _assumptions(substitute: dict) -> str:
     return text
 
 
-def _obs(x):
+def _obs(x, spec=None):
+    """An observable in the symbols of ``spec`` (a string parsed to plain symbols if it did not load)."""
+    if spec is not None:
+        return in_symbols_of(spec, x)
     return sympy.Symbol(x) if isinstance(x, str) and x.isidentifier() else (
-        sympy.parse_expr(x) if isinstance(x, str) else canon(x))
+        sympy.parse_expr(x) if isinstance(x, str) else x)
 
 
 def claim_latex(c) -> list[str]:
     """Display equations for a claim (each a LaTeX string), in the notation of its specs."""
     _NAMES.clear()
-    _NAMES.update(_spec_names([getattr(c, "left", None), getattr(c, "right", None), getattr(c, "side", None)]))
+    _NAMES.update(_hyper_names(c, [getattr(c, "left", None), getattr(c, "right", None), getattr(c, "side", None)]))
     if c.latex:
         return [c.latex]
     if isinstance(c, C.Equivalence):
-        rel = r",\quad ".join(r"%s^{(1)} = %s^{(2)}" % (latex(_obs(a)), latex(_obs(b))) if a == b else
-                              r"\left.%s\right|_{(1)} = \left.%s\right|_{(2)}" % (latex(_obs(a)), latex(_obs(b)))
+        ls, rs = _load(c.left), _load(c.right)
+        rel = r",\quad ".join(r"%s^{(1)} = %s^{(2)}" % (latex(_obs(a, ls)), latex(_obs(b, rs))) if a == b else
+                              r"\left.%s\right|_{(1)} = \left.%s\right|_{(2)}" % (latex(_obs(a, ls)), latex(_obs(b, rs)))
                               for a, b in c.observe)
         out = [r"(1)\ " + _side_latex(c.left), r"(2)\ " + _side_latex(c.right), rel]
         if c.residual is not None:
-            out.append(r"w^{(1)} - w^{(2)} = %s" % latex(canon(c.residual)))
+            out.append(r"w^{(1)} - w^{(2)} = %s" % latex(c.residual))
         if c.state_map:
-            out.append(r",\ ".join(r"%s^{(2)}_0 = %s" % (latex(sympy.Symbol(k)), latex(_obs(v)))
+            out.append(r",\ ".join(r"%s^{(2)}_0 = %s" % (latex(sympy.Symbol(k)), latex(_obs(v, ls)))
                                    for k, v in c.state_map.items()))
         if c.substitute:
             out.append(_assumptions(c.substitute))
         return out
     if isinstance(c, C.ClosedForm):
         target = latex(sympy.Symbol(c.target))
-        out = [r"%s_{%s} = %s" % (target, latex(c.t), latex(canon(c.closed)))]
+        out = [r"%s_{%s} = %s" % (target, latex(c.t), latex(c.closed))]
         if c.side is not None:
             out.append(_side_latex(c.side))
         else:
-            out.append(r"%s_{%s} = %s,\quad %s_0 = %s" % (target, latex(c.t), latex(canon(c.recurrence)),
-                                                           target, latex(canon(c.initial))))
+            out.append(r"%s_{%s} = %s,\quad %s_0 = %s" % (target, latex(c.t), latex(c.recurrence),
+                                                           target, latex(c.initial)))
         return out
     if isinstance(c, C.Identity):
         lhs = c.lhs() if callable(c.lhs) and not isinstance(c.lhs, sympy.Basic) else c.lhs
-        return [r"%s = %s" % (latex(canon(lhs)), latex(canon(c.rhs)))]
+        return [r"%s = %s" % (latex(lhs), latex(c.rhs))]
     if isinstance(c, C.Limit):
-        sub = (r"\quad (%s)" % r",\ ".join(f"{latex(canon(a))} = {latex(canon(b))}" for a, b in c.substitute.items())
+        sub = (r"\quad (%s)" % r",\ ".join(f"{latex(a)} = {latex(b)}" for a, b in c.substitute.items())
                if c.substitute else "")
-        return [r"\lim_{%s \to %s} %s = %s%s" % (latex(canon(c.var)), latex(c.point), latex(canon(c.expr)),
-                                                 latex(canon(c.value)), sub)]
+        return [r"\lim_{%s \to %s} %s = %s%s" % (latex(c.var), latex(c.point), latex(c.expr),
+                                                 latex(c.value), sub)]
     if isinstance(c, C.Expectation):
-        moments = r",\ ".join(r"\mathbb{E}[g_j^{%d}] = %s" % (k, latex(canon(v))) for k, v in c.moments.items())
-        return [r"\mathbb{E}\left[%s\right] = %s \quad \text{given } %s" % (latex(canon(c.expr)),
-                                                                          latex(canon(c.value)), moments)]
+        moments = r",\ ".join(r"\mathbb{E}[g_j^{%d}] = %s" % (k, latex(v)) for k, v in c.moments.items())
+        return [r"\mathbb{E}\left[%s\right] = %s \quad \text{given } %s" % (latex(c.expr),
+                                                                          latex(c.value), moments)]
     if isinstance(c, C.SolutionSet):
-        return [r"\left\{%s \in %s : %s\right\} = %s" % (latex(canon(c.var)), sympy.latex(c.domain),
-                                                         latex(canon(c.condition)), sympy.latex(c.expected))]
+        return [r"\left\{%s \in %s : %s\right\} = %s" % (latex(c.var), sympy.latex(c.domain),
+                                                         latex(c.condition), sympy.latex(c.expected))]
     if isinstance(c, C.ScaleInvariance):
         return [r"L(c\theta) = L(\theta)\ \forall c > 0 \implies \langle \nabla L(\theta), \theta \rangle = 0,"
                 r"\quad \nabla L(c\theta) = \nabla L(\theta) / c"]

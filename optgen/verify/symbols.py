@@ -1,15 +1,12 @@
-"""Canonical symbols for verification, and random values drawn from their domains.
+"""The verifier's own symbols, and random values drawn from the symbols' domains.
 
-Two specs that both declare ``lr`` mean the same quantity when a claim compares
-them, but their :class:`~optgen.spec.Hyper` objects differ (they carry their own
-default, domain and doc). Before unrolling, every declared symbol is replaced by a
-*canonical* symbol chosen by name alone:
-
-* a hyperparameter ``lr``       -> ``Symbol("lr", real=True)`` (its domain is recorded
-  in :data:`DOMAINS` for sampling, its LaTeX name in :data:`LATEX` for the report);
-* the parameter, the gradient, the step -> ``w``, ``g``, ``t``;
-* a state ``m``                 -> ``Symbol("m", real=True)`` (LaTeX: its name, since
-  two specs may print one state differently, e.g. objax calls Adam's m "v").
+A claim is written in the symbols the specs are written in: ``optgen.dsl``'s
+``w``, ``g``, ``t``, ``hyper(...)``, ``state(...)`` and ``var(...)``. A symbol is its
+name and kind (see :mod:`optgen.symbols`), the same object in every spec and every
+claim, so unrolling two specs and comparing them needs no translation. What is
+declared about a hyperparameter (its domain) is in the declarations of the specs
+and of the claims file (:func:`domains_of`); :func:`sym` makes a symbol that only
+a claim uses (``T``, ``sigma2``), with a LaTeX name for the report.
 
 :class:`Sampler` gives every free symbol of an expression a random value inside
 its domain (a hyperparameter's declared domain; a positive symbol gets a positive
@@ -26,40 +23,15 @@ from typing import Iterable
 
 import sympy
 
-from ..spec import Domain, Grad, Hyper, Option, Param, State, Step
+from ..declarations import Domain
+from ..symbols import g, t, w
 
-__all__ = ["canon", "hyper", "sym", "set_latex", "variables", "DOMAINS", "LATEX", "Sampler", "latex", "PREC"]
+__all__ = ["sym", "domains_of", "claim_domains", "variables", "LATEX", "Sampler", "latex", "PREC", "w", "g", "t"]
 
 PREC = 50  # decimal digits of the numeric checks
 
-DOMAINS: dict[str, Domain] = {}
+#: LaTeX names of the symbols made by :func:`sym` (a claim's own; the specs' are in their declarations)
 LATEX: dict[str, str] = {}
-
-w = sympy.Symbol("w", real=True)
-g = sympy.Symbol("g", real=True)
-t = sympy.Symbol("t", integer=True, positive=True)
-
-
-def _narrow(a: Domain, b: Domain) -> Domain:
-    """The intersection of two interval domains (for a name declared twice)."""
-    low, lc = (a.low, a.low_closed) if a.low > b.low or (a.low == b.low and not a.low_closed) else (b.low, b.low_closed)
-    high, hc = (a.high, a.high_closed) if a.high < b.high or (a.high == b.high and not a.high_closed) else (b.high, b.high_closed)
-    return Domain(f"{a.text} & {b.text}", low, high, lc, hc, a.integer or b.integer)
-
-
-def hyper(name: str, domain: str | Domain | None = None, latex: str | None = None) -> sympy.Symbol:
-    """The canonical symbol of hyperparameter ``name`` (optionally recording its domain)."""
-    if domain is not None:
-        d = Domain.parse(domain) if isinstance(domain, str) else domain
-        DOMAINS[name] = _narrow(DOMAINS[name], d) if name in DOMAINS else d
-    if latex:
-        LATEX.setdefault(name, latex)
-    return sympy.Symbol(name, real=True)
-
-
-def set_latex(name: str, latex: str) -> None:
-    """Fix the LaTeX name of a canonical symbol (the first declaration wins otherwise)."""
-    LATEX[name] = latex
 
 
 def sym(name: str, latex: str | None = None, **assumptions) -> sympy.Symbol:
@@ -69,26 +41,29 @@ def sym(name: str, latex: str | None = None, **assumptions) -> sympy.Symbol:
     return sympy.Symbol(name, **(assumptions or {"real": True}))
 
 
-def canon(expr, extra: dict | None = None):
-    """``expr`` with every declared spec symbol replaced by its canonical symbol."""
-    expr = sympy.sympify(expr)
-    repl = {}
-    for s in expr.free_symbols:
-        if isinstance(s, Hyper):
-            repl[s] = hyper(s.name, s.domain, s.latex_name)
-        elif isinstance(s, Param):
-            repl[s] = w
-        elif isinstance(s, Grad):
-            repl[s] = g
-        elif isinstance(s, Step):
-            repl[s] = t
-        elif isinstance(s, State):   # by name only: specs give one state different LaTeX names
-            repl[s] = sym(s.name)
-        elif isinstance(s, Option):
-            raise TypeError(f"option {s.name} must be resolved before verification")
-    if extra:
-        repl.update(extra)
-    return expr.xreplace(repl) if repl else expr
+def domains_of(*tables) -> dict:
+    """``{symbol: Domain}`` of the hyperparameters declared in ``tables`` (each name -> Declaration),
+    narrowed to the intersection where several declare one (two specs a claim compares)."""
+    out: dict = {}
+    for table in tables:
+        for decl in (table or {}).values():
+            if decl.kind == "hyper":
+                s = decl.symbol
+                out[s] = out[s].narrowed(decl.domain) if s in out else decl.domain
+    return out
+
+
+def claim_domains(claim, specs=()) -> dict:
+    """The declared domains of the hyperparameters a claim samples: those of the specs it unrolls
+    and of the specs it is about (narrowed where they differ), and those its own file declares."""
+    from ..registry import load_spec
+    tables = [s.declarations for s in specs]
+    for name in claim.specs():
+        try:
+            tables.append(load_spec(name).declarations)
+        except Exception:  # a spec that does not load: its own claims report it
+            continue
+    return domains_of(*tables, claim.declarations)
 
 
 def variables(expr) -> set:
@@ -103,14 +78,14 @@ def variables(expr) -> set:
 
 
 def latex(expr, names: dict | None = None) -> str:
-    """LaTeX of ``expr`` with the LaTeX names of canonical symbols (``names``, by
-    symbol name, first: e.g. those of the spec a claim is about; then :data:`LATEX`)."""
+    """LaTeX of ``expr``: a declared symbol by ``names`` (symbol -> LaTeX: the declarations of
+    the specs a claim is about, then of its file), a :func:`sym` symbol by :data:`LATEX`."""
     expr = sympy.sympify(expr)
     chosen = {}
     for s in getattr(expr, "free_symbols", ()):
-        if names and s.name in names:
-            chosen[s] = names[s.name]
-        elif s.name in LATEX:
+        if names and s in names:
+            chosen[s] = names[s]
+        elif type(s) is sympy.Symbol and s.name in LATEX:
             chosen[s] = LATEX[s.name]
     return sympy.latex(expr, symbol_names=chosen)
 
@@ -127,12 +102,14 @@ class Sampler:
     ``ranges`` maps a symbol to ``(low, high)`` (numbers or expressions in other
     symbols, evaluated once those have values), for a symbol whose admissible
     range depends on another (e.g. a growth rate between the momentum and 1).
-    ``fixed`` maps symbols to given values.
+    ``fixed`` maps symbols to given values. ``domains`` maps hyperparameters to their
+    declared domains (:func:`domains_of`).
     """
 
     def __init__(self, seed: int = 0, ranges: dict | None = None, fixed: dict | None = None,
-                 t_max: int = 12):
+                 t_max: int = 12, domains: dict | None = None):
         self.rng = random.Random(seed)
+        self.domains = dict(domains or {})
         self.ranges = dict(ranges or {})
         self.values: dict = {k: sympy.sympify(v) for k, v in (fixed or {}).items()}
         self.t_max = t_max
@@ -159,7 +136,7 @@ class Sampler:
         if s.is_integer:
             low = 1 if s.is_positive else (0 if s.is_nonnegative else -self.t_max)
             return sympy.Integer(r.randint(low, self.t_max))
-        d = DOMAINS.get(getattr(s, "name", None) or str(s))
+        d = self.domains.get(s)
         if d is not None:
             lo = d.low if math.isfinite(d.low) else (d.high - 3 if math.isfinite(d.high) else -2.0)
             hi = d.high if math.isfinite(d.high) else lo + (3 if math.isfinite(d.low) else 4)

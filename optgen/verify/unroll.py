@@ -10,8 +10,8 @@ every state is an expression in
 * the gradients given by an :mod:`~optgen.verify.oracles` oracle (a sequence
   ``g_1..g_k`` or an uninterpreted ``grad F`` at the points the formulation
   evaluates it),
-* the hyperparameters (canonical symbols by name, see :mod:`.symbols`, or values
-  and expressions given by the claim, which may use ``t``),
+* the hyperparameters (the spec's symbols, which are the claim's: see :mod:`.symbols`;
+  or values and expressions given by the claim, which may use ``t``),
 * the step ``t``: ``1, 2, ..., k`` (Piecewise branches on ``t`` collapse), or
   ``T, T+1, ...`` from a symbolic start ``T``.
 
@@ -29,10 +29,11 @@ from typing import Any
 import sympy
 
 from ..spec import Spec, TensorSum
+from ..symbols import g as G_SYM, t as T_SYM, w as W_SYM
 from .oracles import Oracle, Sequence
-from .symbols import canon, g as G_SYM, sym, t as T_SYM, w as W_SYM
+from .symbols import sym
 
-__all__ = ["Side", "Trajectory", "unroll", "W_PREV", "recursion", "intermediate"]
+__all__ = ["Side", "Trajectory", "unroll", "W_PREV", "recursion", "intermediate", "symbol_named", "in_symbols_of"]
 
 W_PREV = sym("w_prev", r"w_{\mathrm{prev}}")   # in observables: w before the step
 
@@ -45,7 +46,7 @@ class Side:
     options: dict = dataclasses.field(default_factory=dict)
     hypers: dict = dataclasses.field(default_factory=dict)   # name -> value or expression
     init: dict = dataclasses.field(default_factory=dict)     # "w" or state -> expression in w (= w_0);
-    #                                                          canonical symbols: ``hypers`` do not apply
+    #                                                          ``hypers`` do not apply to it
     grad_at: Any = None                         # point where g is evaluated (default: w)
     label: str = ""
 
@@ -71,14 +72,30 @@ class Side:
 
 
 def _hyper_map(spec: Spec, given: dict) -> dict:
-    from .symbols import hyper
     out = {}
     names = {h.name for h in spec.hyper_symbols}
     for name, value in given.items():
         if name not in names:
             raise KeyError(f"spec {spec.name!r} has no hyperparameter {name!r} (it has {sorted(names)})")
-        out[hyper(name)] = canon(value)
+        out[spec.declarations[name].symbol] = sympy.sympify(value)
     return out
+
+
+def symbol_named(spec: Spec, name: str) -> sympy.Symbol:
+    """The symbol ``name`` stands for in ``spec``: ``w``, ``g``, ``t``, a declared symbol, else an
+    intermediate (what a claim's observable ``"m"`` or ``"w + momentum*v"`` names)."""
+    if name in spec.declarations:
+        return spec.declarations[name].symbol
+    return {"w": W_SYM, "g": G_SYM, "t": T_SYM}.get(name) or sympy.Symbol(name, real=True)
+
+
+def in_symbols_of(spec: Spec, x):
+    """An observable in ``spec``'s symbols: an expression as it is, a string parsed, each name
+    being the spec's symbol of that name."""
+    if not isinstance(x, str):
+        return sympy.sympify(x)
+    parsed = sympy.parse_expr(x)
+    return parsed.xreplace({s: symbol_named(spec, s.name) for s in parsed.free_symbols})
 
 
 def _tensor_sums(expr, envs, i):
@@ -92,7 +109,7 @@ def _tensor_sums(expr, envs, i):
 
 @dataclasses.dataclass
 class Trajectory:
-    """The unrolled values: ``envs[j][i]`` maps canonical symbols to values after step
+    """The unrolled values: ``envs[j][i]`` maps the spec's symbols to values after step
     ``j`` (``j = 0``: before the first step) for component ``i``."""
 
     side: Side
@@ -111,8 +128,8 @@ class Trajectory:
 
     def value(self, expr, j: int) -> list:
         """``expr`` (in the spec's symbols, ``w``, states, intermediates, ``t``,
-        :data:`W_PREV`) after step ``j``, one entry per component."""
-        e = canon(expr)
+        :data:`W_PREV`; a string names them) after step ``j``, one entry per component."""
+        e = in_symbols_of(self.spec, expr)
         out = []
         for i, env in enumerate(self.envs[j]):
             full = dict(env)
@@ -137,9 +154,9 @@ def unroll(side: Side, steps: int, oracle: Oracle | None = None, *, dim: int = 1
     hmap = _hyper_map(spec, side.hypers)
     if hyper_map:
         hmap.update(hyper_map)
-    eqs = [(canon(lhs), canon(rhs).xreplace(hmap)) for lhs, rhs in spec.equations]
-    states = [canon(s) for s in spec.states]
-    state_decl = {canon(s): s for s in spec.states}
+    eqs = [(lhs, rhs.xreplace(hmap)) for lhs, rhs in spec.equations]
+    state_decl = {d.symbol: d for d in spec.states}
+    states = list(state_decl)
     if w0 is None:
         w0 = [sym("w_0", "w_{0}")] if dim == 1 else [sym(f"w_0{i}", "w_{0,%d}" % i) for i in range(dim)]
     start = sympy.sympify(start)
@@ -152,12 +169,12 @@ def unroll(side: Side, steps: int, oracle: Oracle | None = None, *, dim: int = 1
                 envs0[i][s] = sym(f"{s.name}_0", "%s_{0}" % s.name) if dim == 1 else \
                     sym(f"{s.name}_0{i}", "%s_{0,%d}" % (s.name, i))
             continue
-        if s.name in side.init:   # a claim's expression: canonical symbols, hypers not mapped
-            init = canon(side.init[s.name])
+        if s.name in side.init:   # a claim's expression: hypers not mapped
+            init = sympy.sympify(side.init[s.name])
         elif state_decl[s].init is None:
             continue  # assigned before it is read (validated)
         else:
-            init = canon(state_decl[s].init).xreplace(hmap)
+            init = state_decl[s].init.xreplace(hmap)
         if init.has(G_SYM):
             late.append((s, init))
             continue
@@ -165,12 +182,12 @@ def unroll(side: Side, steps: int, oracle: Oracle | None = None, *, dim: int = 1
             envs0[i][s] = init.xreplace({W_SYM: w0[i], T_SYM: t_values[1]})
     if "w" in side.init:
         for i in range(dim):
-            envs0[i][W_SYM] = canon(side.init["w"]).xreplace({W_SYM: w0[i]})
+            envs0[i][W_SYM] = sympy.sympify(side.init["w"]).xreplace({W_SYM: w0[i]})
     for name, values in (given0 or {}).items():
-        key = W_SYM if name == "w" else sympy.Symbol(name, real=True)
+        key = symbol_named(spec, name)
         for i in range(dim):
             envs0[i][key] = values[i]
-    grad_at = canon(side.grad_at).xreplace(hmap) if side.grad_at is not None else W_SYM
+    grad_at = in_symbols_of(spec, side.grad_at).xreplace(hmap) if side.grad_at is not None else W_SYM
     g_sym = G_SYM
     envs = [envs0]
     assignments: list = [[[] for _ in range(dim)]]
@@ -212,7 +229,7 @@ def recursion(side: Side, target: str, start=None) -> tuple:
     T = start if start is not None else sym("T", integer=True, positive=True)
     traj = unroll(side, 1, Sequence(), start=T, states0="symbolic")
     before = {s.name: value for s, value in traj.envs[0][0].items()}
-    new = traj.value(sympy.Symbol(target, real=True) if target != "w" else W_SYM, 1)[0]
+    new = traj.value(target, 1)[0]
     from .oracles import GRAD
     return new, before, GRAD[T], T
 
@@ -220,7 +237,7 @@ def recursion(side: Side, target: str, start=None) -> tuple:
 
 def intermediate(side: Side, name: str):
     """The value a spec assigns to ``name`` (an intermediate such as RAdam's ``rho_t``)
-    in one step at a symbolic step ``t`` from symbolic states, in canonical symbols."""
+    in one step at a symbolic step ``t`` from symbolic states, in the spec's symbols."""
     T = sym("T", integer=True, positive=True)
     traj = unroll(side, 1, Sequence(), start=T, states0="symbolic")
-    return traj.value(sympy.Symbol(name, real=True), 1)[0].xreplace({T: T_SYM})
+    return traj.value(name, 1)[0].xreplace({T: T_SYM})

@@ -20,11 +20,14 @@ the objax optimizer docs (objax's Adam page, and what objax's code computes inst
 import sympy
 from sympy import Eq, Sum, sqrt
 
-from optgen.dsl import Spec, hyper as declare, state, var, w, g, t as t_spec
+from optgen.dsl import Spec, hyper, state, var, w, g, t
 from optgen.verify import GRAD as G, ClosedForm, Equivalence, Expectation, Side
-from optgen.verify.symbols import hyper, sym, t
+from optgen.verify.symbols import sym
 
-beta1, beta2, eps, lr = hyper("beta1"), hyper("beta2"), hyper("eps"), hyper("lr")
+# Adam's symbols, as its spec declares them (the same objects: a symbol is its name and kind)
+lr = hyper("lr", 1e-3, r"\eta", "positive")
+beta1, beta2 = hyper("beta1", 0.9, r"\beta_1", "[0, 1)"), hyper("beta2", 0.999, r"\beta_2", "[0, 1)")
+eps = hyper("eps", 1e-8, r"\epsilon", "positive")
 i = sympy.Symbol("i", integer=True, nonnegative=True)
 sigma2 = sym("sigma2", r"\sigma^2", positive=True)
 ADAM = Side("adam", hypers={"weight_decay": 0}, label="adam(weight_decay=0)")
@@ -36,23 +39,23 @@ m_closed = (1 - beta1) * Sum(beta1**i * G[t - i], (i, 0, t - 1))
 T = sym("T", "T", integer=True, positive=True)
 c1, c2 = sym("c1", r"c_1", positive=True), sym("c2", r"c_2", positive=True)   # 1 - beta_i^T > 0
 eps_pos = sym("epsilon", r"\epsilon", positive=True)
-m_, v_ = sympy.Symbol("m", real=True), sympy.Symbol("v", real=True)            # after the step
+m_, v_ = state("m"), state("v")                                                # after the step
 mhat, vhat = m_ / (1 - beta1**t), v_ / (1 - beta2**t)
 objax_residual = -lr * mhat * (1 / sqrt(vhat + eps / (1 - beta2**t)) - 1 / (sqrt(vhat) + eps))
 
 
 # --- the objax optimizer docs' equations as printed (objax's v is the first moment, s the second) -----------
 def objax_doc(sign=-1):
-    lr_, b1, b2, ep = (declare("lr", 1e-3, r"\eta", "positive"), declare("beta1", 0.9, r"\beta_1", "[0, 1)"),
-                       declare("beta2", 0.999, r"\beta_2", "[0, 1)"), declare("eps", 1e-8, r"\epsilon", "positive"))
+    lr_, b1, b2, ep = (hyper("lr", 1e-3, r"\eta", "positive"), hyper("beta1", 0.9, r"\beta_1", "[0, 1)"),
+                       hyper("beta2", 0.999, r"\beta_2", "[0, 1)"), hyper("eps", 1e-8, r"\epsilon", "positive"))
     v, s = state("v", 0), state("s", 0)
     vh, sh = var("v_hat"), var("s_hat")
     name = "objax_doc_as_printed" if sign < 0 else "objax_doc_sign_fixed"
     return Spec(name, [
         (v, b1 * v + (1 - b1) * g),
         (s, b2 * s + sign * (1 - b2) * g**2),
-        (vh, v / (1 - b1**t_spec)),
-        (sh, s / (1 - b2**t_spec)),
+        (vh, v / (1 - b1**t)),
+        (sh, s / (1 - b2**t)),
         (w, w - lr_ * vh / (sqrt(sh) + ep)),
     ], doc="the objax optimizer docs, Adam page, equations as printed" + ("" if sign < 0 else " with the sign fixed"))
 

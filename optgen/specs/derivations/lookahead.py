@@ -22,9 +22,10 @@ from sympy import Sum
 
 from optgen.transforms import lookahead
 from optgen.verify import ClosedForm, Equivalence, Side
-from optgen.verify.symbols import hyper, sym, t
+from optgen.dsl import hyper, t
+from optgen.verify.symbols import sym
 
-alpha = hyper("alpha", "[0, 1]", r"\alpha")
+alpha = hyper("alpha", 0.5, r"\alpha", "[0, 1]")   # lookahead's slow step size
 theta = sympy.IndexedBase("theta")
 phi0, phi_prev = sym("phi_0", r"\phi_0"), sym("phi_prev", r"\phi_{t-1}")
 w0 = sym("w_0", "w_{0}")

@@ -21,12 +21,12 @@ the blog post 'Some Deep Learning Optimizers' prints the last term of rho_t as 2
 import sympy
 from sympy import Eq, Interval, Rational, Sum, S, exp, sqrt
 
-from optgen.dsl import Spec, hyper as declare, state, var, when, w, g, t as t_spec
+from optgen.dsl import Spec, hyper, state, var, when, w, g, t
 from optgen.verify import Equivalence, Identity, Limit, Side, SolutionSet
-from optgen.verify.symbols import hyper, sym, t
+from optgen.verify.symbols import sym
 from optgen.verify.unroll import intermediate
 
-beta2 = hyper("beta2")
+beta2 = hyper("beta2", 0.999, r"\beta_2", "[0, 1)")   # RAdam's, as its spec declares it
 i = sympy.Symbol("i", integer=True, nonnegative=True)
 lam = sym("lam", r"\lambda", positive=True)
 rho, q = sym("rho", r"\rho"), sym("q", "q", positive=True)
@@ -43,19 +43,19 @@ def radicand(r, r_inf):
 
 # --- the blog post's algorithm, written from the text (eps-free adaptive modifier l_t) -----------
 def radam_as_in_blog(branch="rho"):
-    lr, b1, b2 = (declare("lr", 1e-3, r"\eta", "positive"), declare("beta1", 0.9, r"\beta_1", "[0, 1)"),
-                  declare("beta2", 0.999, r"\beta_2", "[0, 1)"))
+    lr, b1, b2 = (hyper("lr", 1e-3, r"\eta", "positive"), hyper("beta1", 0.9, r"\beta_1", "[0, 1)"),
+                  hyper("beta2", 0.999, r"\beta_2", "[0, 1)"))
     m, v = state("m", 0), state("v", 0)
     m_hat, r_inf, r_t, rt, l_t = var("m_hat"), var("rho_inf"), var("rho_t"), var("r_t"), var("l_t")
     test = r_t > 4 if branch == "rho" else radicand(r_t, r_inf) >= 0
     return Spec("radam_blog" if branch == "rho" else "radam_branch_on_r_real", [
         (m, b1 * m + (1 - b1) * g),
         (v, b2 * v + (1 - b2) * g**2),
-        (m_hat, m / (1 - b1**t_spec)),
+        (m_hat, m / (1 - b1**t)),
         (r_inf, 2 / (1 - b2) - 1),
-        (r_t, r_inf - 2 * t_spec * b2**t_spec / (1 - b2**t_spec)),
+        (r_t, r_inf - 2 * t * b2**t / (1 - b2**t)),
         (rt, sqrt(radicand(r_t, r_inf))),
-        (l_t, sqrt(1 - b2**t_spec) / sqrt(v)),
+        (l_t, sqrt(1 - b2**t) / sqrt(v)),
         (w, when(test, w - lr * rt * m_hat * l_t, w - lr * m_hat)),
     ], doc="the blog post's RAdam")
 

@@ -25,20 +25,23 @@ Without the initial buffer the equivalence fails at step 1 (unless mu = 0).
 """
 import sympy
 
-from optgen.dsl import Spec, hyper as declare, state, w, g
+from optgen.dsl import Spec, hyper, state, w, g, t
 from optgen.verify import Equivalence, Identity, ScaleInvariance, Side
-from optgen.verify.symbols import hyper, set_latex, sym, t
+from optgen.verify.symbols import sym
 from optgen.verify.unroll import unroll
 from optgen.verify.oracles import Sequence
 
-lr, gamma, lam = hyper("lr"), hyper("momentum"), hyper("weight_decay")
+# the momentum spec's symbols (the same objects as its own)
+lr = hyper("lr", 1e-3, r"\eta", "positive")
+gamma = hyper("momentum", 0.9, r"\mu", "positive")
+lam = hyper("weight_decay", 0.0, r"\lambda", "nonnegative")
+buf = state("buf", 0, latex="b")                # momentum_rule's buffer
 alpha = sym("alpha_lr", r"\alpha", positive=True)
-set_latex("momentum", r"\mu")
 
 
 def momentum_rule():
     """torch's momentum recursion without its t = 1 special case (the buffer may start nonzero)."""
-    lr_, mom = declare("lr", 1e-3, r"\eta", "positive"), declare("momentum", 0.9, r"\mu", "[0, 1)")
+    lr_, mom = hyper("lr", 1e-3, r"\eta", "positive"), hyper("momentum", 0.9, r"\mu", "[0, 1)")
     buf = state("buf", 0, latex="b")
     return Spec("momentum_rule", [(buf, mom * buf + g), (w, w - lr_ * buf)])
 
@@ -52,8 +55,8 @@ def derive():
     plain = unroll(Side(momentum_rule, hypers={"lr": eta(t)}), 2, Sequence(), start=T + 1, states0="symbolic")
     out = []
     for traj in (decay, plain):
-        w0, w1, w2 = (traj.envs[j][0][sympy.Symbol("w", real=True)] for j in range(3))
-        b0 = traj.envs[0][0][sympy.Symbol("buf", real=True)]
+        w0, w1, w2 = (traj.envs[j][0][w] for j in range(3))
+        b0 = traj.envs[0][0][buf]
         g2 = next(iter(w2.atoms(sympy.Indexed) - w1.atoms(sympy.Indexed)))
         # eliminate the buffer: w2 = A w1 + B w0 + C grad(w1)
         W0, W1 = sympy.symbols("W0 W1")
@@ -76,7 +79,7 @@ SCHEDULE = lr * alpha ** (1 - 2 * t)            # eta_t, with eta_1 = eta / alph
 B0 = (alpha - 1) / (alpha * lr)                 # initial buffer, per unit of w_0
 RIGHT = dict(hypers={"lr": SCHEDULE}, label="no weight decay, lr eta alpha^(1-2t)")
 COMMON = dict(grads="scale_invariant", dim=2, steps=3,
-              observe=[("w", sympy.Symbol("w", real=True) * alpha**t)],
+              observe=[("w", w * alpha**t)],
               ranges={gamma: (sympy.Rational(1, 10), sympy.Rational(9, 10)), alpha: (gamma, 1)})
 LEFT = Side("momentum", options={"nesterov": False}, hypers={"dampening": 0, "weight_decay": LAMBDA},
             label="momentum(weight_decay=lambda(alpha)), constant lr")
@@ -108,13 +111,13 @@ claims = [
                   "b_u = alpha^(t-1) (alpha b + (alpha - 1) w / eta) at any step t >= 1 keeps them related",
         left=LEFT, right=Side(momentum_rule, init={"buf": B0 * w}, **RIGHT),
         **{**COMMON, "steps": 1, "observe": [
-            ("w", sympy.Symbol("w", real=True) * alpha**t),
-            (alpha**(t - 1) * (alpha * sympy.Symbol("buf", real=True) + (alpha - 1) * sympy.Symbol("w", real=True) / lr),
+            ("w", w * alpha**t),
+            (alpha**(t - 1) * (alpha * buf + (alpha - 1) * w / lr),
              "buf")]},
         start="symbolic", start_offset=1,
-        state_map={"w": sympy.Symbol("w", real=True) / alpha**t,
-                   "buf": alpha**(t - 1) * (alpha * sympy.Symbol("buf", real=True)
-                                            + (alpha - 1) * sympy.Symbol("w", real=True) / lr)}),
+        state_map={"w": w / alpha**t,
+                   "buf": alpha**(t - 1) * (alpha * buf
+                                            + (alpha - 1) * w / lr)}),
     Equivalence(
         name="exp_lr_without_initial_buffer", about=("momentum",), source="the note on exponential learning rates, Theorem",
         statement="the same with u's buffer starting at 0",
