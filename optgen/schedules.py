@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import sympy
 

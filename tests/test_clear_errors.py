@@ -156,6 +156,10 @@ def _module_file(tmp_path, one_step=True) -> str:
     opt = optgen.create(str(path), w)
     if one_step:
         opt.step([np.ones(2)])
+    elif opt._precompiler is not None:
+        # the background compile uses warnings.catch_warnings (Numba's), which is process-wide and
+        # would undo the next pytest.warns if it ran beside it (docs/threads.md): let it finish here
+        opt._precompiler.wait()
     return opt.module.__file__
 
 

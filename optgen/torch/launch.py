@@ -83,10 +83,16 @@ class Launchers:
 
 
 def cohorts(params: list, states: list[dict], host_names: list[str]) -> dict:
-    """Parameters grouped by (step, host states): each group is one launch."""
+    """Parameters grouped by (step, host states): each group is one launch.
+
+    The counts are read with one ``torch.stack(...).tolist()`` per kind, not one ``.item()``
+    per parameter (on GPT-2's 148 tensors the per-parameter reads and updates of the step
+    counts were most of what optgen.torch's step cost beyond the kernel's)."""
+    steps = torch.stack([st["step"] for st in states]).tolist()
+    hosts = [torch.stack([st[h] for st in states]).tolist() for h in host_names]
     out: dict = {}
-    for p, st in zip(params, states):
-        key = (int(st["step"].item()), tuple(float(st[h].item()) for h in host_names))
+    for i, (p, st) in enumerate(zip(params, states)):
+        key = (int(steps[i]), tuple(float(h[i]) for h in hosts))
         out.setdefault(key, []).append((p, st))
     return out
 
@@ -102,9 +108,8 @@ def run_cohort(launcher: CPUOptimizer, plan: Plan, key: tuple, members: list, ho
     launcher.t = step
     launcher.host_states = dict(zip(spec_names, host))
     launcher.step([tensors.flat_grad(p, p.grad) for p, _ in members])
-    for _, st in members:
-        st["step"].add_(1)
+    torch._foreach_add_([st["step"] for _, st in members], 1)  # one call, as torch.optim's foreach mode
     for spec_name, name in zip(spec_names, host_names):
-        value = launcher.host_states[spec_name]
-        for _, st in members:
-            st[name].fill_(value)
+        held = [st[name] for _, st in members]
+        torch._foreach_zero_(held)
+        torch._foreach_add_(held, launcher.host_states[spec_name])

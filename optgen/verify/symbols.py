@@ -23,7 +23,6 @@ from typing import Iterable
 
 import sympy
 
-from ..declarations import Domain
 from ..symbols import g, t, w
 
 __all__ = ["sym", "domains_of", "claim_domains", "variables", "LATEX", "Sampler", "latex", "PREC", "w", "g", "t"]
