@@ -81,5 +81,13 @@ def flat_grad(p: torch.Tensor, g: torch.Tensor) -> np.ndarray:
 
 
 def zeros_like(p: torch.Tensor) -> torch.Tensor:
-    """A state tensor laid out as its parameter (so that one flat index reaches both)."""
+    """A state tensor laid out as its parameter (so that one flat index reaches both).
+
+    A contiguous one is numpy's memory under a torch tensor (``torch.from_numpy``, so torch
+    owns, saves and moves it like any other): numpy asks the kernel for transparent huge
+    pages for a large array and torch's CPU allocator does not, and the kernels stream
+    through the states. Adam on GPT-2 small, the same CPU optimizer over torch-allocated
+    states: 77.0 ms a step against 73.5 ms over numpy-allocated ones (docs/torch.md)."""
+    if p.is_contiguous():
+        return torch.from_numpy(np.zeros(tuple(p.shape), dtype=torch.empty(0, dtype=p.dtype).numpy().dtype))
     return torch.zeros_like(p, memory_format=torch.preserve_format)
