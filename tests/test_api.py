@@ -94,3 +94,20 @@ def test_schedule_as_hyperparameter_and_set_hyper():
         opt.set_hyper("lr", -0.5)
     with pytest.raises(SpecError, match="build-time option"):
         opt.set_hyper("amsgrad", True)
+
+
+def test_a_step_from_gradient_addresses_is_the_step(one_thread):
+    """optgen.torch's entry: the gradients' base addresses instead of arrays. SGD with lr 0.5 from
+    w = 1 and g = 1, 2 takes w to 0.5, 0 (by hand); wrong counts and the policies that need the
+    gradients as arrays are refused, and nothing moves."""
+    w = [np.ones(3), np.ones((2, 2))]
+    grads = [np.ones(3), np.full((2, 2), 2.0)]
+    opt = optgen.create("sgd", w, lr=0.5)
+    opt.step_addresses([g.__array_interface__["data"][0] for g in grads])
+    assert np.all(w[0] == 0.5) and np.all(w[1] == 0.0) and opt.t == 1
+    with pytest.raises(ValueError, match="got 1 gradient addresses for 2 parameters"):
+        opt.step_addresses([grads[0].__array_interface__["data"][0]])
+    skip = optgen.create("sgd", [np.ones(3)], nonfinite="skip")
+    with pytest.raises(ValueError, match="needs nonfinite='propagate'"):
+        skip.step_addresses([grads[0].__array_interface__["data"][0]])
+    assert opt.t == 1 and skip.t == 0

@@ -73,11 +73,18 @@ def check_grad(p: torch.Tensor, g, where: str) -> None:
                         f"match its parameter ({p.dtype}, {p.device}, shape {tuple(p.shape)})")
 
 
-def flat_grad(p: torch.Tensor, g: torch.Tensor) -> np.ndarray:
-    """The gradient as a flat view in the parameter's element order (copied only if laid out otherwise)."""
-    if (p.is_contiguous() and g.is_contiguous()) or (same_layout(p, g) and is_dense(g)):
-        return flat(g)
-    return flat(torch.empty_like(p).copy_(g))
+def grad_addresses(params: list) -> tuple[list[int], list]:
+    """``(addresses, copies)``: the base address of each parameter's gradient (checked by
+    ``check_grad``) laid out as the parameter's flat elements, and the copies made of those
+    laid out otherwise, which the caller keeps alive until the kernels have read them."""
+    addresses, copies = [], []
+    for p in params:
+        g = p.grad
+        if not ((p.is_contiguous() and g.is_contiguous()) or (same_layout(p, g) and is_dense(g))):
+            g = torch.empty_like(p).copy_(g)
+            copies.append(g)
+        addresses.append(g.data_ptr())
+    return addresses, copies
 
 
 def zeros_like(p: torch.Tensor) -> torch.Tensor:
