@@ -83,8 +83,28 @@ def variant_context(v, index: int, conditions, host_needed: set, **fields) -> di
     host_needed = set(host_needed) | set(v.host_states.values())
     for p in v.passes:
         host_needed |= set(p.host_args)
-    return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),
-            "host_out": sorted(s.name for s in host_needed), **fields}
+    host = live_host_values(v.host, host_needed)
+    return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(host),
+            "host_out": sorted(s.name for s in host_needed),
+            "reads": read_names(host, host_needed), **fields}
+
+
+def live_host_values(pairs, needed) -> list:
+    """The host assignments that what the kernels take depends on, in order. A value the
+    hoister named and CSE then made unused (RAdam's ``h4`` in the branch a variant does not
+    take) is not computed."""
+    live, keep = set(needed), []
+    for sym, expr in reversed(pairs):
+        if sym in live:
+            keep.append((sym, expr))
+            live |= expr.free_symbols
+    return keep[::-1]
+
+
+def read_names(pairs, outputs=()) -> set:
+    """The names a host function reads: what its lines use and what it returns as it is (a
+    hyperparameter passed straight to a kernel); the template reads only those from ``hyper``."""
+    return {s.name for s in free_symbols(pairs) | set(outputs)} - {s.name for s, _ in pairs}
 
 
 def share_identical_kernels(variants: list) -> None:
@@ -113,6 +133,7 @@ def module_context(build, variant_context) -> dict:
     share_identical_kernels(variants)
     return {
         "conditions": [HostPrinter().doprint(c) for c in conditions],
+        "condition_reads": read_names(build.staged.condition_host, set().union(*[c.free_symbols for c in conditions])),
         "condition_host": host_lines(build.staged.condition_host),
         "variants": variants,
         "pass_summary": pass_summary(build.variants),

@@ -53,7 +53,6 @@ def host_v0(t, hyper):
     h3 = (1 - beta2**t)**(-1.0)
     h4 = 1 - beta1
     h5 = -lr/(1 - beta1**t)
-    h6 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "eps_root": eps_root, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "h4": h4, "h5": h5, }
 
 

@@ -33,11 +33,6 @@ ARRAYS = ['w', 'sum', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    lr_decay = numpy.float64(hyper["lr_decay"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
-    initial_accumulator_value = numpy.float64(hyper["initial_accumulator_value"])
-    eps = numpy.float64(hyper["eps"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -50,7 +45,6 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     lr_decay = numpy.float64(hyper["lr_decay"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    initial_accumulator_value = numpy.float64(hyper["initial_accumulator_value"])
     eps = numpy.float64(hyper["eps"])
     t = numpy.float64(t)
     h0 = -lr/(lr_decay*(t - 1) + 1)

@@ -35,11 +35,7 @@ ARRAYS = ['w', 'ax', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    lambd = numpy.float64(hyper["lambd"])
-    alpha = numpy.float64(hyper["alpha"])
     t0 = numpy.float64(hyper["t0"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     t = numpy.float64(t)
     mu = numpy.maximum(1, -t0 + t - 1)**(-1.0)
     return (bool(numpy.equal(mu, 1)), )
@@ -122,7 +118,6 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     lambd = numpy.float64(hyper["lambd"])
     alpha = numpy.float64(hyper["alpha"])
-    t0 = numpy.float64(hyper["t0"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     t = numpy.float64(t)
     eta = lr*(lambd*lr*(t - 1) + 1)**(-alpha)

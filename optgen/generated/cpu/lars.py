@@ -50,7 +50,6 @@ def host_v0(t, hyper):
     weight_decay = numpy.float64(hyper["weight_decay"])
     trust_coefficient = numpy.float64(hyper["trust_coefficient"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = -momentum
     h1 = -lr
     return { "eps": eps, "h0": h0, "h1": h1, "lr": lr, "momentum": momentum, "trust_coefficient": trust_coefficient, "weight_decay": weight_decay, }

@@ -33,10 +33,6 @@ ARRAYS = ['w', 'buf', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    momentum = numpy.float64(hyper["momentum"])
-    dampening = numpy.float64(hyper["dampening"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -50,7 +46,6 @@ def host_v0(t, hyper):
     momentum = numpy.float64(hyper["momentum"])
     dampening = numpy.float64(hyper["dampening"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = 1 - dampening
     h1 = -lr
     return { "h0": h0, "h1": h1, "momentum": momentum, "weight_decay": weight_decay, }
@@ -113,10 +108,7 @@ VARIANT_v0 = Variant(
 def host_v1(t, hyper):
     """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
-    momentum = numpy.float64(hyper["momentum"])
-    dampening = numpy.float64(hyper["dampening"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = -lr
     return { "h0": h0, "weight_decay": weight_decay, }
 

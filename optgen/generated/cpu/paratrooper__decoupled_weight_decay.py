@@ -61,14 +61,9 @@ ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -83,17 +78,12 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -222,17 +212,13 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -313,17 +299,12 @@ def host_v2(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -424,17 +405,13 @@ def host_v3(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -515,9 +492,6 @@ def host_v4(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -526,7 +500,6 @@ def host_v4(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -661,8 +634,6 @@ def host_v5(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -672,7 +643,6 @@ def host_v5(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -759,9 +729,6 @@ def host_v6(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -770,7 +737,6 @@ def host_v6(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -873,8 +839,6 @@ def host_v7(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -884,7 +848,6 @@ def host_v7(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 

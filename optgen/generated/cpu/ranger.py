@@ -49,14 +49,9 @@ ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -71,17 +66,12 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = -lr*weight_decay
     h1 = 1 - beta1
     h2 = -lr/(1 - beta1**t)
     h3 = 1 - beta2
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -152,17 +142,13 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = -lr*weight_decay
     h1 = 1 - beta1
     h2 = -lr/(1 - beta1**t)
     h3 = 1 - beta2
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -239,17 +225,12 @@ def host_v2(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = -lr*weight_decay
     h1 = 1 - beta1
     h2 = -lr/(1 - beta1**t)
     h3 = 1 - beta2
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -324,17 +305,13 @@ def host_v3(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = -lr*weight_decay
     h1 = 1 - beta1
     h2 = -lr/(1 - beta1**t)
     h3 = 1 - beta2
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -411,9 +388,6 @@ def host_v4(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -422,7 +396,6 @@ def host_v4(t, hyper):
     h1 = 1 - beta2
     h2 = 1 - beta1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -495,8 +468,6 @@ def host_v5(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -506,7 +477,6 @@ def host_v5(t, hyper):
     h1 = 1 - beta2
     h2 = 1 - beta1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -585,9 +555,6 @@ def host_v6(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -596,7 +563,6 @@ def host_v6(t, hyper):
     h1 = 1 - beta2
     h2 = 1 - beta1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -673,8 +639,6 @@ def host_v7(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -684,7 +648,6 @@ def host_v7(t, hyper):
     h1 = 1 - beta2
     h2 = 1 - beta1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 

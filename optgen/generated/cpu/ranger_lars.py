@@ -61,14 +61,9 @@ ARRAYS = ['w', 'm', 'v', 'phi', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -83,16 +78,11 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -221,16 +211,12 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -309,16 +295,11 @@ def host_v2(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -419,17 +400,12 @@ def host_v3(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
-    h4 = -lr/(1 - beta1**t)
     h5 = -alpha*lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h5": h5, "lr": lr, "weight_decay": weight_decay, }
 
@@ -508,9 +484,6 @@ def host_v4(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -518,7 +491,6 @@ def host_v4(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -653,8 +625,6 @@ def host_v5(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -663,7 +633,6 @@ def host_v5(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -748,9 +717,6 @@ def host_v6(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -758,7 +724,6 @@ def host_v6(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -861,8 +826,6 @@ def host_v7(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -871,8 +834,6 @@ def host_v7(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
-    h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     h5 = -alpha*lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h5": h5, "lr": lr, "weight_decay": weight_decay, }
 

@@ -36,12 +36,7 @@ ARRAYS = ['w', 'square_avg', 'momentum_buffer', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    alpha = numpy.float64(hyper["alpha"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     momentum = numpy.float64(hyper["momentum"])
-    t = numpy.float64(t)
     return (bool(numpy.equal(momentum, 0)), )
 
 
@@ -55,7 +50,6 @@ def host_v0(t, hyper):
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
     momentum = numpy.float64(hyper["momentum"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, "momentum": momentum, "weight_decay": weight_decay, }
@@ -131,8 +125,6 @@ def host_v1(t, hyper):
     alpha = numpy.float64(hyper["alpha"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    momentum = numpy.float64(hyper["momentum"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, "weight_decay": weight_decay, }

@@ -32,9 +32,6 @@ ARRAYS = ['w', 'sigma', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    alpha = numpy.float64(hyper["alpha"])
-    eps = numpy.float64(hyper["eps"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -47,7 +44,6 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     alpha = numpy.float64(hyper["alpha"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, }
@@ -112,7 +108,6 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     alpha = numpy.float64(hyper["alpha"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, }

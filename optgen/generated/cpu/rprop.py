@@ -36,11 +36,6 @@ ARRAYS = ['w', 'step_size', 'g_prev', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    eta_minus = numpy.float64(hyper["eta_minus"])
-    eta_plus = numpy.float64(hyper["eta_plus"])
-    step_min = numpy.float64(hyper["step_min"])
-    step_max = numpy.float64(hyper["step_max"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -50,12 +45,10 @@ def select_variant(t, hyper):
 
 def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
-    lr = numpy.float64(hyper["lr"])
     eta_minus = numpy.float64(hyper["eta_minus"])
     eta_plus = numpy.float64(hyper["eta_plus"])
     step_min = numpy.float64(hyper["step_min"])
     step_max = numpy.float64(hyper["step_max"])
-    t = numpy.float64(t)
     return { "eta_minus": eta_minus, "eta_plus": eta_plus, "step_max": step_max, "step_min": step_min, }
 
 
@@ -132,7 +125,6 @@ def host_v1(t, hyper):
     eta_plus = numpy.float64(hyper["eta_plus"])
     step_min = numpy.float64(hyper["step_min"])
     step_max = numpy.float64(hyper["step_max"])
-    t = numpy.float64(t)
     return { "eta_minus": eta_minus, "eta_plus": eta_plus, "lr": lr, "step_max": step_max, "step_min": step_min, }
 
 

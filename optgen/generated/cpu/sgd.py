@@ -41,7 +41,6 @@ def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = -lr
     return { "h0": h0, "weight_decay": weight_decay, }
 

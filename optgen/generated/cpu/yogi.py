@@ -33,11 +33,6 @@ ARRAYS = ['w', 'm', 'v', 'g']
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
-    beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    init_value = numpy.float64(hyper["init_value"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -51,7 +46,6 @@ def host_v0(t, hyper):
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
-    init_value = numpy.float64(hyper["init_value"])
     t = numpy.float64(t)
     h0 = beta2 - 1
     h1 = (1 - beta2**t)**(-1.0)

@@ -57,7 +57,6 @@ def host_v0(t, hyper):
     rho = numpy.float64(hyper["rho"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = 1 - rho
     h1 = -lr
     return { "eps": eps, "h0": h0, "h1": h1, "rho": rho, "weight_decay": weight_decay, }

@@ -47,13 +47,6 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
-    beta2 = numpy.float64(hyper["beta2"])
-    beta3 = numpy.float64(hyper["beta3"])
-    eps = numpy.float64(hyper["eps"])
-    eps_root = numpy.float64(hyper["eps_root"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 

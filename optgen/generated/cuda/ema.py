@@ -51,7 +51,6 @@ def select_variant(t, hyper):
 def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
     momentum = numpy.float64(hyper["momentum"])
-    t = numpy.float64(t)
     h0 = 1 - momentum
     return { "h0": h0, "momentum": momentum, }
 

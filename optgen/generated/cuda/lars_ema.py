@@ -59,7 +59,6 @@ def host_v0(t, hyper):
     weight_decay = numpy.float64(hyper["weight_decay"])
     trust_coefficient = numpy.float64(hyper["trust_coefficient"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = -lr
     return { "beta1": beta1, "eps": eps, "h0": h0, "h1": h1, "trust_coefficient": trust_coefficient, "weight_decay": weight_decay, }

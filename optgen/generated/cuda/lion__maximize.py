@@ -56,7 +56,6 @@ def host_v0(t, hyper):
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = beta1 - 1
     h1 = -lr
     h2 = beta2 - 1

@@ -44,10 +44,6 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    momentum = numpy.float64(hyper["momentum"])
-    dampening = numpy.float64(hyper["dampening"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -61,7 +57,6 @@ def host_v0(t, hyper):
     momentum = numpy.float64(hyper["momentum"])
     dampening = numpy.float64(hyper["dampening"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = 1 - dampening
     h1 = -lr
     return { "h0": h0, "h1": h1, "momentum": momentum, "weight_decay": weight_decay, }
@@ -130,9 +125,7 @@ def host_v1(t, hyper):
     """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     momentum = numpy.float64(hyper["momentum"])
-    dampening = numpy.float64(hyper["dampening"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    t = numpy.float64(t)
     h0 = -lr
     return { "h0": h0, "momentum": momentum, "weight_decay": weight_decay, }
 

@@ -53,7 +53,6 @@ def host_v0(t, hyper):
     """Host stage: scalars computed once per step in float64."""
     lr = numpy.float64(hyper["lr"])
     momentum = numpy.float64(hyper["momentum"])
-    t = numpy.float64(t)
     h0 = -lr
     h1 = momentum + 1
     h2 = -momentum

@@ -72,14 +72,9 @@ N_COLUMNS = 5  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -94,17 +89,12 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -322,17 +312,13 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -458,17 +444,12 @@ def host_v2(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -656,17 +637,13 @@ def host_v3(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -792,9 +769,6 @@ def host_v4(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -803,7 +777,6 @@ def host_v4(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -1027,8 +1000,6 @@ def host_v5(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -1038,7 +1009,6 @@ def host_v5(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -1170,9 +1140,6 @@ def host_v6(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -1181,7 +1148,6 @@ def host_v6(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 
@@ -1371,8 +1337,6 @@ def host_v7(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -1382,7 +1346,6 @@ def host_v7(t, hyper):
     h1 = 1 - beta2
     h2 = -lr*weight_decay + 1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "lr": lr, "t": t, }
 
 

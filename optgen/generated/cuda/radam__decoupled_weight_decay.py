@@ -50,11 +50,7 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -70,15 +66,12 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
     t = numpy.float64(t)
     h0 = -lr*weight_decay + 1
     h1 = 1 - beta1
     h2 = -lr/(1 - beta1**t)
     h3 = 1 - beta2
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 
@@ -154,7 +147,6 @@ def host_v1(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -163,7 +155,6 @@ def host_v1(t, hyper):
     h1 = 1 - beta2
     h2 = 1 - beta1
     h3 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
-    h4 = (1 - beta1**t)**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, }
 
 

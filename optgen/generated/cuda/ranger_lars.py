@@ -72,14 +72,9 @@ N_COLUMNS = 5  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
     rho_threshold = numpy.float64(hyper["rho_threshold"])
     k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -94,16 +89,11 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -324,16 +314,12 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -460,16 +446,11 @@ def host_v2(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -660,17 +641,12 @@ def host_v3(t, hyper):
     lr = numpy.float64(hyper["lr"])
     beta1 = numpy.float64(hyper["beta1"])
     beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
-    h4 = -lr/(1 - beta1**t)
     h5 = -alpha*lr/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "h0": h0, "h1": h1, "h2": h2, "h5": h5, "lr": lr, "weight_decay": weight_decay, }
 
@@ -797,9 +773,6 @@ def host_v4(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -807,7 +780,6 @@ def host_v4(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -1034,8 +1006,6 @@ def host_v5(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -1044,7 +1014,6 @@ def host_v5(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -1177,9 +1146,6 @@ def host_v6(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
-    alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
@@ -1187,7 +1153,6 @@ def host_v6(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
     h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h4": h4, "lr": lr, "weight_decay": weight_decay, }
 
@@ -1380,8 +1345,6 @@ def host_v7(t, hyper):
     beta2 = numpy.float64(hyper["beta2"])
     eps = numpy.float64(hyper["eps"])
     weight_decay = numpy.float64(hyper["weight_decay"])
-    rho_threshold = numpy.float64(hyper["rho_threshold"])
-    k = numpy.float64(hyper["k"])
     alpha = numpy.float64(hyper["alpha"])
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
@@ -1390,8 +1353,6 @@ def host_v7(t, hyper):
     h0 = 1 - beta1
     h1 = 1 - beta2
     h2 = lr**2*r_t**2*(1 - beta2**t)/(1 - beta1**t)**2
-    h3 = (1 - beta1**t)**(-1.0)
-    h4 = -lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     h5 = -alpha*lr*r_t*numpy.sqrt(1 - beta2**t)/(1 - beta1**t)
     return { "beta1": beta1, "beta2": beta2, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h5": h5, "lr": lr, "weight_decay": weight_decay, }
 

@@ -43,9 +43,6 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    alpha = numpy.float64(hyper["alpha"])
-    eps = numpy.float64(hyper["eps"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -58,7 +55,6 @@ def host_v0(t, hyper):
     lr = numpy.float64(hyper["lr"])
     alpha = numpy.float64(hyper["alpha"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, }
@@ -126,7 +122,6 @@ def host_v1(t, hyper):
     lr = numpy.float64(hyper["lr"])
     alpha = numpy.float64(hyper["alpha"])
     eps = numpy.float64(hyper["eps"])
-    t = numpy.float64(t)
     h0 = 1 - alpha
     h1 = -lr
     return { "alpha": alpha, "eps": eps, "h0": h0, "h1": h1, }

@@ -52,15 +52,6 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
-    lr = numpy.float64(hyper["lr"])
-    warmup_steps = numpy.float64(hyper["warmup_steps"])
-    beta1 = numpy.float64(hyper["beta1"])
-    beta2 = numpy.float64(hyper["beta2"])
-    eps = numpy.float64(hyper["eps"])
-    weight_decay = numpy.float64(hyper["weight_decay"])
-    weight_lr_power = numpy.float64(hyper["weight_lr_power"])
-    max_lr = numpy.float64(hyper["max_lr"])
-    weight_sum = numpy.float64(hyper["weight_sum"])
     t = numpy.float64(t)
     return (bool(numpy.equal(t, 1)), )
 
@@ -92,7 +83,6 @@ def host_v0(t, hyper):
     h3 = 1 - beta1
     h4 = beta1 - 1
     h5 = (1 - c)/beta1
-    h6 = beta1**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "c": c, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "h4": h4, "h5": h5, "max_lr_1": max_lr_1, "weight_decay": weight_decay, "weight_sum_1": weight_sum_1, }
 
 
@@ -185,7 +175,6 @@ def host_v1(t, hyper):
     h3 = 1 - beta1
     h4 = beta1 - 1
     h5 = (1 - c)/beta1
-    h6 = beta1**(-1.0)
     return { "beta1": beta1, "beta2": beta2, "c": c, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "h4": h4, "h5": h5, "max_lr_1": max_lr_1, "weight_decay": weight_decay, "weight_sum_1": weight_sum_1, }
 
 
