@@ -30,7 +30,7 @@ from .stage import Pass, Staged
 from .traverse import post_order
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class KernelPass:
     """A pass ready to print: straight-line code per element."""
 
@@ -43,7 +43,7 @@ class KernelPass:
     tensor_args: list    # per-tensor symbols the body reads
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class KernelVariant:
     key: tuple
     host: list           # [(symbol, expr)] host values, in order (float64, per step)

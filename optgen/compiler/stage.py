@@ -25,7 +25,7 @@ from .ssa import HOST, SSA, TENSOR, input_symbol
 from .traverse import post_order
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Pass:
     """One loop over every element of every tensor."""
 
@@ -37,7 +37,7 @@ class Pass:
     tensor_inputs: list  # per-tensor symbols this pass reads
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Variant:
     """The step for one combination of host conditions."""
 
@@ -47,7 +47,7 @@ class Variant:
     host: list           # [(symbol, expr)] host values this variant needs, in order
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Staged:
     ssa: SSA
     conditions: list     # host-only boolean expressions that select the variant
