@@ -1,47 +1,4 @@
-"""Schedules: a hyperparameter's value as a function of the step.
-
-Any real hyperparameter of any optimizer takes a schedule in place of a number::
-
-    from optgen import schedules
-    opt = optgen.create("adam", params, lr=schedules.WarmupCosine(1e-3, warmup_steps=100, decay_steps=10_000))
-
-A schedule is a SymPy expression in the step ``t`` (``.expr``, shown by
-``.latex()`` and in docs) and ``.value(t)``, evaluated on the host once per step
-in float64 — the host stage — and passed to the kernels as an argument: a schedule
-never changes a kernel. A hyperparameter's domain is checked at every step, and
-over the schedule's course when it is given (its first 1024 steps and both sides
-of every corner of its formula, ``check_steps()``). A scheduled value may also be
-exactly 0 where 0 is an open end of the domain: a warm-up from ``lr = 0`` or a
-decay to 0 is fine, a negative learning rate is not (``optgen.runtime.hypers``).
-
-Step convention: ``t`` is optgen's 1-based step; a schedule is written in
-``n = t - 1``, the number of steps already taken, so the first step uses the
-value at ``n = 0`` — as torch.optim.lr_scheduler (whose ``last_epoch`` counts the
-``scheduler.step()`` calls before an optimizer step) and optax (``count``). With
-``steps_per_epoch = S`` the unit is an epoch: ``n = floor((t - 1) / S)``, as a
-torch scheduler stepped once per epoch.
-
-Shipped (the lecture notes on optimizers, "Learning Rate Schedules", and the usual ones):
-
-=========================  ==========================================================
-``Constant(v)``            v
-``PiecewiseConstant``      a value per interval of epochs (torch MultiStepLR, optax piecewise_constant)
-``Exponential(v0, r)``     v0 exp(-n / r)                     (the lecture notes on optimizers; torch ExponentialLR with gamma = e^(-1/r))
-``Reciprocal(v0, r, c)``   v0 (1 + n / r)^(-c)                (the lecture notes on optimizers)
-``LinearWarmup``           v0 + (v1 - v0) min(n, W) / W       (optax linear_schedule, torch LinearLR)
-``PolynomialDecay``        (v0 - v1) (1 - min(n, T) / T)^p + v1  (LARS: p = 2; optax polynomial_schedule, torch PolynomialLR)
-``WarmupCosine``           linear warmup, then cosine decay   (optax warmup_cosine_decay_schedule)
-``ExponentialGrowth``      v0 q^n; ``.equivalent_to_weight_decay(lr, wd, momentum)``: the note on exponential learning rates; Li & Arora
-``Expression(expr)``       any SymPy expression in ``t`` (``StepExpression``: in ``n``); schedules multiply: ``LinearWarmup(...) * Exponential(...)``
-``ReduceOnPlateau``        performance-dependent (the lecture notes on optimizers): multiply by ``factor`` when a metric stops improving
-=========================  ==========================================================
-
-``ReduceOnPlateau`` is driven by the metric values the user reports
-(``sched.observe(metric)``, or ``optgen.schedules.report(opt, metric)`` for
-every such schedule of an optimizer); its state is plain attributes, so it is in
-the optimizer's ``state_dict`` (under ``hypers``) and restored by
-``load_state_dict``.
-"""
+"""The schedules that are functions of the step: the base class and the shipped formulas (see the package doc)."""
 from __future__ import annotations
 
 import math
@@ -50,13 +7,7 @@ from typing import Iterable, Sequence
 
 import sympy
 
-from .spec import t
-
-__all__ = [
-    "Schedule", "Constant", "PiecewiseConstant", "Exponential", "Reciprocal", "LinearWarmup",
-    "PolynomialDecay", "WarmupCosine", "ExponentialGrowth", "Expression", "StepExpression",
-    "ReduceOnPlateau", "report", "steps_done", "N",
-]
+from ..spec import t
 
 
 N = sympy.Symbol("n", integer=True, nonnegative=True)  # steps (or epochs) done before step t
@@ -101,6 +52,7 @@ class Schedule:
     expr_n: sympy.Expr = None
     steps_per_epoch: int = 1
     corners: tuple = ()   # values of n where the formula changes piece (monotone between them)
+    metric_driven = False  # ReduceOnPlateau: its value follows a reported metric, not t
     CHECK_WINDOW = 1024   # the first steps optgen.create checks every value of
 
     def check_steps(self) -> list[int]:
@@ -146,7 +98,7 @@ class Schedule:
 
     def __mul__(self, other) -> "Schedule":
         """The product of two schedules, or of a schedule and a number (e.g. warmup * decay)."""
-        if isinstance(self, ReduceOnPlateau) or isinstance(other, ReduceOnPlateau):
+        if self.metric_driven or getattr(other, "metric_driven", False):
             return NotImplemented  # driven by a metric, not a function of t
         if isinstance(other, Schedule):
             if self.expr_n is not None and other.expr_n is not None and \
@@ -352,108 +304,4 @@ class ExponentialGrowth(Schedule):
         a = cls.alpha(lr, weight_decay, momentum)
         return -(1.0 - a) * w0 / (a * lr)
 
-
-class ReduceOnPlateau(Schedule):
-    """Performance-dependent (the lecture notes on optimizers): keep the value until a metric stops improving,
-    then multiply it by ``factor`` (the seed halves it: ``factor=0.5``, the default here;
-    torch's default is 0.1).
-
-    The rules are torch.optim.lr_scheduler.ReduceLROnPlateau's: after each
-    :meth:`observe`, the metric improves when it beats the best so far by
-    ``threshold`` (``threshold_mode`` 'rel' or 'abs', ``mode`` 'min' or 'max');
-    after more than ``patience`` observations without improvement the value becomes
-    ``max(value * factor, min_lr)`` (unless that changes it by less than ``eps``),
-    then ``cooldown`` observations are ignored. Observe once per epoch, with the
-    validation metric. ``min_lr`` bounds any hyperparameter this schedules.
-    """
-
-    def __init__(self, init: float, mode: str = "min", factor: float = 0.5, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float = 0.0, eps: float = 1e-8):
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceOnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceOnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceOnPlateau: factor must be in (0, 1), got {factor!r}")
-        self.init, self.mode, self.factor, self.patience = float(init), mode, float(factor), int(patience)
-        self.threshold, self.threshold_mode, self.cooldown = float(threshold), threshold_mode, int(cooldown)
-        self.min_lr, self.eps = float(min_lr), float(eps)
-        self.current = float(init)
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-        self.reductions = 0
-        self.observations = 0
-
-    @property
-    def expr(self) -> sympy.Expr:
-        """The value so far: max(min_lr, init factor^k) after k reductions (k is the metric's doing)."""
-        k = sympy.Symbol("k", integer=True, nonnegative=True)
-        return sympy.Max(_num(self.min_lr), _num(self.init) * _num(self.factor) ** k)
-
-    def value(self, step: int) -> float:
-        return self.current
-
-    def _is_better(self, a: float, best: float) -> bool:
-        if self.mode == "min" and self.threshold_mode == "rel":
-            return a < best * (1.0 - self.threshold)
-        if self.mode == "min":
-            return a < best - self.threshold
-        if self.threshold_mode == "rel":
-            return a > best * (self.threshold + 1.0)
-        return a > best + self.threshold
-
-    def observe(self, metric: float) -> bool:
-        """Report a metric (e.g. the validation loss after an epoch); True if the value was reduced."""
-        current = float(metric)
-        self.observations += 1
-        if self._is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        reduced = False
-        if self.num_bad_epochs > self.patience:
-            new = max(self.current * self.factor, self.min_lr)
-            if self.current - new > self.eps:
-                self.current = new
-                self.reductions += 1
-                reduced = True
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        return reduced
-
-    # -- checkpoints (also carried whole in an optimizer's state_dict) --
-    _STATE = ("current", "best", "num_bad_epochs", "cooldown_counter", "reductions", "observations")
-
-    def state_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self._STATE}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k in self._STATE:
-            setattr(self, k, sd[k])
-
-    def __repr__(self) -> str:
-        return (f"ReduceOnPlateau(current={self.current}, best={self.best}, bad={self.num_bad_epochs}, "
-                f"reductions={self.reductions})")
-
-
-def report(opt, metric: float) -> dict[str, bool]:
-    """Pass a metric to every performance-dependent schedule of optimizer ``opt``.
-
-    Returns ``{hyperparameter: reduced}``. Works after ``load_state_dict``, which
-    may have replaced the schedule objects with restored copies.
-    """
-    values = getattr(opt, "values", None)
-    if values is None:
-        raise TypeError(f"report: {type(opt).__name__} has no hyperparameter values")
-    out = {}
-    for name, value in values.items():
-        if hasattr(value, "observe"):
-            out[name] = value.observe(metric)
-    return out
 
