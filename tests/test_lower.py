@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from optgen import abi
 from optgen.compiler.driver import compile_spec
-from optgen.compiler.lower import live_host_values, pass_abi, pass_summary, share_identical_kernels
+from optgen.compiler.lower import pass_abi, pass_summary, share_identical_kernels
+from optgen.compiler.optimize import live_host_values
 from optgen.registry import load_spec
 
 

@@ -23,14 +23,12 @@ from .. import abi
 from .._version import __version__
 from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
-from . import cpu
+from . import cpu, cuda
 from .numba_cache import guard_numba_cache
 from .optimize import optimise
 from .render import render
 from .ssa import to_ssa
 from .stage import stage
-
-from . import cuda
 
 #: a target is a module with ``TEMPLATE`` and ``context(build)``; CUDA only renders source (no GPU needed)
 TARGETS = {"cpu": cpu, "cuda": cuda}

@@ -83,22 +83,9 @@ def variant_context(v, index: int, conditions, host_needed: set, **fields) -> di
     host_needed = set(host_needed) | set(v.host_states.values())
     for p in v.passes:
         host_needed |= set(p.host_args)
-    host = live_host_values(v.host, host_needed)
-    return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(host),
+    return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),
             "host_out": sorted(s.name for s in host_needed),
-            "reads": read_names(host, host_needed), **fields}
-
-
-def live_host_values(pairs, needed) -> list:
-    """The host assignments that what the kernels take depends on, in order. A value the
-    hoister named and CSE then made unused (RAdam's ``h4`` in the branch a variant does not
-    take) is not computed."""
-    live, keep = set(needed), []
-    for sym, expr in reversed(pairs):
-        if sym in live:
-            keep.append((sym, expr))
-            live |= expr.free_symbols
-    return keep[::-1]
+            "reads": read_names(v.host, host_needed), **fields}
 
 
 def read_names(pairs, outputs=()) -> set:

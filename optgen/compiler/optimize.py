@@ -227,13 +227,28 @@ def _in_dependency_order(assignments: list) -> list:
     return out
 
 
+def live_host_values(pairs, needed) -> list:
+    """The host assignments that ``needed`` depends on, in order. A value the hoister named and
+    CSE then made unused (RAdam's ``h4`` in the branch a variant does not take) is dropped."""
+    live, keep = set(needed), []
+    for sym, expr in reversed(pairs):
+        if sym in live:
+            keep.append((sym, expr))
+            live |= expr.free_symbols
+    return keep[::-1]
+
+
 def optimise(staged: Staged) -> dict:
-    """Every variant, hoisted and CSE'd: ``{key: KernelVariant}``."""
+    """Every variant, hoisted and CSE'd: ``{key: KernelVariant}``, its host stage only what the
+    kernels, the per-tensor stages and the host states take."""
     out = {}
+    host_states = dict(staged.ssa.host_states)
     for key, v in staged.variants.items():
         hoist = HostHoister(staged.ssa)
         passes = [optimise_pass(staged.ssa, p, hoist) for p in v.passes]
         tensor_stages = [[(s, e) for s, e in st] for st in v.tensor_stages]
-        out[key] = KernelVariant(key, [*v.host, *hoist.assignments], passes, tensor_stages,
-                                 dict(staged.ssa.host_states))
+        needed = {s for p in passes for s in p.host_args} | set(host_states.values())
+        needed |= {s for st in tensor_stages for _, e in st for s in e.free_symbols}
+        out[key] = KernelVariant(key, live_host_values([*v.host, *hoist.assignments], needed), passes,
+                                 tensor_stages, host_states)
     return out

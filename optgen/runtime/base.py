@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
 import numpy as np
 
 from .. import abi

@@ -107,9 +107,8 @@ def run_cohort(launcher: CPUOptimizer, plan: Plan, key: tuple, members: list, ho
     launcher.values = plan.values
     launcher.t = step
     launcher.host_states = dict(zip(spec_names, host))
-    addresses, copies = tensors.grad_addresses([p for p, _ in members])
+    addresses, _copies = tensors.grad_addresses([p for p, _ in members])  # _copies: alive through the step
     launcher.step_addresses(addresses)
-    del copies  # read by the kernels; no longer needed
     torch._foreach_add_([st["step"] for _, st in members], 1)  # one call, as torch.optim's foreach mode
     for spec_name, name in zip(spec_names, host_names):
         held = [st[name] for _, st in members]
