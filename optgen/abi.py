@@ -30,7 +30,8 @@ per tensor or per chunk). The bench's streaming floor moves exactly these bytes.
 Designed to grow (docs/design.md, "The kernel ABI"): host values that differ per
 tensor (param groups, per-parameter step counts) become :attr:`Pass.tensor_args`
 filled per group, which every kernel already takes; a reduction over an axis, a
-block or all tensors is a new kind of entry next to :attr:`Pass.reductions`; a
+block is a new kind of entry next to :attr:`Pass.reductions` (as the sums over all
+tensors already are: :attr:`Pass.global_reductions`); a
 state whose dtype or shape differs from the parameter's is a new field of
 :class:`Variant` beside ``arrays``.
 """
@@ -69,6 +70,9 @@ class Pass:
     host_args: tuple[str, ...]    # host scalars (hyperparameters, host values, t), in argument order
     tensor_args: tuple[str, ...]  # per-tensor values the kernel reads (trust ratios)
     reductions: tuple[str, ...]   # per-tensor sums the kernel accumulates into the partials
+    #: those of ``reductions`` that are summed over every tensor of every group (``global_sum``):
+    #: the runtime adds their partials over the whole step before the next pass
+    global_reductions: tuple[str, ...] = ()
     kernels: Mapping[str, Callable] = dataclasses.field(default_factory=dict)  # dtype -> kernel
     signatures: Mapping[str, str] = dataclasses.field(default_factory=dict)    # CUDA: dtype -> signature
     finish: Finish | None = None  # CUDA: the finishing kernel after a reducing pass
@@ -104,4 +108,10 @@ def max_reductions(variants: Iterable[Variant]) -> int:
     return max((len(p.reductions) for v in variants for p in v.passes), default=0)
 
 
-__all__ = ["VERSION", "DTYPES", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions"]
+def sums_over_all_tensors(variants: Iterable[Variant]) -> bool:
+    """Whether any pass of any variant sums over every tensor (``global_sum``)."""
+    return any(p.global_reductions for v in variants for p in v.passes)
+
+
+__all__ = ["VERSION", "DTYPES", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions",
+           "sums_over_all_tensors"]

@@ -90,7 +90,10 @@ def cmd_show(args) -> int:
                     for s, e in p.body:
                         print(f"    {s} = {e}")
                     for s, e in p.reductions:
-                        print(f"    {s} += {e}   (per-tensor sum)")
+                        print(f"    {s} += {e}   ({'sum over every tensor' if s in p.global_sums else 'per-tensor sum'})")
+                if p.global_sums and stage in ("all", "passes", "element"):
+                    print(f"  after pass {p.index}: {', '.join(sorted(s.name for s in p.global_sums))} added over "
+                          f"every tensor (every dtype group) before pass {p.index + 1} runs")
             for q, st in enumerate(v.tensor_stages):
                 if st and stage in ("all", "passes", "element"):
                     print(f"  per-tensor stage after pass {q}: " + "; ".join(f"{s} = {e}" for s, e in st))

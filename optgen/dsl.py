@@ -10,7 +10,8 @@ A spec reads like the paper::
 
 Everything here is SymPy: ``sqrt``, ``Abs``, ``Max``, ``Min``, ``sign``, ``exp``,
 ``log`` and ``Piecewise`` are SymPy's own; :func:`tensor_sum` and :func:`norm`
-reduce over one tensor.
+reduce over one tensor, :func:`global_sum` and :func:`global_norm` over every tensor
+the optimizer updates (its parameters, all dtypes together).
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import sympy
 from sympy import Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Rational, exp, log, sign, sqrt
 
 from .declarations import Domain, record
-from .spec import Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
+from .spec import GlobalSum, Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
 
 __all__ = [
     "Spec", "SpecError", "hyper", "option", "state", "var", "when", "tensor_sum", "norm",
+    "global_sum", "global_norm",
     "w", "g", "t", "sqrt", "Abs", "Max", "Min", "sign", "exp", "log", "Piecewise",
     "Eq", "Ne", "Gt", "Ge", "Lt", "Le", "Mod", "Rational",
 ]
@@ -68,3 +70,17 @@ def tensor_sum(expr):
 def norm(expr):
     """Euclidean norm of ``expr`` over one tensor: sqrt(sum expr^2)."""
     return sqrt(TensorSum(expr**2))
+
+
+def global_sum(expr):
+    """Sum of ``expr`` over every element of every tensor of the step.
+
+    Its value exists only after a full pass over all the parameters, so what reads it runs in
+    a later pass (the compiler says which in ``optgen show --stage passes``)."""
+    return GlobalSum(expr)
+
+
+def global_norm(expr):
+    """Euclidean norm of ``expr`` over every tensor of the step, as ``optax.global_norm`` and
+    ``torch.nn.utils.clip_grad_norm_``: sqrt(sum over tensors and elements of expr^2)."""
+    return sqrt(GlobalSum(expr**2))

@@ -3,7 +3,9 @@
 One equation at a time, in float64, with ``sympy.lambdify`` and numpy, per
 tensor, with none of the compiler's stages (no staging, no CSE, no templates, no
 Numba). It is slow and obviously right; every generated kernel is tested
-against it. ``tensor_sum`` is ``numpy.sum`` over the tensor.
+against it. ``tensor_sum`` is ``numpy.sum`` over the tensor; ``global_sum`` is
+``numpy.sum`` over each tensor, added over the tensors: each equation is evaluated
+for every tensor before the next one is.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sympy.printing.numpy import NumPyPrinter
 from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
-from .spec import Spec, TensorSum
+from .spec import GlobalSum, Spec, TensorSum
 
 _MODULES = [{"TensorSum": np.sum, "functools": functools}, "numpy"]  # the printer reduces Max/Min with functools
 #: An array of ones of the tensor's shape: ``tensor_sum(e)`` is evaluated as ``sum(e * ones)``,
@@ -51,13 +53,29 @@ class _BroadcastingPrinter(NumPyPrinter):
 
 
 class _Equation:
-    """One assignment, compiled by lambdify over the symbols it reads."""
+    """One assignment, compiled by lambdify over the symbols it reads.
+
+    Each ``global_sum`` in it is a symbol (``_global_0``, ...) whose value
+    :meth:`global_sums` computes first, from the summand in every tensor's environment."""
 
     def __init__(self, target, expr):
         self.target = target
+        self.globals = []  # [(symbol, _Equation of its summand)], innermost first
+        for gs in sorted(expr.atoms(GlobalSum), key=sympy.count_ops):
+            sym = sympy.Symbol(f"_global_{id(self)}_{len(self.globals)}", real=True)
+            self.globals.append((sym, _Equation(sym, gs.args[0])))
+            expr = expr.xreplace({gs: sym})
         expr = expr.replace(TensorSum, lambda summand: TensorSum(summand * ONES))
         self.args = sorted(expr.free_symbols, key=lambda s: s.name)
         self.fn = sympy.lambdify(self.args, expr, modules=_MODULES, printer=_BroadcastingPrinter)
+
+    def global_sums(self, envs: list) -> None:
+        """Put the value of each of its global sums into every tensor's environment."""
+        for sym, summand in self.globals:
+            summand.global_sums(envs)
+            total = sum(float(np.sum(summand(env) * env[ONES.name])) for env in envs)
+            for env in envs:
+                env[sym.name] = total
 
     def __call__(self, env: dict):
         return self.fn(*(env[a.name] for a in self.args))
@@ -81,6 +99,7 @@ class ReferenceOptimizer:
         grads = check_grads(grads, self.params, self._where)
         t = self.t + 1
         hyper = hyper_values.values_at(self.spec, self.values, t)
+        envs = []
         with np.errstate(all="ignore"):  # Piecewise evaluates every branch
             for p, gr, states in zip(self.params, grads, self.states):
                 env: dict[str, Any] = dict(hyper)
@@ -90,8 +109,12 @@ class ReferenceOptimizer:
                     for name, init in self._inits.items():
                         states[name] = np.broadcast_to(np.asarray(init(env), np.float64), p.shape).copy()
                 env.update(states)
-                for eq in self._equations:
+                envs.append(env)
+            for eq in self._equations:  # each equation for every tensor: a global sum sees them all
+                eq.global_sums(envs)
+                for p, env in zip(self.params, envs):
                     env[eq.target.name] = np.broadcast_to(eq(env), p.shape) if p.ndim else eq(env)
+            for p, states, env in zip(self.params, self.states, envs):
                 for s in self.spec.states:
                     if s.name in env:
                         states[s.name] = np.array(env[s.name], dtype=np.float64)

@@ -29,7 +29,7 @@ from .declarations import KINDS, Declaration, Domain, SpecError, SpecWarning
 from .symbols import DECLARED, Grad, Hyper, Option, Param, State, Step, g, kind_of, symbol_of, t, w
 
 __all__ = [
-    "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum",
+    "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum", "GlobalSum",
     "Spec", "SpecError", "SpecWarning", "Domain", "Declaration", "w", "g", "t", "symbol_of",
 ]
 
@@ -42,6 +42,17 @@ class TensorSum(sympy.Function):
 
     def _latex(self, printer):
         return r"\sum_{i} \left(%s\right)" % printer._print(self.args[0])
+
+
+class GlobalSum(sympy.Function):
+    """Sum of an element expression over every element of every tensor of the step (all the
+    parameters one optimizer updates): the global gradient norm, Prodigy's dot products."""
+
+    nargs = 1
+    is_real = True
+
+    def _latex(self, printer):
+        return r"\sum_{\ell, i} \left(%s\right)" % printer._print(self.args[0])
 
 
 # --- the spec ----------------------------------------------------------------------

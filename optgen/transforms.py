@@ -19,6 +19,11 @@ the reference oracle). Nothing here emits code.
   step ``u = w_new - w_old``: ``w <- w_old + clip(r) * u`` with
   ``r = scale * ||w_old|| / ||u||`` (1 where either norm is 0). The norms are per
   tensor reductions, so the compiler splits the step into two passes.
+* :func:`clip_by_global_norm`, :func:`clip_by_tensor_norm` — the inner spec reads
+  the gradient scaled down to norm ``max_norm`` where its norm is larger, the norm
+  over every tensor (optax.clip_by_global_norm, torch.nn.utils.clip_grad_norm_)
+  or over each tensor. The norm is a sum over a whole pass, so the compiler gives
+  it a pass of its own that reads only ``g``, and the inner update a second one.
 * :func:`with_defaults`, :func:`renamed` — the same equations with other
   hyperparameter defaults or another name.
 
@@ -33,11 +38,11 @@ from typing import Callable
 import sympy
 
 from .declarations import Declaration, Domain, lookup
-from .spec import Hyper, Spec, SpecError, TensorSum, t, w
+from .spec import GlobalSum, Grad, Hyper, Spec, SpecError, TensorSum, g, t, w
 
 __all__ = [
     "lookahead", "decoupled_weight_decay", "trust_ratio", "with_defaults", "renamed",
-    "clamp", "paratrooper_clip",
+    "clamp", "paratrooper_clip", "clip_by_global_norm", "clip_by_tensor_norm",
 ]
 
 
@@ -271,3 +276,55 @@ def trust_ratio(inner, *, clip: Callable | tuple | None = None, scale: str | Non
                     doc if doc is not None else f"{spec.name} with a layer-wise trust ratio (LARS/LAMB)",
                     references=["You, Gitman & Ginsburg 2017, arXiv:1708.03888",
                                 "You et al. 2019, arXiv:1904.00962"])
+
+
+# --- gradient clipping by norm -----------------------------------------------------------
+
+def clip_by_global_norm(inner, max_norm=1.0, eps=0.0, *, name: str | None = None, doc: str | None = None) -> Spec:
+    """``inner`` on the gradient clipped to global norm ``max_norm``::
+
+        n = sqrt(sum over every tensor and element of g^2)
+        g_clipped = g * (max_norm / (n + eps)   if n + eps > max_norm   else 1)
+
+    With ``eps = 0`` (the default) this is ``optax.clip_by_global_norm``
+    (``g`` where ``n < max_norm``, else ``g / n * max_norm``); with ``eps = 1e-6`` it is
+    ``torch.nn.utils.clip_grad_norm_`` (``g * min(max_norm / (n + 1e-6), 1)``). The
+    norm runs over every parameter of the optimizer (in optgen.torch, every parameter
+    with a gradient, in one param group). ``max_norm`` and ``eps`` are the defaults of new
+    hyperparameters ``max_norm`` and ``clip_eps``, or declared hyperparameters.
+    """
+    return _clip_by_norm(inner, max_norm, eps, GlobalSum, "global", name, doc)
+
+
+def clip_by_tensor_norm(inner, max_norm=1.0, eps=0.0, *, name: str | None = None, doc: str | None = None) -> Spec:
+    """``inner`` on the gradient clipped per tensor: :func:`clip_by_global_norm` with the norm
+    of each tensor's own gradient (``n = sqrt(sum_i g_i^2)`` over that tensor)."""
+    return _clip_by_norm(inner, max_norm, eps, TensorSum, "tensor", name, doc)
+
+
+def _clip_by_norm(inner, max_norm, eps, summed, scope: str, name, doc) -> Spec:
+    spec = _spec(inner)
+    reads_g = [s.name for s in spec.states if s.init is not None and any(isinstance(x, Grad) for x in s.init.free_symbols)]
+    if reads_g:
+        raise SpecError(f"{spec.source or spec.name}: clip_by_{scope}_norm cannot clip what the init of "
+                        f"state {reads_g[0]!r} of {spec.name!r} reads (an init sees the raw first gradient); "
+                        "clip a spec whose states start without g")
+    max_decl = _hyper(spec, max_norm, "max_norm", latex=r"c", domain="positive",
+                      doc=f"clip_by_{scope}_norm: the largest {scope} gradient norm passed on")
+    eps_decl = _hyper(spec, eps, "clip_eps", latex=r"\epsilon_c",
+                      domain="nonnegative", doc=f"clip_by_{scope}_norm: added to the norm (torch: 1e-6, optax: 0)")
+    taken: set = set()
+    g_norm = sympy.Symbol(_fresh(spec, f"{scope}_grad_norm", taken), real=True)
+    factor = sympy.Symbol(_fresh(spec, "clip_factor", taken), real=True)
+    g_clipped = sympy.Symbol(_fresh(spec, "g_clipped", taken), real=True)
+    c, e = max_decl.symbol, eps_decl.symbol
+    eqs = [(g_norm, sympy.sqrt(summed(g**2))),
+           (factor, sympy.Piecewise((c / (g_norm + e), g_norm + e > c), (1, True))),
+           (g_clipped, g * factor),
+           *[(lhs, rhs.xreplace({g: g_clipped})) for lhs, rhs in spec.equations]]
+    return _derived(spec, name or f"clip_{scope}_{spec.name}", eqs,
+                    f"clip_by_{scope}_norm({spec.name}, max_norm={c.name}, eps={e.name})",
+                    doc if doc is not None else f"{spec.name} on the gradient clipped to {scope} norm max_norm",
+                    references=["optax.clip_by_global_norm" if scope == "global" else "optax.clip_by_block_rms",
+                                "torch.nn.utils.clip_grad_norm_"],
+                    declarations=[max_decl, eps_decl])

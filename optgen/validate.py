@@ -9,7 +9,7 @@ from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.matrices import MatrixBase
 
 from .names import TEMPLATE_NAMES, intermediate_clash
-from .spec import Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
+from .spec import GlobalSum, Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
 
 # The functions a kernel can compute. Anything else is refused at load time, not
 # discovered as a printer failure later.
@@ -17,9 +17,9 @@ SUPPORTED = (
     sympy.Add, sympy.Mul, sympy.Pow, sympy.Abs, sympy.Max, sympy.Min, sympy.sign,
     sympy.exp, sympy.log, sympy.Piecewise, sympy.Mod, sympy.floor, sympy.ceiling,
     sympy.core.relational.Relational, sympy.And, sympy.Or, sympy.Not, TensorSum,
-    sympy.functions.elementary.piecewise.ExprCondPair,
+    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum,
 )
-SUPPORTED_NAMES = "+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm"
+SUPPORTED_NAMES = "+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm, global_sum, global_norm"
 
 
 # Generated code refers to these, and its templates name their own variables with a

@@ -146,11 +146,20 @@ def setup_numpy(cfg) -> Callable[[], None]:
     options, values = hyper_values.resolve(spec, {**_hypers(cfg), **(cfg.get("options") or {})})
     spec = spec.resolve(**options)
     params, grads = _numpy_arrays(cfg, 1e-2)
+    from ..spec import GlobalSum
     modules = [{"TensorSum": np.sum}, "numpy"]
-    eqs = []
+    eqs = []  # (target, argument names, function, summed over every tensor)
+
+    def add(target: str, expr, over_all: bool) -> None:
+        for k, gs in enumerate(sorted(expr.atoms(GlobalSum), key=sympy.count_ops)):
+            sym = sympy.Symbol(f"_{target}_global_{k}")
+            add(sym.name, gs.args[0], True)
+            expr = expr.xreplace({gs: sym})
+        args = sorted(expr.free_symbols, key=lambda s: s.name)
+        eqs.append((target, [a.name for a in args], sympy.lambdify(args, expr, modules=modules), over_all))
+
     for lhs, rhs in spec.equations:
-        args = sorted(rhs.free_symbols, key=lambda s: s.name)
-        eqs.append((lhs.name, [a.name for a in args], sympy.lambdify(args, rhs, modules=modules)))
+        add(lhs.name, rhs, False)
     state_names = [s.name for s in spec.states]
     states = []
     for p in params:
@@ -165,12 +174,15 @@ def setup_numpy(cfg) -> Callable[[], None]:
         clock["t"] += 1
         t = clock["t"]
         hyper = hyper_values.values_at(spec, values, t)
+        envs = [{**hyper, **st, "w": p, "g": gr, "t": t} for p, gr, st in zip(params, grads, states)]
         with np.errstate(all="ignore"):
-            for p, gr, st in zip(params, grads, states):
-                env = dict(hyper)
-                env.update(st, w=p, g=gr, t=t)
-                for target, names, fn in eqs:
-                    env[target] = fn(*(env[a] for a in names))
+            for target, names, fn, over_all in eqs:  # each equation for every tensor
+                results = [fn(*(env[a] for a in names)) for env in envs]
+                if over_all:  # a global_sum's summand: its total over every element of every tensor
+                    results = [sum(np.sum(np.broadcast_to(r, p.shape)) for r, p in zip(results, params))] * len(envs)
+                for env, r in zip(envs, results):
+                    env[target] = r
+            for p, st, env in zip(params, states, envs):
                 p[...] = env["w"]
                 for s in state_names:
                     st[s][...] = env[s]
@@ -187,8 +199,11 @@ TORCH = {
     "nesterov": ("SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}),
     "rmsprop": ("RMSprop", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {}),
     "adamax": ("Adamax", {}), "adadelta": ("Adadelta", {}), "adagrad": ("Adagrad", {}),
-    "asgd": ("ASGD", {}), "rprop": ("Rprop", {}),
+    "asgd": ("ASGD", {}), "rprop": ("Rprop", {}), "adamw_clip": ("AdamW", {}),
 }
+#: specs that clip the gradient by its global norm first: torch.nn.utils.clip_grad_norm_
+#: (foreach) with this max_norm before the optimizer's step, as a torch training loop does
+TORCH_CLIP = {"adamw_clip": 1.0}
 TORCH_MODES = {"torch-forloop": {"foreach": False}, "torch-foreach": {"foreach": True},
                "torch-fused": {"fused": True}}
 
@@ -220,8 +235,16 @@ def torch_available(cfg, mode) -> bool:
 def setup_torch(cfg, mode) -> Callable[[], None]:
     import torch
     cls_name, kw = TORCH[cfg["name"]]
-    opt = getattr(torch.optim, cls_name)(_torch_tensors(cfg), **kw, **_torch_options(cfg), **TORCH_MODES[mode])
-    return opt.step
+    params = _torch_tensors(cfg)
+    opt = getattr(torch.optim, cls_name)(params, **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+    max_norm = TORCH_CLIP.get(cfg["name"])
+    if max_norm is None:
+        return opt.step
+
+    def clip_then_step():
+        torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        opt.step()
+    return clip_then_step
 
 
 def setup_torch_compile(cfg) -> Callable[[], None]:
@@ -230,10 +253,14 @@ def setup_torch_compile(cfg) -> Callable[[], None]:
     optimizer without a fused kernel. The first call compiles (the tables' first-step time)."""
     import torch
     cls_name, kw = TORCH[cfg["name"]]
-    opt = getattr(torch.optim, cls_name)(_torch_tensors(cfg), **kw, **_torch_options(cfg), foreach=False)
+    params = _torch_tensors(cfg)
+    opt = getattr(torch.optim, cls_name)(params, **kw, **_torch_options(cfg), foreach=False)
+    max_norm = TORCH_CLIP.get(cfg["name"])
 
     @torch.compile(fullgraph=False)
     def step():
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=False)
         opt.step()
     return step
 
@@ -244,7 +271,7 @@ OPTAX = {"adam": "adam", "adamw": "adamw", "sgd": "sgd", "momentum": "sgd", "sgd
          "nesterov": "sgd", "rmsprop": "rmsprop", "nadam": "nadam", "radam": "radam",
          "adamax": "adamax", "adadelta": "adadelta", "adagrad": "adagrad", "lamb": "lamb",
          "lars": "lars", "lion": "lion", "adabelief": "adabelief", "yogi": "yogi",
-         "novograd": "novograd", "amsgrad": "amsgrad", "fromage": "fromage"}
+         "novograd": "novograd", "amsgrad": "amsgrad", "fromage": "fromage", "adamw_clip": "adamw"}
 OPTAX_KW = {"momentum": {"momentum": 0.9}, "sgd_momentum": {"momentum": 0.9},
             "nesterov": {"momentum": 0.9, "nesterov": True}}
 
@@ -264,6 +291,8 @@ def setup_optax(cfg) -> Callable[[], None]:
     params, grads = _numpy_arrays(cfg, 1e-2)
     lr = 1e-2 if cfg["name"] == "rmsprop" else 1.0 if cfg["name"] == "adadelta" else 1e-3
     tx = getattr(optax, OPTAX[cfg["name"]])(lr, **OPTAX_KW.get(cfg["name"], {}))
+    if cfg["name"] in TORCH_CLIP:
+        tx = optax.chain(optax.clip_by_global_norm(TORCH_CLIP[cfg["name"]]), tx)
     p = [jnp.asarray(x) for x in params]
     gs = [jnp.asarray(x) for x in grads]
     del params, grads

@@ -129,8 +129,11 @@ def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, re
     return f"void({', '.join(args)})"
 
 
-def finish_signature(dtype: str, n_host: int) -> str:
+def finish_signature(dtype: str, n_host: int, totals: bool = False) -> str:
+    """The numba signature of a finishing kernel; ``totals``: it reads the ``[group, global sum]``
+    table of the sums over every tensor (runtime/cuda_sums.py)."""
     args = ["int64[::1]", "float64[:, ::1]", "float64[:, ::1]", f"{dtype}[:, ::1]"] + ["float64"] * n_host
+    args += ["float64[:, ::1]"] if totals else []
     return f"void({', '.join(args)})"
 
 
@@ -168,16 +171,19 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
             host_needed |= set(host_in)
             f64 = CudaPrinter("float64")
             outputs = [s for s, _ in p.reductions] + [s for s, _ in stage]
+            totals = ["_totals"] if p.global_sums else []
             finish = {
                 "host_args": _names(host_in),
-                "params": ", ".join(["_chunk_first", "_partials", "_values", "_per_tensor", *_names(host_in)]),
-                "sums": [(s.name, j) for j, (s, _) in enumerate(p.reductions)],
+                "params": ", ".join(["_chunk_first", "_partials", "_values", "_per_tensor", *_names(host_in),
+                                     *totals]),
+                "sums": [(s.name, j) for j, (s, _) in enumerate(p.reductions) if s not in p.global_sums],
+                "global_sums": [(s.name, j) for j, s in enumerate(s for s, _ in p.reductions if s in p.global_sums)],
                 "inputs": [(s.name, columns[s]) for s in per_tensor_in],
                 "lines": assignment_lines(f64, stage),
                 "outputs": [(s.name, columns[s]) for s in outputs],
                 "zero": f64.literal(0.0),
                 "kernels": [{"dtype": dtype, "fn": f"{name}_{vid}_finish{p.index}_{dtype}",
-                             "signature": finish_signature(dtype, len(host_in))} for dtype in DTYPES],
+                             "signature": finish_signature(dtype, len(host_in), bool(totals))} for dtype in DTYPES],
             }
         ctx.update(params=", ".join(params), tensor_columns=[(s.name, columns[s]) for s in p.tensor_args],
                    finish=finish)

@@ -37,13 +37,17 @@ def key_text(conditions, key) -> str:
 def pass_abi(p) -> abi.Pass:
     """The ABI of a kernel pass (``optimize.KernelPass``), without its compiled functions."""
     return abi.Pass(index=p.index, loads=tuple(p.loads), stores=tuple(p.stores), host_args=names(p.host_args),
-                    tensor_args=names(p.tensor_args), reductions=names(s for s, _ in p.reductions))
+                    tensor_args=names(p.tensor_args), reductions=names(s for s, _ in p.reductions),
+                    global_reductions=names(s for s, _ in p.reductions if s in p.global_sums))
 
 
 def summary(p) -> str:
     """What a pass moves: loads, stores and sums."""
+    per_tensor = [s.name for s, _ in p.reductions if s not in p.global_sums]
+    over_all = [s.name for s, _ in p.reductions if s in p.global_sums]
     return (f"loads {', '.join(p.loads) or 'nothing'}; stores {', '.join(p.stores) or 'nothing'}"
-            + (f"; sums {', '.join(s.name for s, _ in p.reductions)}" if p.reductions else ""))
+            + (f"; sums {', '.join(per_tensor)}" if per_tensor else "")
+            + (f"; sums over every tensor {', '.join(over_all)}" if over_all else ""))
 
 
 def pass_summary(variants) -> list[str]:
@@ -103,7 +107,7 @@ def share_identical_kernels(variants: list) -> None:
     for v in variants:
         for p in v["passes"]:
             a = p["abi"]
-            shape = (a.loads, a.stores, a.host_args, a.tensor_args, a.reductions,
+            shape = (a.loads, a.stores, a.host_args, a.tensor_args, a.reductions, a.global_reductions,
                      sorted((f, repr(x)) for f, x in p.items() if f not in ("abi", "kernels", "summary", "finish")))
             for k in p["kernels"]:
                 key = repr((shape, sorted((f, x) for f, x in k.items() if f not in ("fn", "emit"))))

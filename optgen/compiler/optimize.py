@@ -41,6 +41,7 @@ class KernelPass:
     reductions: list     # [(reduction symbol, expr)]
     host_args: list      # host symbols the body reads (hypers, host values, t)
     tensor_args: list    # per-tensor symbols the body reads
+    global_sums: frozenset = frozenset()  # the reductions summed over every tensor (global_sum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +196,8 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     defined = {s for s, _ in body} | loaded
     host_args = sorted((s for s in free - defined if hoist.level.get(s) == HOST), key=lambda s: s.name)
     tensor_args = [s for s in p.tensor_inputs if s in free]
-    return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args)
+    return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args,
+                      frozenset(r for r, _ in reductions if r in ssa.global_sums))
 
 
 def _expand(e, expanded: dict):

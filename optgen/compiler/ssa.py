@@ -2,11 +2,13 @@
 
 Each assignment becomes a node with a fresh *version* symbol (``m`` assigned
 twice gives ``m_1`` and ``m_2``); right-hand sides refer to versions, so the
-program is a DAG. ``tensor_sum(e)`` becomes a reduction node. Every node gets a
-level, from what it depends on:
+program is a DAG. ``tensor_sum(e)`` and ``global_sum(e)`` become reduction nodes
+(a global one is listed in ``SSA.global_sums``: its element sums are added over
+every tensor, not per tensor). Every node gets a level, from what it depends on:
 
 * ``host``: only hyperparameters and ``t`` — computed once per step, float64;
-* ``tensor``: also per-tensor reduction results — computed once per tensor;
+* ``tensor``: also reduction results — computed once per tensor (a value made only
+  of global sums and host values is the same for every tensor, and computed with them);
 * ``element``: also ``w``, ``g`` or states — computed per element in the kernel.
 
 A state's value before the first step is its ``init``: zero is the zeroed buffer;
@@ -27,7 +29,7 @@ import dataclasses
 import sympy
 
 from ..names import TEMPLATE_NAMES, spec_names
-from ..spec import Grad, Hyper, Param, Spec, State, Step, TensorSum, g, t, w
+from ..spec import GlobalSum, Grad, Hyper, Param, Spec, SpecError, State, Step, TensorSum, g, t, w
 
 HOST, TENSOR, ELEMENT = "host", "tensor", "element"
 _LEVEL_RANK = {HOST: 0, TENSOR: 1, ELEMENT: 2}
@@ -53,6 +55,7 @@ class SSA:
     level: dict = dataclasses.field(default_factory=dict)  # symbol -> HOST/TENSOR/ELEMENT
     host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
     names: set = dataclasses.field(default_factory=set)  # every name in use: the spec's, the templates', versions
+    global_sums: frozenset = frozenset()  # reduction symbols summed over every tensor (global_sum)
 
     def expr(self, sym):
         return self.nodes.get(sym, self.reductions.get(sym))
@@ -79,7 +82,8 @@ class SSA:
         lines = []
         for sym, e in {**self.nodes, **self.reductions}.items():
             tag = "sum" if sym in self.reductions else self.level.get(sym, "?")
-            lines.append(f"  [{tag:7}] {sym} = {('tensor_sum(%s)' % e) if sym in self.reductions else e}")
+            kind = "global_sum" if sym in self.global_sums else "tensor_sum"
+            lines.append(f"  [{tag:7}] {sym} = {(kind + '(%s)' % e) if sym in self.reductions else e}")
         lines.append("  finals: " + ", ".join(f"{a} <- {s}" for a, s in self.finals.items()))
         return "\n".join(lines)
 
@@ -97,6 +101,7 @@ def to_ssa(spec: Spec) -> SSA:
     level: dict = {}
     nodes: dict = {}
     reductions: dict = {}
+    global_sums: set = set()
     count: dict[str, int] = {}
     # versions are named outside every spec name (a hyperparameter `m_1` is not state m's version)
     used_names = spec_names(spec) | TEMPLATE_NAMES
@@ -131,18 +136,21 @@ def to_ssa(spec: Spec) -> SSA:
                 nodes[first] = sympy.Piecewise((init, sympy.Eq(t, 1)), (sym, True))
                 level[first] = ELEMENT
 
-    for lhs, rhs in spec.equations:
+    for index, (lhs, rhs) in enumerate(spec.equations):
         for s in [lhs, *sorted(rhs.free_symbols, key=str)]:
             if s not in current:
                 declare(s)
         expr = rhs.xreplace({k: current[k] for k in rhs.free_symbols if k in current})
-        for ts in sorted(expr.atoms(TensorSum), key=sympy.count_ops):  # innermost first
-            red = fresh("sum")
+        for ts in sorted(expr.atoms(TensorSum, GlobalSum), key=sympy.count_ops):  # innermost first
+            red = fresh("gsum" if isinstance(ts, GlobalSum) else "sum")
             reductions[red] = ts.args[0]
             level[red] = TENSOR
+            if isinstance(ts, GlobalSum):
+                global_sums.add(red)
             expr = expr.xreplace({ts: red})
             for other in reductions:
                 reductions[other] = reductions[other].xreplace({ts: red})
+        _check_global_sums_unconditional(spec, index, expr, global_sums, nodes, level)
         if expr == current.get(lhs):  # `x = x` (e.g. an option that leaves a state as it is)
             continue
         if isinstance(lhs, (Param, State)) or lhs.name in count:
@@ -157,8 +165,34 @@ def to_ssa(spec: Spec) -> SSA:
     arrays = ["w"] + [s.name for s in spec.states]
     finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *(d.symbol for d in spec.states)]}
     ssa = SSA(spec, nodes, reductions, arrays, finals,
-              [s for s in level if isinstance(s, Hyper)], level, names=used_names)
+              [s for s in level if isinstance(s, Hyper)], level, names=used_names,
+              global_sums=frozenset(global_sums))
     return _find_host_states(_demote_unread_states(ssa))
+
+
+def _uniform(sym, global_sums: set, nodes: dict, level: dict) -> bool:
+    """Whether ``sym`` has one value for every tensor and element: host values, global sums
+    and what is made of them only."""
+    if level.get(sym, HOST) == HOST or sym in global_sums:
+        return True
+    e = nodes.get(sym)
+    return e is not None and all(_uniform(s, global_sums, nodes, level) for s in e.free_symbols)
+
+
+def _check_global_sums_unconditional(spec: Spec, index: int, expr, global_sums: set, nodes: dict,
+                                     level: dict) -> None:
+    """A global sum written inside a branch that is chosen per tensor or per element reads as a
+    sum over that branch's elements only, which it is not: refuse it, and say what to write."""
+    for pw in expr.atoms(sympy.Piecewise):
+        for arm, cond in pw.args:
+            inside = sorted(s.name for s in arm.free_symbols if s in global_sums)
+            varying = [s for s in cond.free_symbols if not _uniform(s, global_sums, nodes, level)]
+            if inside and varying:
+                raise SpecError(
+                    f"{spec.where(index)}: a global sum sits in a branch chosen per tensor or per element "
+                    f"(when {cond}); it would still sum over every element of every tensor, not over "
+                    f"that branch. Assign the global sum to an intermediate in an equation above, or put the "
+                    f"condition inside it: global_sum(when(condition, x, 0)) sums only where it holds")
 
 
 def _find_host_states(ssa: SSA) -> SSA:

@@ -48,6 +48,10 @@ class CompiledOptimizer:
         self.host_states = {name: 0.0 for name in module.HOST_STATES}
         self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
         self.skipped_steps = 0  # steps not applied for a non-finite gradient (nonfinite="skip")
+        #: sharded runs: a function that adds a step's sums over every tensor (``global_sum``) across
+        #: processes, called between the pass that sums them and their first use (the device's
+        #: ``global_sums``); None: this process holds every tensor
+        self.all_reduce = None
 
     # -- hyperparameters --
     @property

@@ -169,27 +169,41 @@ class CPUOptimizer(CompiledOptimizer):
         self._launch([gr.grads_table(grads) if "g" in self.module.ARRAYS else None for gr in self.groups])
 
     def _launch(self, grad_tables: list) -> None:
-        """The step's kernels, group after group, with each group's gradient address table."""
+        """The step's kernels: each pass over every group (with its gradient address table), then
+        the sums over every tensor (:meth:`global_sums`), then each group's per-tensor stage."""
         t, variant, host = self._begin_step()
         available = numba.get_num_threads()
+        live = [(gr, g_table, dict(host)) for gr, g_table in zip(self.groups, grad_tables) if gr.n_tensors]
         with kernel_launches():  # serialised where the threading layer is not thread-safe
-            for gr, g_table in zip(self.groups, grad_tables):
-                if gr.n_tensors:
-                    threads = launch_threads(gr.elements, available)
-                    if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
-                        gr.balance(threads)
-                    if threads == available:
-                        self._run_group(gr, variant, host, g_table)
-                    else:
-                        numba.set_num_threads(threads)
-                        try:
-                            self._run_group(gr, variant, host, g_table)
-                        finally:
-                            numba.set_num_threads(available)
+            for q, p in enumerate(variant.passes):
+                for gr, g_table, values in live:
+                    self._run_pass(gr, p, values, g_table, available)
+                if p.global_reductions:
+                    totals = self.global_sums(p, [gr for gr, _, _ in live])
+                    for _, _, values in live:
+                        values.update(totals)
+                if q < len(variant.tensor_stages):
+                    with np.errstate(all="ignore"):  # a branch not taken may divide by zero
+                        for _, _, values in live:
+                            values.update(variant.tensor_stages[q](values))
         self._finish_step(t, host)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
             self._precompiler = None
+
+    def global_sums(self, p: abi.Pass, groups: list) -> dict:
+        """The pass's sums over every tensor (``global_sum``), from the chunk partials of every group.
+
+        The one step between the partials and their use: a sharded run adds each process's sums
+        here (``self.all_reduce``, a function from the float64 vector of this process's sums to
+        the vector of the sums over every process, e.g. ``torch.distributed.all_reduce`` on it)."""
+        columns = [p.reductions.index(r) for r in p.global_reductions]
+        local = np.zeros(len(columns))
+        for gr in groups:  # in group order: the same sum every step
+            local += gr.partials[:, columns].sum(axis=0)
+        if self.all_reduce is not None:
+            local = np.asarray(self.all_reduce(local), np.float64)
+        return {r: float(x) for r, x in zip(p.global_reductions, local)}
 
     def _nonfinite_grads(self, grads) -> list[int]:
         """Indices of the gradients that hold a NaN or an infinity: one parallel read of each."""
@@ -201,21 +215,25 @@ class CPUOptimizer(CompiledOptimizer):
                 bad += [gr.indices[k] for k in found]
         return sorted(bad)
 
-    def _run_group(self, gr: _Group, variant: abi.Variant, host: dict, g_table) -> None:
+    def _run_pass(self, gr: _Group, p: abi.Pass, values: dict, g_table, available: int) -> None:
+        """One pass over one group on the threads its size calls for; its per-tensor sums into ``values``."""
+        threads = launch_threads(gr.elements, available)
+        if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
+            gr.balance(threads)
         dt = gr.dtype.type
-        values = dict(host)
-        for q, p in enumerate(variant.passes):  # the argument order of optgen/abi.py
-            arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]
-            scalars = [dt(values[h]) for h in p.host_args]
-            per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
+        arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]  # the argument order of optgen/abi.py
+        scalars = [dt(values[h]) for h in p.host_args]
+        per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
+        if threads != available:
+            numba.set_num_threads(threads)
+        try:
             p.kernels[gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
                                      *arrays, *scalars, *per_tensor, gr.partials)
-            if p.reductions:  # chunk partial sums (float64) -> one sum per tensor
-                values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)
-                               for j, r in enumerate(p.reductions)})
-            if q < len(variant.tensor_stages):
-                with np.errstate(all="ignore"):  # a branch not taken may divide by zero
-                    values.update(variant.tensor_stages[q](values))
+        finally:
+            if threads != available:
+                numba.set_num_threads(available)
+        values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)  # chunks -> tensors
+                       for j, r in enumerate(p.reductions) if r not in p.global_reductions})
 
     # -- checkpoints (CompiledOptimizer.state_dict / load_state_dict; one at a time with the steps) --
     def load_state_dict(self, sd: dict) -> None:

@@ -253,6 +253,7 @@ class CUDAOptimizer(CompiledOptimizer):
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
                               module.N_COLUMNS, self.launch, self.simulator)
                        for dt, idx in placement]
+        self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
 
     # -- the step --
     def _check_grads(self, grads) -> list[DeviceTensor]:
@@ -277,29 +278,54 @@ class CUDAOptimizer(CompiledOptimizer):
         needs_g = "g" in self.module.ARRAYS
         tensors = self._check_grads(grads)
         t, variant, host = self._begin_step()
-        for gr in self.groups:
-            if gr.n_tensors:
-                if needs_g:
-                    gr.grads_table(self.cuda, tensors)
-                self._run_group(gr, variant, host, stream)
-        self._finish_step(t, host)
-
-    def _run_group(self, gr: _Group, variant: abi.Variant, host: dict, stream) -> None:
-        dt, name = gr.dtype.type, gr.dtype.name
-        for p in variant.passes:  # the argument order of optgen/abi.py
-            if gr.n_chunks:
-                args = [gr.chunk_tensor, gr.chunk_start, gr.chunk_stop]
-                args += [gr.tables[a] for a in p.arrays]
-                args += [dt(host[h]) for h in p.host_args]
-                if p.tensor_args:
-                    args.append(gr.per_tensor)
-                if p.reductions:
-                    args.append(gr.partials)
-                p.kernels[name][gr.grid, gr.block, stream](*args)
+        live = [gr for gr in self.groups if gr.n_tensors]
+        if needs_g:
+            for gr in live:
+                gr.grads_table(self.cuda, tensors)
+        for p in variant.passes:  # each pass over every group before the next: sums over all tensors
+            for gr in live:
+                self._run_pass(gr, p, host, stream)
+            totals = self.global_sums(p, live, stream) if p.global_reductions else None
             f = p.finish
             if f is not None:
-                f.kernels[name][gr.finish_grid, FINISH_BLOCK, stream](
-                    gr.chunk_first, gr.partials, gr.values, gr.per_tensor, *[np.float64(host[h]) for h in f.host_args])
+                for gr in live:
+                    args = [gr.chunk_first, gr.partials, gr.values, gr.per_tensor,
+                            *[np.float64(host[h]) for h in f.host_args]]
+                    f.kernels[gr.dtype.name][gr.finish_grid, FINISH_BLOCK, stream](
+                        *args, *([totals] if totals is not None else []))
+        self._finish_step(t, host)
+
+    def _run_pass(self, gr: _Group, p: abi.Pass, host: dict, stream) -> None:
+        if not gr.n_chunks:
+            return
+        dt = gr.dtype.type
+        args = [gr.chunk_tensor, gr.chunk_start, gr.chunk_stop]  # the argument order of optgen/abi.py
+        args += [gr.tables[a] for a in p.arrays]
+        args += [dt(host[h]) for h in p.host_args]
+        if p.tensor_args:
+            args.append(gr.per_tensor)
+        if p.reductions:
+            args.append(gr.partials)
+        p.kernels[gr.dtype.name][gr.grid, gr.block, stream](*args)
+
+    def global_sums(self, p: abi.Pass, groups: list, stream):
+        """The pass's sums over every tensor: a ``[group, global sum]`` device table, each row one
+        group's chunk partials added on the device (runtime/cuda_sums.py) and read by the finishing
+        kernels. The one step between the partials and their use: a sharded run adds the table
+        across processes here (``self.all_reduce``, called with the device table; an all-reduce
+        of the table's sum over processes, e.g. ``torch.distributed.all_reduce`` on it)."""
+        from .cuda_sums import group_totals
+        key = p.global_reductions
+        if key not in self._totals:
+            columns = np.array([p.reductions.index(r) for r in key], np.int64)
+            self._totals[key] = (self.cuda.to_device(columns),
+                                 self.cuda.device_array((max(len(groups), 1), len(key)), np.float64))
+        columns, totals = self._totals[key]
+        for row, gr in enumerate(groups):
+            group_totals(gr.partials, gr.n_chunks, columns, totals, row, stream)
+        if self.all_reduce is not None:
+            self.all_reduce(totals)
+        return totals
 
     def bytes_per_step(self, t: int | None = None) -> int:
         """Bytes the kernels of step ``t`` (default: the next) must move: every element's loads and stores.

@@ -56,7 +56,7 @@ def reachable_variants(module, spec, values: dict, host_states: dict, start: int
 
 def kernel_signature(p, dtype) -> tuple:
     """The Numba argument types of CPU pass kernel ``p`` (an :class:`optgen.abi.Pass`) for ``dtype``:
-    exactly what :meth:`optgen.runtime.cpu.CPUOptimizer._run_group` passes, in the order of
+    exactly what :meth:`optgen.runtime.cpu.CPUOptimizer._run_pass` passes, in the order of
     optgen/abi.py (the chunk table's tensor index int64, its bounds uint64, the sizes int64,
     uint64 address tables, scalars and per-tensor arrays of the dtype, float64 partials)."""
     scalar = numba.from_dtype(np.dtype(dtype))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import abi
+
 from . import checkpoint, forms, launch, tensors
 
 
@@ -69,6 +71,7 @@ class Optimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
+        self._check_global_sums(work)
         torch_threads = torch.get_num_threads()
         try:
             for plan, members in work:
@@ -79,6 +82,18 @@ class Optimizer(torch.optim.Optimizer):
             if torch.get_num_threads() != torch_threads:
                 torch.set_num_threads(torch_threads)
         return loss
+
+    def _check_global_sums(self, work: list) -> None:
+        """A spec that sums over every tensor (``global_sum``: clip_by_global_norm, ...) must see every
+        parameter in one launch: one param group (and, checked in ``_run``, one step count)."""
+        if not any(abi.sums_over_all_tensors(plan.module.VARIANTS.values()) for plan, _ in work):
+            return
+        groups = [i for i, (_, members) in enumerate(work) if members]
+        if len(groups) > 1:
+            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), and "
+                             f"param groups {groups} all have gradients; optgen.torch launches each group on "
+                             "its own, so the sum would run over each group alone. Use one param group (a "
+                             "per-group lr or weight decay is not possible with such a spec yet)")
 
     def _plan(self, index: int, group: dict) -> launch.Plan:
         key = launch.group_key(group, self._form)
@@ -108,7 +123,13 @@ class Optimizer(torch.optim.Optimizer):
             if not self.state[p]:
                 self._init_state(p, None)
             states.append(self._ensure_states(p, plan))
-        for key, members in launch.cohorts(params, states, host_names).items():
+        cohorts = launch.cohorts(params, states, host_names)
+        if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
+            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
+                             f"parameters with gradients are at different step counts "
+                             f"{sorted({k[0] for k in cohorts})} (some skipped steps without a gradient), so "
+                             "they cannot be updated in one launch; give every parameter a gradient each step")
+        for key, members in cohorts.items():
             launcher = self._launchers.get(plan, [p for p, _ in members], [st for _, st in members],
                                            self._form.state_names)
             launch.run_cohort(launcher, plan, key, members, host_names)

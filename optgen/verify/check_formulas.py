@@ -16,15 +16,9 @@ __all__ = ["check_identity", "check_limit", "check_expectation", "check_solution
            "check_scale_invariance"]
 
 
-def _lazy(x):
-    """A claim's expression, or a function returning one (evaluated at check time,
-    e.g. an intermediate read from a spec that may not load)."""
-    return sympy.sympify(x() if callable(x) and not isinstance(x, sympy.Basic) else x)
-
-
 def check_identity(c: C.Identity, steps: int | None) -> C.Result:
     subs = dict(c.substitute)
-    lhs, rhs = _lazy(c.lhs), _lazy(c.rhs)
+    lhs, rhs = C.evaluated(c.lhs), C.evaluated(c.rhs)
     d = assume((lhs - rhs).doit(), c.assume_false).xreplace(subs)
     samplers = samplers_for(N_POINTS + 4, ranges=c.ranges, domains=claim_domains(c))
     proof = check_zero(d, samplers, timeout=10)
@@ -44,7 +38,7 @@ def check_identity(c: C.Identity, steps: int | None) -> C.Result:
 
 def check_limit(c: C.Limit, steps: int | None) -> C.Result:
     subs = dict(c.substitute)
-    expr, value = _lazy(c.expr).xreplace(subs), _lazy(c.value).xreplace(subs)
+    expr, value = C.evaluated(c.expr).xreplace(subs), C.evaluated(c.value).xreplace(subs)
     var = c.var
     try:
         with time_limit(15):
@@ -89,7 +83,7 @@ def _solve(cond, var, domain):
 
 
 def check_solution_set(c: C.SolutionSet, steps: int | None) -> C.Result:
-    var, cond = c.var, _lazy(c.condition)
+    var, cond = c.var, C.evaluated(c.condition)
     with time_limit(20):
         found = _solve(cond, var, c.domain)
     missing = sympy.Complement(c.expected, found)

@@ -44,6 +44,12 @@ __all__ = ["Claim", "Equivalence", "ClosedForm", "Identity", "Limit", "Expectati
 PASS, FAIL, XFAIL, XPASS, ERROR = "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"
 
 
+def evaluated(x):
+    """A claim's expression, or a function returning one (evaluated at check time,
+    e.g. an intermediate read from a spec that may not load)."""
+    return sympy.sympify(x() if callable(x) and not isinstance(x, sympy.Basic) else x)
+
+
 @dataclasses.dataclass(kw_only=True)
 class Claim:
     """Common fields: a unique ``name``, a one-line ``statement``, where it comes

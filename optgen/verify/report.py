@@ -157,8 +157,7 @@ def claim_latex(c) -> list[str]:
                                                            target, latex(c.initial)))
         return out
     if isinstance(c, C.Identity):
-        lhs = c.lhs() if callable(c.lhs) and not isinstance(c.lhs, sympy.Basic) else c.lhs
-        return [r"%s = %s" % (latex(lhs), latex(c.rhs))]
+        return [r"%s = %s" % (latex(C.evaluated(c.lhs)), latex(C.evaluated(c.rhs)))]
     if isinstance(c, C.Limit):
         sub = (r"\quad (%s)" % r",\ ".join(f"{latex(a)} = {latex(b)}" for a, b in c.substitute.items())
                if c.substitute else "")

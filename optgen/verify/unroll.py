@@ -28,7 +28,7 @@ from typing import Any
 
 import sympy
 
-from ..spec import Spec, TensorSum
+from ..spec import GlobalSum, Spec, TensorSum
 from ..symbols import g as G_SYM, t as T_SYM, w as W_SYM
 from .oracles import Oracle, Sequence
 from .symbols import sym
@@ -100,10 +100,10 @@ def in_symbols_of(spec: Spec, x):
 
 def _tensor_sums(expr, envs, i):
     """``expr`` for component ``i``, with each tensor_sum summed over all components."""
-    if not expr.has(TensorSum):
+    if not expr.has(TensorSum, GlobalSum):
         return expr.xreplace(envs[i])
     sums = {ts: sympy.Add(*[_tensor_sums(ts.args[0], envs, k) for k in range(len(envs))])
-            for ts in expr.atoms(TensorSum)}
+            for ts in expr.atoms(TensorSum, GlobalSum)}
     return expr.xreplace(sums).xreplace(envs[i])
 
 

@@ -16,7 +16,8 @@
 # the chunk, and tensor k's arrays are reached through device tables of addresses
 # (apex's multi_tensor_apply; see optgen/compiler/cuda.py). Per-tensor sums: block
 # partials per chunk, then a finishing kernel (one thread per tensor, float64) adds them
-# and computes the per-tensor stage on the device.
+# and computes the per-tensor stage on the device. Sums over every tensor: the runtime adds
+# each group's partials into a table (optgen/runtime/cuda_sums.py) that the finishing kernels read.
 """Adagrad: per-element step sizes from the sum of squared gradients."""
 import math
 
