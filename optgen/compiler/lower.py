@@ -84,7 +84,8 @@ def variant_context(v, index: int, conditions, host_needed: set, **fields) -> di
     """The fields of one variant every target's template reads. ``host_needed``: the host
     symbols its kernels and per-tensor stages read; the host states join them, since the
     runtime keeps their new values for the next step."""
-    host_needed = set(host_needed) | set(v.host_states.values())
+    after_passes = {s for st in v.tensor_stages for s, _ in st}  # host states made of global sums
+    host_needed = set(host_needed) | (set(v.host_states.values()) - after_passes)
     for p in v.passes:
         host_needed |= set(p.host_args)
     return {"id": f"v{index}", "key": v.key, "key_text": key_text(conditions, v.key), "host": host_lines(v.host),

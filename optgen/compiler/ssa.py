@@ -20,7 +20,9 @@ whose old value is never read is not memory at all (e.g. ``vmax`` when
 A state whose every update reads only ``t``, hyperparameters and host states
 (NAdam's product of momentum factors, a step counter of an EMA) is a *host
 state*: one float64 scalar kept by the runtime and updated in the host stage,
-not an array in memory.
+not an array in memory. So is a state whose update also reads sums over every
+tensor (Prodigy's step-size estimate): its old value is a host value too, and its
+new one is formed after the pass that makes those sums, with the per-tensor values.
 """
 from __future__ import annotations
 
@@ -204,7 +206,8 @@ def _find_host_states(ssa: SSA) -> SSA:
             level[input_symbol(name)] = HOST
         for sym, e in ssa.nodes.items():
             level[sym] = _level_of(e, level)
-        bad = {c for c in candidates if level[ssa.finals[c]] != HOST}
+        bad = {c for c in candidates
+               if level[ssa.finals[c]] != HOST and not _uniform(ssa.finals[c], ssa.global_sums, ssa.nodes, level)}
         if not bad:
             break
         candidates -= bad

@@ -165,13 +165,16 @@ def _passes_of(ssa: SSA, write_pass: dict, red_pass: dict) -> tuple[list, tuple 
 
 
 def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest) -> list:
-    """The per-tensor values computed after each pass but the last, each after the pass that
-    makes its inputs (only those some pass reads)."""
-    stages: list = [[] for _ in range(max(len(passes) - 1, 0))]
-    needed = ssa.reachable([s for p in passes for s in p.tensor_inputs])
-    for s in ssa.nodes:
-        if ssa.level[s] == TENSOR and s in needed:
-            stages[earliest(s) - 1].append((s, ssa.nodes[s]))
+    """The per-tensor values computed after each pass, each after the pass that makes its
+    inputs: those some pass reads, and the new values of host states made of sums over
+    every tensor (the runtime keeps them for the next step; one may need a stage after the
+    last pass)."""
+    after_passes = [f for f in ssa.host_states.values() if ssa.level.get(f) == TENSOR]
+    needed = ssa.reachable([*[s for p in passes for s in p.tensor_inputs], *after_passes])
+    wanted = [s for s in ssa.nodes if ssa.level[s] == TENSOR and s in needed]
+    stages: list = [[] for _ in range(max(len(passes) - 1, *[earliest(s) for s in wanted], 0))]
+    for s in wanted:
+        stages[earliest(s) - 1].append((s, ssa.nodes[s]))
     return stages
 
 

@@ -111,7 +111,9 @@ class CompiledOptimizer:
         return False
 
     def _finish_step(self, t: int, host: dict) -> None:
-        self.host_states = {name: float(host[new]) for name, new in self.module.HOST_STATES.items()}
+        # a host state made of sums over every tensor is the same for every tensor: any one's value
+        self.host_states = {name: float(np.asarray(host[new]).flat[0])
+                            for name, new in self.module.HOST_STATES.items()}
         self.t = t
 
     # -- checkpoints --

@@ -186,7 +186,7 @@ class CPUOptimizer(CompiledOptimizer):
                     with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                         for _, _, values in live:
                             values.update(variant.tensor_stages[q](values))
-        self._finish_step(t, host)
+        self._finish_step(t, {**live[0][2], **host} if live else host)  # host states made of global sums: a stage's
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
             self._precompiler = None

@@ -293,7 +293,17 @@ class CUDAOptimizer(CompiledOptimizer):
                             *[np.float64(host[h]) for h in f.host_args]]
                     f.kernels[gr.dtype.name][gr.finish_grid, FINISH_BLOCK, stream](
                         *args, *([totals] if totals is not None else []))
-        self._finish_step(t, host)
+        self._finish_step(t, {**self._device_host_states(variant, live, host), **host})
+
+    def _device_host_states(self, variant: abi.Variant, live: list, host: dict) -> dict:
+        """The new values of host states made of sums over every tensor (Prodigy's d): formed by a
+        finishing kernel on the device, the same for every tensor; read back from the first tensor's
+        row (a copy to the host, so such a spec's step waits for its kernels)."""
+        wanted = [new for new in self.module.HOST_STATES.values() if new not in host]
+        if not wanted or not live:
+            return {}
+        row = live[0].values[0].copy_to_host()
+        return {new: float(row[variant.columns.index(new)]) for new in wanted}
 
     def _run_pass(self, gr: _Group, p: abi.Pass, host: dict, stream) -> None:
         if not gr.n_chunks:
