@@ -5,7 +5,6 @@ more chunks than the one block of the column sum has threads (its strided loop),
 groups whose totals are added by the finishing kernel, and the all_reduce hook, which
 receives the device table of group totals.
 """
-import numba
 import numpy as np
 import pytest
 
