@@ -186,7 +186,8 @@ class CPUOptimizer(CompiledOptimizer):
                     with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                         for _, _, values in live:
                             values.update(variant.tensor_stages[q](values))
-        self._finish_step(t, {**live[0][2], **host} if live else host)  # host states made of global sums: a stage's
+        # a host state made of sums over every tensor (Prodigy's d) is a per-tensor stage's value
+        self._finish_step(t, {**live[0][2], **host} if live else host)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
             self._precompiler = None
