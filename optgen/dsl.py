@@ -9,14 +9,16 @@ A spec reads like the paper::
     spec = Spec("mine", [(m, 0.9 * m + g), (w, w - lr * m)])
 
 Everything here is SymPy: ``sqrt``, ``Abs``, ``Max``, ``Min``, ``sign``, ``exp``,
-``log`` and ``Piecewise`` are SymPy's own; :func:`tensor_sum` and :func:`norm`
-reduce over one tensor, :func:`global_sum` and :func:`global_norm` over every tensor
-the optimizer updates (its parameters, all dtypes together).
+``log``, ``tanh``, ``sinh``, ``cosh``, ``atan``, ``atan2`` (``atan2(m, sqrt(v))``,
+Adam-atan2), ``erf``, ``sin``, ``cos`` and ``Piecewise`` are SymPy's own;
+:func:`tensor_sum` and :func:`norm` reduce over one tensor, :func:`global_sum` and
+:func:`global_norm` over every tensor the optimizer updates (its parameters, all dtypes together).
 """
 from __future__ import annotations
 
 import sympy
-from sympy import Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Rational, exp, log, sign, sqrt
+from sympy import (Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Rational, atan, atan2, cos, cosh, erf,
+                   exp, log, sign, sin, sinh, sqrt, tanh)
 
 from .declarations import Domain, record
 from .spec import GlobalSum, Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
@@ -25,6 +27,7 @@ __all__ = [
     "Spec", "SpecError", "hyper", "option", "state", "var", "when", "tensor_sum", "norm",
     "global_sum", "global_norm",
     "w", "g", "t", "sqrt", "Abs", "Max", "Min", "sign", "exp", "log", "Piecewise",
+    "tanh", "sinh", "cosh", "atan", "atan2", "erf", "sin", "cos",
     "Eq", "Ne", "Gt", "Ge", "Lt", "Le", "Mod", "Rational",
 ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,7 +23,8 @@ from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
 from .spec import GlobalSum, Spec, TensorSum
 
-_MODULES = [{"TensorSum": np.sum, "functools": functools}, "numpy"]  # the printer reduces Max/Min with functools
+_MODULES = [{"TensorSum": np.sum, "functools": functools,  # the printer reduces Max/Min with functools
+             "erf": np.vectorize(math.erf, otypes=[np.float64])}, "numpy"]  # numpy has no erf
 #: An array of ones of the tensor's shape: ``tensor_sum(e)`` is evaluated as ``sum(e * ones)``,
 #: so that a summand that does not vary per element (a constant, a hyperparameter) is still
 #: summed once per element. Multiplying by 1.0 is exact.
@@ -44,6 +46,9 @@ class _BroadcastingPrinter(NumPyPrinter):
 
     def _print_TensorSum(self, expr):
         return f"TensorSum({self._print(expr.args[0])})"  # numpy.sum, from _MODULES
+
+    def _print_erf(self, expr):
+        return f"erf({self._print(expr.args[0])})"  # from _MODULES
 
     def _pairwise(self, fn, args):
         out = self._print(args[0])

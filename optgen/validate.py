@@ -11,15 +11,21 @@ from sympy.matrices import MatrixBase
 from .names import TEMPLATE_NAMES, intermediate_clash
 from .spec import GlobalSum, Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
 
+# Transcendental functions beyond exp and log: math.* in kernels on both targets (Numba
+# takes the float32 function for a float32 argument, libdevice's on CUDA), numpy's on the host.
+ELEMENTWISE = (sympy.tanh, sympy.sinh, sympy.cosh, sympy.atan, sympy.atan2, sympy.erf, sympy.sin, sympy.cos)
+
 # The functions a kernel can compute. Anything else is refused at load time, not
 # discovered as a printer failure later.
 SUPPORTED = (
     sympy.Add, sympy.Mul, sympy.Pow, sympy.Abs, sympy.Max, sympy.Min, sympy.sign,
     sympy.exp, sympy.log, sympy.Piecewise, sympy.Mod, sympy.floor, sympy.ceiling,
     sympy.core.relational.Relational, sympy.And, sympy.Or, sympy.Not, TensorSum,
-    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum,
+    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum, *ELEMENTWISE,
 )
-SUPPORTED_NAMES = "+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm, global_sum, global_norm"
+SUPPORTED_NAMES = ("+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, tanh, sinh, cosh, atan, atan2, erf, "
+                   "sin, cos, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm, "
+                   "global_sum, global_norm")
 
 
 # Generated code refers to these, and its templates name their own variables with a

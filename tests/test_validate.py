@@ -21,7 +21,7 @@ def write_spec(tmp_path, body, name="bad.py"):
     ("spec = Spec('s3', [(g, 2 * g), (w, w - g)])\n", "gradient g is read-only"),
     ("spec = Spec('s4', [(t, t + 1), (w, w - g)])\n", "step counter t is read-only"),
     ("m = state('m')\nspec = Spec('s5', [(m, m + g)])\n", "never updates w"),
-    ("spec = Spec('s6', [(w, w - sympy.sin(g))])\n", "unsupported function sin"),
+    ("spec = Spec('s6', [(w, w - sympy.gamma(g))])\n", "unsupported function gamma"),
     ("lr = hyper('lr', -0.1, domain='positive')\nspec = Spec('s7', [(w, w - lr * g)])\n", "outside its domain positive"),
     ("spec = Spec('s8', [])\n", "has no equations"),
     ("np = hyper('np', 0.1)\nspec = Spec('s10', [(w, w - np * g)])\n", "symbol name 'np' in 's10' is reserved"),

@@ -5,12 +5,15 @@
   kernels). Every literal is typed to the kernel's dtype, so a float32 kernel
   never promotes to float64 (``0.5 * x`` with a Python float would). Small
   integer powers become products, ``x**0.5`` a square root, ``x**-1`` a division.
+  Functions (``exp``, ``tanh``, ``atan2``, ``erf``, ...) are ``math.*``, which Numba
+  types by argument: float32 in, float32 out (its single-precision libm function).
   A per-tensor sum's summand is the exception (:meth:`KernelPrinter.summand`): its
   top-level terms, products and squares are formed in float64 from float32 values,
   so that the squares of float32 values neither overflow (3e38**2) nor underflow
   (1e-30**2).
 * :class:`HostPrinter` — the once-per-step host stage and the per-tensor stage,
-  in float64 numpy (a value of the wrong branch gives nan, never an exception).
+  in float64 numpy (a value of the wrong branch gives nan, never an exception);
+  ``erf``, which numpy lacks, is ``math.erf`` vectorised.
 """
 from __future__ import annotations
 
@@ -177,6 +180,11 @@ class HostPrinter(_BranchesAndFolds, NumPyPrinter):
 
     def _print_Mod(self, expr):
         return f"numpy.mod({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_erf(self, expr):
+        # numpy has no erf (NumPyPrinter's math.erf takes no array): math.erf elementwise, a
+        # float64 scalar for a scalar (the [()]) and an array over tensors for an array
+        return f"numpy.vectorize(math.erf, otypes=[numpy.float64])({self._print(expr.args[0])})[()]"
 
 
 def assignment_lines(printer, pairs, indent: str = "") -> list[str]:

@@ -12,7 +12,7 @@ a claim uses (``T``, ``sigma2``), with a LaTeX name for the report.
 its domain (a hyperparameter's declared domain; a positive symbol gets a positive
 value; an integer one a small integer). The values are exact rationals with
 small denominators, so an expression without radicals evaluates *exactly*; with
-radicals (or exp, log) the values enter as 50-digit floats (mpmath, through
+radicals (or exp, log, tanh, ...) the values enter as 50-digit floats (mpmath, through
 SymPy), since exact nested radicals grow without bound.
 """
 from __future__ import annotations
@@ -163,11 +163,16 @@ class Sampler:
         return val.evalf(prec)
 
 
+# the functions a spec may use (optgen.validate) whose value at a rational is not rational
+TRANSCENDENTAL = (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tanh, sympy.sinh, sympy.cosh, sympy.atan,
+                  sympy.atan2, sympy.erf)
+
+
 def _irrational(expr) -> bool:
     """Has a radical or a transcendental function (its value at rationals is not rational)."""
     for node in sympy.preorder_traversal(expr):
         if node.is_Pow and not node.exp.is_Integer and not (node.exp.is_Symbol or node.exp.is_Add):
             return True
-        if isinstance(node, (sympy.exp, sympy.log, sympy.sin, sympy.cos)):
+        if isinstance(node, TRANSCENDENTAL):
             return True
     return False
