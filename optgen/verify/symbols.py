@@ -24,6 +24,7 @@ from typing import Iterable
 import sympy
 
 from ..symbols import g, t, w
+from ..validate import ELEMENTWISE
 
 __all__ = ["sym", "domains_of", "claim_domains", "variables", "LATEX", "Sampler", "latex", "PREC", "w", "g", "t"]
 
@@ -164,8 +165,7 @@ class Sampler:
 
 
 # the functions a spec may use (optgen.validate) whose value at a rational is not rational
-TRANSCENDENTAL = (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tanh, sympy.sinh, sympy.cosh, sympy.atan,
-                  sympy.atan2, sympy.erf)
+TRANSCENDENTAL = (sympy.exp, sympy.log, *ELEMENTWISE)
 
 
 def _irrational(expr) -> bool:
