@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numba
 import numpy as np
 
 from .. import abi
@@ -24,7 +23,7 @@ from .grad_table import GradTable
 from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 from .precompile import Precompiler, per_tensor_argument, reachable_variants
-from .threads import StepGuard, kernel_launches
+from .threads import StepGuard, get_threads, kernel_launches, set_threads
 
 CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough to balance
 
@@ -59,7 +58,7 @@ class _Group:
         self.elements = int(self.sizes.sum())
         self.n_reductions = 1
         self.threads = 0
-        self.balance(launch_threads(self.elements, numba.get_num_threads()))
+        self.balance(launch_threads(self.elements, get_threads()))
         self.n_tensors = len(indices)
         self.grads_table = GradTable(indices, self.sizes, self.dtype)
 
@@ -172,7 +171,7 @@ class CPUOptimizer(CompiledOptimizer):
         """The step's kernels: each pass over every group (with its gradient address table), then
         the sums over every tensor (:meth:`global_sums`), then each group's per-tensor stage."""
         t, variant, host = self._begin_step()
-        available = numba.get_num_threads()
+        available = get_threads()
         live = [(gr, g_table, dict(host)) for gr, g_table in zip(self.groups, grad_tables) if gr.n_tensors]
         with kernel_launches():  # serialised where the threading layer is not thread-safe
             for q, p in enumerate(variant.passes):
@@ -219,20 +218,20 @@ class CPUOptimizer(CompiledOptimizer):
     def _run_pass(self, gr: _Group, p: abi.Pass, values: dict, g_table, available: int) -> None:
         """One pass over one group on the threads its size calls for; its per-tensor sums into ``values``."""
         threads = launch_threads(gr.elements, available)
-        if gr.threads != threads:  # numba.set_num_threads changed it: deal the chunks again
+        if gr.threads != threads:  # Numba's thread count changed: deal the chunks again
             gr.balance(threads)
         dt = gr.dtype.type
         arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]  # the argument order of optgen/abi.py
         scalars = [dt(values[h]) for h in p.host_args]
         per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
         if threads != available:
-            numba.set_num_threads(threads)
+            set_threads(threads)
         try:
             p.kernels[gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
                                      *arrays, *scalars, *per_tensor, gr.partials)
         finally:
             if threads != available:
-                numba.set_num_threads(available)
+                set_threads(available)
         values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)  # chunks -> tensors
                        for j, r in enumerate(p.reductions) if r not in p.global_reductions})
 

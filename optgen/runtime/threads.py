@@ -76,3 +76,44 @@ class StepGuard:
         finally:
             self._holder = None
             self._lock.release()
+
+
+def _thread_count_calls():
+    """``(set, get)``: Numba's raw calls for the calling thread's thread count.
+
+    ``numba.set_num_threads`` and ``numba.get_num_threads`` check that the thread pool
+    is launched (a lock) and their argument on every call, about 2 µs each on the 2-core
+    machine; a step of a small model sets the count twice per launch (one thread, then
+    the caller's count back). The pool is launched here once, after which Numba's own
+    ctypes entry points (``numba.np.ufunc.parallel._set_num_threads`` and
+    ``_get_num_threads``, private) do the same in well under a microsecond. Where a
+    Numba release lacks them, the public functions."""
+    try:
+        from numba.np.ufunc import parallel
+        parallel._launch_threads()
+        raw = (parallel._set_num_threads, parallel._get_num_threads)
+    except (ImportError, AttributeError):
+        return numba.set_num_threads, numba.get_num_threads
+    if not all(callable(f) for f in raw):
+        return numba.set_num_threads, numba.get_num_threads
+    return raw
+
+
+_thread_calls = None
+
+
+def set_threads(n: int) -> None:
+    """Numba's thread count for the calling thread; ``n`` is between 1 and the pool's size
+    (the callers pass 1 or what :func:`get_threads` returned)."""
+    global _thread_calls
+    if _thread_calls is None:
+        _thread_calls = _thread_count_calls()
+    _thread_calls[0](n)
+
+
+def get_threads() -> int:
+    """Numba's thread count for the calling thread (``numba.get_num_threads()``)."""
+    global _thread_calls
+    if _thread_calls is None:
+        _thread_calls = _thread_count_calls()
+    return _thread_calls[1]()

@@ -61,7 +61,12 @@ def make_plan(form, group: dict, where: str) -> Plan:
 
 
 class Launchers:
-    """CPU optimizers per cohort, keyed by module and the cohort's parameters and addresses."""
+    """CPU optimizers per cohort, keyed by the module and the addresses the launcher reaches.
+
+    The key holds each parameter's identity and address and every state tensor's address:
+    a launcher reaches its arrays through tables of addresses, so a state tensor replaced by
+    another (``load_state_dict``, or ``optimizer.state[p]["exp_avg"] = t``) must get a new
+    launcher, or the kernels would go on updating the old tensor's memory."""
 
     def __init__(self):
         self._cache: dict = {}
@@ -70,47 +75,142 @@ class Launchers:
         self._cache.clear()
 
     def get(self, plan: Plan, params: list, states: list[dict], state_names: dict) -> CPUOptimizer:
-        key = (id(plan.module), tuple((id(p), p.data_ptr()) for p in params))
+        names = [state_names.get(s, s) for s in plan.module.STATES]
+        key = (id(plan.module), tuple(id(p) for p in params), addresses(params, states, names))
         opt = self._cache.get(key)
         if opt is None:
             if len(self._cache) >= MAX_LAUNCHERS:
                 self._cache.clear()
             arrays = [tensors.flat(p) for p in params]
-            views = [{s: tensors.flat(st[state_names.get(s, s)]) for s in plan.module.STATES} for st in states]
+            views = [{s: tensors.flat(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
             opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             self._cache[key] = opt
         return opt
 
 
-def cohorts(params: list, states: list[dict], host_names: list[str]) -> dict:
-    """Parameters grouped by (step, host states): each group is one launch.
+def addresses(params: list, states: list[dict], names: list[str]):
+    """The parameters' addresses and those of their state tensors ``names``; None if one is missing."""
+    try:
+        return (tuple(p.data_ptr() for p in params), tuple(st[n].data_ptr() for st in states for n in names))
+    except (KeyError, AttributeError):  # a state deleted or set to None since
+        return None
 
-    The counts are read with one ``torch.stack(...).tolist()`` per kind, not one ``.item()``
-    per parameter (on GPT-2's 148 tensors the per-parameter reads and updates of the step
-    counts were most of what optgen.torch's step cost beyond the kernel's)."""
-    steps = torch.stack([st["step"] for st in states]).tolist()
-    hosts = [torch.stack([st[h] for st in states]).tolist() for h in host_names]
+
+@dataclasses.dataclass
+class Cohort:
+    """Parameters at one step count (and host states), with numpy views of those counts.
+
+    ``steps[i]`` and ``hosts[h][i]`` are 0-d numpy views of member i's torch tensors
+    ``state["step"]`` and ``state[host name]``: read and advanced in place, the tensors
+    stay torch's (the state_dict is torch's format) without a torch call per step."""
+    step: int
+    host: tuple
+    params: list
+    steps: list
+    hosts: list
+
+
+def cohorts(params: list, states: list[dict], host_names: list[str]) -> list[Cohort]:
+    """Parameters grouped by (step, host states): each group is one launch."""
+    steps = [st["step"].numpy() for st in states]
+    hosts = [[st[h].numpy() for st in states] for h in host_names]
     out: dict = {}
-    for i, (p, st) in enumerate(zip(params, states)):
+    for i, p in enumerate(params):
         key = (int(steps[i]), tuple(float(h[i]) for h in hosts))
-        out.setdefault(key, []).append((p, st))
-    return out
+        c = out.get(key)
+        if c is None:
+            c = out[key] = Cohort(key[0], key[1], [], [], [[] for _ in host_names])
+        c.params.append(p)
+        c.steps.append(steps[i])
+        for views, h in zip(c.hosts, hosts):
+            views.append(h[i])
+    return list(out.values())
 
 
-def run_cohort(launcher: CPUOptimizer, plan: Plan, key: tuple, members: list, host_names: list[str]) -> None:
+def run_cohort(launcher: CPUOptimizer, plan: Plan, cohort: Cohort) -> None:
     """One step of one cohort at its own step count; its steps and host states advance.
 
-    ``host_names``: the names in ``optimizer.state`` of the module's host states, in the
-    module's order (``plan.module.HOST_STATES``), which the launcher knows by the spec's names."""
-    step, host = key
+    The launcher knows the host states by the spec's names (``plan.module.HOST_STATES``);
+    ``cohort.hosts`` holds them in the same order."""
     spec_names = list(plan.module.HOST_STATES)
     launcher.values = plan.values
-    launcher.t = step
-    launcher.host_states = dict(zip(spec_names, host))
-    addresses, _copies = tensors.grad_addresses([p for p, _ in members])  # _copies: alive through the step
-    launcher.step_addresses(addresses)
-    torch._foreach_add_([st["step"] for _, st in members], 1)  # one call, as torch.optim's foreach mode
-    for spec_name, name in zip(spec_names, host_names):
-        held = [st[name] for _, st in members]
-        torch._foreach_zero_(held)
-        torch._foreach_add_(held, launcher.host_states[spec_name])
+    launcher.t = cohort.step
+    launcher.host_states = dict(zip(spec_names, cohort.host))
+    grads, _copies = tensors.grad_addresses(cohort.params)  # _copies: alive through the step
+    launcher.step_addresses(grads)
+    after = cohort.step + 1
+    for v in cohort.steps:
+        v[()] = after
+    for spec_name, views in zip(spec_names, cohort.hosts):
+        value = launcher.host_states[spec_name]
+        for v in views:
+            v[()] = value
+    cohort.step = after
+    cohort.host = tuple(launcher.host_states[s] for s in spec_names)
+
+
+class Steady:
+    """A group's last step, which the next one repeats while nothing it depends on has changed.
+
+    What it depends on: the plan's module (the group's values decide it: :func:`group_key`;
+    new values of the same module, a scheduler's lr, only replace the plan), which
+    parameters have gradients, the addresses of the parameters and their state tensors
+    (the launcher's tables), and that every member's step count and host states are still
+    the cohort's (a user may have written them). :meth:`check` compares these, a few
+    attribute reads per tensor, and the step goes straight to the launch (:func:`run_cohort`)."""
+
+    def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher: CPUOptimizer | None,
+                 state: dict, names: list[str]):
+        self.raw = _raw(group, form)
+        self.identity_suffices = not any(_holds_tensor(v) for _, v in self.raw)
+        self.plan, self.cohort, self.launcher = plan, cohort, launcher
+        self.n_params = len(group["params"])
+        self.members = [p for p in group["params"] if p.grad is not None]
+        self.grads = [p.grad for p in self.members]
+        self.names = names  # every state tensor's name in optimizer.state, "step" included
+        self.addresses = addresses(self.members, [state[p] for p in self.members], names)
+
+    def check(self, group: dict, form, state, plan_of, check_grad) -> bool:
+        """Whether this step can repeat the last one. ``plan_of()``: the group's plan, checked
+        (called when a value changed); ``check_grad(p, g, j)``: checks a new gradient object."""
+        if not self.identity_suffices or any(group.get(k) is not v for k, v in self.raw):
+            plan = plan_of()
+            if plan.module is not self.plan.module:
+                return False
+            self.plan, self.raw = plan, _raw(group, form)
+        params = group["params"]
+        if len(params) != self.n_params:
+            return False
+        grads = [p.grad for p in params]
+        members = [p for p, g in zip(params, grads) if g is not None]
+        if len(members) != len(self.members) or any(a is not b for a, b in zip(members, self.members)):
+            return False
+        if addresses(members, [state.get(p, {}) for p in members], self.names) != self.addresses:
+            return False
+        c = self.cohort
+        if c is not None and (any(v[()] != c.step for v in c.steps) or any(
+                v[()] != x for views, x in zip(c.hosts, c.host) for v in views)):
+            return False
+        new = [g for g in grads if g is not None]
+        for i, (p, g) in enumerate(zip(members, new)):
+            if g is not self.grads[i]:  # a gradient object seen before was checked then
+                check_grad(p, g, _position(params, p))
+                self.grads[i] = g
+        return True
+
+    def run(self) -> None:
+        if self.cohort is not None:
+            run_cohort(self.launcher, self.plan, self.cohort)
+
+
+def _raw(group: dict, form) -> list:
+    return [(k, group.get(k)) for k in form.defaults]
+
+
+def _position(params: list, p) -> int:
+    return next(j for j, q in enumerate(params) if q is p)
+
+
+def _holds_tensor(v) -> bool:
+    """A tensor value can change in place (``group["lr"].fill_(x)``): it is compared by value."""
+    return isinstance(v, torch.Tensor) or (isinstance(v, (tuple, list)) and any(_holds_tensor(x) for x in v))

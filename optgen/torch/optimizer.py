@@ -10,6 +10,8 @@ parameters, gradients and torch-owned state tensors in place (see
 from __future__ import annotations
 
 import torch
+from torch._C._autograd import _profiler_enabled  # any profiler (autograd's, Kineto's) recording
+from torch.optim import optimizer as torch_optimizer
 
 from .. import abi
 
@@ -31,6 +33,7 @@ class Optimizer(torch.optim.Optimizer):
         self._form = form
         self._plans: dict = {}
         self._launchers = launch.Launchers()
+        self._steady: dict = {}  # group index -> launch.Steady of its last step
         form.check_group(form.defaults, form.title)
         super().__init__(params, dict(form.defaults))
 
@@ -65,23 +68,79 @@ class Optimizer(torch.optim.Optimizer):
         Parameters whose ``.grad`` is None are skipped (their state does not advance).
         Every group is checked before any parameter is updated. No autograd mode is set: the
         kernels write numpy views of detached tensors, and the state tensors never require grad.
+
+        This is torch's step wrapper too (``step.hooked`` keeps torch.optim.Optimizer from
+        wrapping it again): the global and per-optimizer step pre- and post-hooks run as in
+        ``torch.optim.Optimizer.profile_hook_step``, and the profiler's ``Optimizer.step#...``
+        range is opened only while a profiler is recording (entering it costs microseconds
+        a step, a tenth of a small model's step).
         """
+        if type(self).step is not Optimizer.step:  # a subclass's own step, which torch wrapped
+            return self._step(closure)
+        if _profiler_enabled():
+            with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+                return self._hooked_step(closure)
+        return self._hooked_step(closure)
+
+    step.hooked = True
+
+    def _hooked_step(self, closure):
+        args, kwargs = (self, closure), {}
+        pre = torch_optimizer._global_optimizer_pre_hooks
+        for hook in [*pre.values(), *self._optimizer_step_pre_hooks.values()] if pre or \
+                self._optimizer_step_pre_hooks else ():
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{self._form.title}.step: a step pre-hook must return None or a tuple "
+                                       f"of (new_args, new_kwargs), but got {result}.")
+                args, kwargs = result
+        out = Optimizer._step(*args, **kwargs)
+        self._optimizer_step_code()
+        post = torch_optimizer._global_optimizer_post_hooks
+        if post or self._optimizer_step_post_hooks:
+            for hook in [*self._optimizer_step_post_hooks.values(), *post.values()]:
+                hook(self, args, kwargs)
+        return out
+
+    def _step(self, closure=None):
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
-        self._check_global_sums(work)
         torch_threads = torch.get_num_threads()
         try:
-            for plan, members in work:
-                self._run(plan, members)
+            steady = self._steady_groups()
+            if steady is not None:
+                for s in steady:
+                    s.run()
+            else:
+                work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
+                self._check_global_sums(work)
+                self._steady = {i: self._run(i, plan, members) for i, (plan, members) in enumerate(work)}
         finally:
             # Numba's OpenMP layer sets the calling thread's OpenMP thread count at each launch,
             # and torch's intra-op pool reads the same setting: give torch its own count back.
             if torch.get_num_threads() != torch_threads:
                 torch.set_num_threads(torch_threads)
         return loss
+
+    def _steady_groups(self) -> list | None:
+        """Every group's :class:`launch.Steady` when each can repeat its last step, else None."""
+        steady = self._steady
+        if len(steady) != len(self.param_groups):
+            return None
+        out = []
+        for i, group in enumerate(self.param_groups):
+            s = steady.get(i)
+            if s is None or not s.check(group, self._form, self.state, lambda: self._plan(i, group),
+                                        lambda p, g, j: tensors.check_grad(p, g, self._where_param(i, j))):
+                return None
+            out.append(s)
+        return out
+
+    def _where_param(self, i: int, j: int) -> str:
+        return f"{self._form.title}, param_groups[{i}]['params'][{j}]"
 
     def _check_global_sums(self, work: list) -> None:
         """A spec that sums over every tensor (``global_sum``: clip_by_global_norm, ...) must see every
@@ -110,13 +169,13 @@ class Optimizer(torch.optim.Optimizer):
         members = []
         for j, p in enumerate(group["params"]):
             if p.grad is not None:
-                tensors.check_grad(p, p.grad, f"{self._form.title}, param_groups[{index}]['params'][{j}]")
+                tensors.check_grad(p, p.grad, self._where_param(index, j))
                 members.append(p)
         return plan, members
 
-    def _run(self, plan: launch.Plan, params: list) -> None:
-        if not params:
-            return
+    def _run(self, index: int, plan: launch.Plan, params: list) -> launch.Steady | None:
+        """The group's step through its cohorts; the group's :class:`launch.Steady` when it had one
+        cohort (or none: no gradients), which the next step may repeat."""
         host_names = [self._form.torch_name(h) for h in plan.module.HOST_STATES]
         states = []
         for p in params:
@@ -127,12 +186,18 @@ class Optimizer(torch.optim.Optimizer):
         if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
                              f"parameters with gradients are at different step counts "
-                             f"{sorted({k[0] for k in cohorts})} (some skipped steps without a gradient), so "
+                             f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
                              "they cannot be updated in one launch; give every parameter a gradient each step")
-        for key, members in cohorts.items():
-            launcher = self._launchers.get(plan, [p for p, _ in members], [st for _, st in members],
+        launcher = None
+        for cohort in cohorts:
+            launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names)
-            launch.run_cohort(launcher, plan, key, members, host_names)
+            launch.run_cohort(launcher, plan, cohort)
+        if len(cohorts) > 1:
+            return None
+        names = ["step", *(self._form.torch_name(s) for s in plan.module.STATES), *host_names]
+        return launch.Steady(self.param_groups[index], self._form, plan, cohorts[0] if cohorts else None,
+                             launcher, self.state, names)
 
     # -- state --
     def _init_state(self, p: torch.Tensor, group) -> None:
@@ -164,6 +229,7 @@ class Optimizer(torch.optim.Optimizer):
         super().__setstate__(state)
         self._plans = {}
         self._launchers = launch.Launchers()
+        self._steady = {}
 
     # -- checkpoints --
     def load_state_dict(self, state_dict: dict) -> None:
@@ -178,6 +244,7 @@ class Optimizer(torch.optim.Optimizer):
                     self.state[p] = converted["state"][index]
         self._plans.clear()
         self._launchers.clear()
+        self._steady.clear()
 
 
 def _join_betas(group: dict, form: forms.Form) -> dict:
