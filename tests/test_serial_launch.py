@@ -30,3 +30,23 @@ def test_a_small_group_runs_serially_and_a_large_one_in_parallel(two_threads):
     assert by_dtype[np.dtype(np.float64)].threads == 2
     assert numba.get_num_threads() == 2  # the caller's setting is restored
     assert np.all(small[0] < 0) and np.all(large[0] < 0)
+
+
+def test_the_raw_thread_count_calls_are_numbas(two_threads):
+    """runtime/threads.set_threads / get_threads (Numba's private ctypes entry points) read and
+    write the count numba.get_num_threads sees."""
+    from optgen.runtime.threads import get_threads, set_threads
+    assert get_threads() == numba.get_num_threads() == 2
+    set_threads(1)
+    try:
+        assert numba.get_num_threads() == 1 and get_threads() == 1
+    finally:
+        set_threads(2)
+    assert numba.get_num_threads() == 2
+
+
+def test_without_numbas_private_calls_the_public_ones(monkeypatch):
+    from numba.np.ufunc import parallel
+    from optgen.runtime import threads
+    monkeypatch.delattr(parallel, "_set_num_threads")
+    assert threads._thread_count_calls() == (numba.set_num_threads, numba.get_num_threads)

@@ -85,7 +85,7 @@ class Optimizer(torch.optim.Optimizer):
     step.hooked = True
 
     def _hooked_step(self, closure):
-        args, kwargs = (self, closure), {}
+        args, kwargs = ((self,) if closure is None else (self, closure)), {}  # as a plain opt.step() gives them
         pre = torch_optimizer._global_optimizer_pre_hooks
         for hook in [*pre.values(), *self._optimizer_step_pre_hooks.values()] if pre or \
                 self._optimizer_step_pre_hooks else ():
