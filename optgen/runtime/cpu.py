@@ -47,6 +47,7 @@ class _Group:
 
     def __init__(self, dtype, indices, params, state_names, states=None):
         self.dtype = np.dtype(dtype)
+        self.dtype_name = self.dtype.name  # the kernels' key (np.dtype.name is computed at each read)
         self.indices = indices
         self.flat = {"w": [params[i].reshape(-1) for i in indices]}
         for s in state_names:
@@ -227,7 +228,7 @@ class CPUOptimizer(CompiledOptimizer):
         if threads != available:
             set_threads(threads)
         try:
-            p.kernels[gr.dtype.name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
+            p.kernels[gr.dtype_name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
                                      *arrays, *scalars, *per_tensor, gr.partials)
         finally:
             if threads != available:

@@ -15,7 +15,9 @@ the state tensors it reaches are torch's own, in ``optimizer.state``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 
+import numpy as np
 import torch
 
 from ..compiler.driver import load_module
@@ -76,7 +78,7 @@ class Launchers:
 
     def get(self, plan: Plan, params: list, states: list[dict], state_names: dict) -> CPUOptimizer:
         names = [state_names.get(s, s) for s in plan.module.STATES]
-        key = (id(plan.module), tuple(id(p) for p in params), addresses(params, states, names))
+        key = (id(plan.module), tuple(id(p) for p in params), tuple(addresses(params, states, names)))
         opt = self._cache.get(key)
         if opt is None:
             if len(self._cache) >= MAX_LAUNCHERS:
@@ -91,7 +93,7 @@ class Launchers:
 def addresses(params: list, states: list[dict], names: list[str]):
     """The parameters' addresses and those of their state tensors ``names``; None if one is missing."""
     try:
-        return (tuple(p.data_ptr() for p in params), tuple(st[n].data_ptr() for st in states for n in names))
+        return [p.data_ptr() for p in params] + [st[n].data_ptr() for st in states for n in names]
     except (KeyError, AttributeError):  # a state deleted or set to None since
         return None
 
@@ -161,8 +163,10 @@ class Steady:
 
     def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher: CPUOptimizer | None,
                  state: dict, names: list[str]):
-        self.raw = _raw(group, form)
-        self.identity_suffices = not any(_holds_tensor(v) for _, v in self.raw)
+        self.keys = tuple(form.defaults)
+        self.values = tuple(map(group.get, self.keys))
+        # a tensor (or an array) can change in place (group["lr"].fill_(x)), and == on it is elementwise
+        self.equality_suffices = not any(map(_changes_in_place, self.values))
         self.plan, self.cohort, self.launcher = plan, cohort, launcher
         self.n_params = len(group["params"])
         self.members = [p for p in group["params"] if p.grad is not None]
@@ -170,20 +174,21 @@ class Steady:
         self.names = names  # every state tensor's name in optimizer.state, "step" included
         self.addresses = addresses(self.members, [state[p] for p in self.members], names)
 
-    def check(self, group: dict, form, state, plan_of, check_grad) -> bool:
+    def check(self, group: dict, state, plan_of, check_grad) -> bool:
         """Whether this step can repeat the last one. ``plan_of()``: the group's plan, checked
         (called when a value changed); ``check_grad(p, g, j)``: checks a new gradient object."""
-        if not self.identity_suffices or any(group.get(k) is not v for k, v in self.raw):
+        values = tuple(map(group.get, self.keys))
+        if not (self.equality_suffices and values == self.values):  # == is `is` first, then float ==
             plan = plan_of()
             if plan.module is not self.plan.module:
                 return False
-            self.plan, self.raw = plan, _raw(group, form)
+            self.plan, self.values = plan, values
         params = group["params"]
         if len(params) != self.n_params:
             return False
         grads = [p.grad for p in params]
         members = [p for p, g in zip(params, grads) if g is not None]
-        if len(members) != len(self.members) or any(a is not b for a, b in zip(members, self.members)):
+        if len(members) != len(self.members) or not all(map(operator.is_, members, self.members)):
             return False
         if addresses(members, [state.get(p, {}) for p in members], self.names) != self.addresses:
             return False
@@ -191,11 +196,13 @@ class Steady:
         if c is not None and (any(v[()] != c.step for v in c.steps) or any(
                 v[()] != x for views, x in zip(c.hosts, c.host) for v in views)):
             return False
-        new = [g for g in grads if g is not None]
-        for i, (p, g) in enumerate(zip(members, new)):
-            if g is not self.grads[i]:  # a gradient object seen before was checked then
-                check_grad(p, g, _position(params, p))
-                self.grads[i] = g
+        if len(grads) != len(members):
+            grads = [g for g in grads if g is not None]
+        if not all(map(operator.is_, grads, self.grads)):
+            for i, (p, g) in enumerate(zip(members, grads)):
+                if g is not self.grads[i]:  # a gradient object seen before was checked then
+                    check_grad(p, g, _position(params, p))
+                    self.grads[i] = g
         return True
 
     def run(self) -> None:
@@ -203,14 +210,11 @@ class Steady:
             run_cohort(self.launcher, self.plan, self.cohort)
 
 
-def _raw(group: dict, form) -> list:
-    return [(k, group.get(k)) for k in form.defaults]
-
-
 def _position(params: list, p) -> int:
     return next(j for j, q in enumerate(params) if q is p)
 
 
-def _holds_tensor(v) -> bool:
-    """A tensor value can change in place (``group["lr"].fill_(x)``): it is compared by value."""
-    return isinstance(v, torch.Tensor) or (isinstance(v, (tuple, list)) and any(_holds_tensor(x) for x in v))
+def _changes_in_place(v) -> bool:
+    if isinstance(v, (tuple, list)):
+        return any(map(_changes_in_place, v))
+    return isinstance(v, (torch.Tensor, np.ndarray))

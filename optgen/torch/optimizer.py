@@ -133,7 +133,7 @@ class Optimizer(torch.optim.Optimizer):
         out = []
         for i, group in enumerate(self.param_groups):
             s = steady.get(i)
-            if s is None or not s.check(group, self._form, self.state, lambda: self._plan(i, group),
+            if s is None or not s.check(group, self.state, lambda: self._plan(i, group),
                                         lambda p, g, j: tensors.check_grad(p, g, self._where_param(i, j))):
                 return None
             out.append(s)
