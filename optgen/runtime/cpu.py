@@ -124,6 +124,7 @@ class CPUOptimizer(CompiledOptimizer):
         where = f"optgen.create({spec.name!r})"
         super().__init__(spec, module, options, values, where, nonfinite)
         self._guard = StepGuard(where)
+        self._grad_addresses: tuple = (None, [])  # step_addresses' last (addresses, tables per group)
         self.params = check_params(params, where)
         placement = self._place([p.shape for p in self.params], [p.dtype for p in self.params],
                                 aliasing.host_ranges(self.params))
@@ -158,8 +159,10 @@ class CPUOptimizer(CompiledOptimizer):
             raise ValueError(f"{self._where}: got {len(addresses)} gradient addresses for "
                              f"{len(self.params)} parameters")
         with self._guard.exclusive("step"):
-            self._launch([np.fromiter((addresses[i] for i in gr.indices), np.uint64, gr.n_tensors)
-                          for gr in self.groups])
+            if addresses != self._grad_addresses[0]:  # the same gradients as last step: the same tables
+                self._grad_addresses = (list(addresses), [np.array([addresses[i] for i in gr.indices], np.uint64)
+                                                          for gr in self.groups])
+            self._launch(self._grad_addresses[1])
 
     def _step(self, grads: Sequence) -> None:
         grads = check_grads(grads, self.params, self._where)

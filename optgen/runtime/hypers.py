@@ -127,7 +127,9 @@ def values_at(spec: Spec, values: Mapping[str, Any], t: int) -> dict[str, float]
     """Every hyperparameter's float at step ``t``; a schedule leaving its domain is an error."""
     out = {}
     for name, value in values.items():
-        if isinstance(value, numbers.Real):
+        if type(value) is float:  # the usual case, without isinstance's abc lookup (once per step)
+            out[name] = value
+        elif isinstance(value, numbers.Real):
             out[name] = float(value)
         else:
             out[name] = check_number(spec, name, value_at(value, t, spec, name),
