@@ -58,6 +58,7 @@ class Twins:
         self.opt = make_mine(groups(self.mine) if groups else self.mine)
         self.ref = make_theirs(groups(self.theirs) if groups else self.theirs)
         self.k = 0
+        self.tol = TOL
         self.slow_steps = 0
         cohorts = launch.cohorts
 
@@ -84,7 +85,7 @@ class Twins:
 
     def check(self) -> None:
         for a, b in zip(self.mine, self.theirs):
-            torch.testing.assert_close(a, b, **TOL)
+            torch.testing.assert_close(a, b, **self.tol)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -99,6 +100,21 @@ def test_steady_steps_follow_torch(case, fresh, monkeypatch):
             continue
         assert t.opt.state[mine]["step"].shape == t.ref.state[theirs]["step"].shape == ()
         assert float(t.opt.state[mine]["step"]) == float(t.ref.state[theirs]["step"]) == 30.0
+
+
+def test_a_float32_host_state_stays_steady(monkeypatch):
+    """optgen.torch keeps NAdam's mu_product in float64, torch in the default dtype (float32 here);
+    given a float32 one, the steady path holds the value the tensor holds, rounded, and stays steady."""
+    t = Twins("nadam", monkeypatch)
+    t.tol = dict(rtol=1e-6, atol=1e-8)  # both now round mu_product to float32, in different orders
+    for _ in range(3):
+        t.step()
+    for p in t.mine:
+        t.opt.state[p]["mu_product"] = t.opt.state[p]["mu_product"].float()
+    assert t.ref.state[t.theirs[0]]["mu_product"].dtype == torch.float32
+    for _ in range(10):
+        t.step()
+    assert t.slow_steps == 2
 
 
 @pytest.mark.parametrize("case", ["adam", "momentum"])

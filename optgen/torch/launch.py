@@ -9,8 +9,16 @@ optgen CPU optimizer run at that cohort's step: one kernel launch per pass per
 dtype. Usually every parameter has a gradient and there is one cohort.
 
 The CPU optimizer of a cohort (its chunk table and address tables) is built once
-and reused while the same parameters (at the same addresses) form that cohort;
-the state tensors it reaches are torch's own, in ``optimizer.state``.
+and reused while the same parameters and state tensors, at the same addresses,
+form that cohort; the state tensors it reaches are torch's own, in
+``optimizer.state``. The step counts stay torch's per-parameter scalar tensors
+(the state_dict is torch's) and are read and advanced through numpy views.
+
+Most steps are the last one again: the same plan, the same parameters with
+gradients, the same tensors. A group whose last step was one cohort keeps it as a
+:class:`Steady`, and the next step, after one check of all that, goes straight to
+the launch: on a 4-tensor MLP the planning, the cohorts and the launcher lookup
+were most of the step (docs/torch.md, "Through optgen bench").
 """
 from __future__ import annotations
 
@@ -148,7 +156,7 @@ def run_cohort(launcher: CPUOptimizer, plan: Plan, cohort: Cohort) -> None:
         for v in views:
             v[()] = value
     cohort.step = after
-    cohort.host = tuple(launcher.host_states[s] for s in spec_names)
+    cohort.host = tuple(float(views[0]) for views in cohort.hosts)  # as stored: a float32 tensor rounds
 
 
 class Steady:

@@ -1,7 +1,9 @@
 """``optgen.torch.Optimizer``: any optgen spec as a real ``torch.optim.Optimizer``.
 
 Everything torch's base class does is inherited (``param_groups``, ``state``,
-``zero_grad``, hooks, ``state_dict``); the step reads each group's entries
+``zero_grad``, hooks, ``state_dict``) but the wrapper around ``step``, which is
+this class's own (the same hooks; the profiler's range only under a profiler);
+the step reads each group's entries
 afresh, so schedulers that rewrite ``lr``, ``momentum`` or ``betas`` in the
 groups work unchanged. The kernels are optgen's CPU kernels, reaching the
 parameters, gradients and torch-owned state tensors in place (see
@@ -85,10 +87,9 @@ class Optimizer(torch.optim.Optimizer):
     step.hooked = True
 
     def _hooked_step(self, closure):
+        """The step between its pre- and post-hooks (global ones first before, last after, as torch)."""
         args, kwargs = ((self,) if closure is None else (self, closure)), {}  # as a plain opt.step() gives them
-        pre = torch_optimizer._global_optimizer_pre_hooks
-        for hook in [*pre.values(), *self._optimizer_step_pre_hooks.values()] if pre or \
-                self._optimizer_step_pre_hooks else ():
+        for hook in [*torch_optimizer._global_optimizer_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()]:
             result = hook(self, args, kwargs)
             if result is not None:
                 if not (isinstance(result, tuple) and len(result) == 2):
@@ -96,11 +97,9 @@ class Optimizer(torch.optim.Optimizer):
                                        f"of (new_args, new_kwargs), but got {result}.")
                 args, kwargs = result
         out = Optimizer._step(*args, **kwargs)
-        self._optimizer_step_code()
-        post = torch_optimizer._global_optimizer_post_hooks
-        if post or self._optimizer_step_post_hooks:
-            for hook in [*self._optimizer_step_post_hooks.values(), *post.values()]:
-                hook(self, args, kwargs)
+        self._optimizer_step_code()  # where torch's profiler looks at an optimizer after its step
+        for hook in [*self._optimizer_step_post_hooks.values(), *torch_optimizer._global_optimizer_post_hooks.values()]:
+            hook(self, args, kwargs)
         return out
 
     def _step(self, closure=None):
@@ -115,6 +114,7 @@ class Optimizer(torch.optim.Optimizer):
                 for s in steady:
                     s.run()
             else:
+                self._steady = {}  # until this step has run every group
                 work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
                 self._check_global_sums(work)
                 self._steady = {i: self._run(i, plan, members) for i, (plan, members) in enumerate(work)}
