@@ -157,7 +157,8 @@ def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -
 class _Group:
     """The tensors of one dtype: chunk table, address tables, states, per-tensor tables."""
 
-    def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator):
+    def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator,
+                 states=None):
         self.dtype = np.dtype(dtype)
         self.indices = indices
         self.sizes = [params[i].size for i in indices]
@@ -180,12 +181,17 @@ class _Group:
         self.chunk_start = to_dev(np.array(start + pad, dtype=np.int64))
         self.chunk_stop = to_dev(np.array(stop + pad, dtype=np.int64))
         self.chunk_first = to_dev(np.array(first, dtype=np.int64))
-        self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
         self.tables = {"w": to_dev(np.array([params[i].address for i in indices], dtype=np.uint64))}
-        for s, buf in self.states.items():
-            base = int(_interface(buf, simulator)["data"][0])
-            addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
-            self.tables[s] = to_dev(addrs.astype(np.uint64))
+        if states is not None:  # the caller's arrays (optgen.torch: torch's tensors), one per tensor
+            self.states = None
+            for s in state_names:
+                self.tables[s] = to_dev(np.array([states[i][s].address for i in indices], dtype=np.uint64))
+        else:  # one buffer per state, the group's tensors one after another
+            self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
+            for s, buf in self.states.items():
+                base = int(_interface(buf, simulator)["data"][0])
+                addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
+                self.tables[s] = to_dev(addrs.astype(np.uint64))
         self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), np.float64)
         self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
         self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
@@ -236,7 +242,12 @@ class CUDAOptimizer(CompiledOptimizer):
     device = "cuda"
 
     def __init__(self, spec: Spec, module, params: Sequence, options: dict, values: dict,
-                 cuda=None, **launch):
+                 cuda=None, states: Sequence[dict] | None = None, **launch):
+        """``states``: optional per-parameter ``{state name: device array}`` the kernels update in
+        place instead of buffers of their own (C-contiguous, each of its parameter's size and
+        dtype; optgen.torch passes torch's CUDA tensors, so that torch allocates, saves and
+        moves them). Such an optimizer's states are the caller's to save: its own
+        ``state_dict`` refuses."""
         import numba
         where = f"optgen.create({spec.name!r}, device='cuda')"
         super().__init__(spec, module, options, values, where)
@@ -250,10 +261,29 @@ class CUDAOptimizer(CompiledOptimizer):
                          for i, p in enumerate(self.params)]
         placement = self._place([p.shape for p in self._tensors], [p.dtype for p in self._tensors],
                                 _device_ranges(self._tensors))
+        self._caller_states = None if states is None else self._check_states(states)
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
-                              module.N_COLUMNS, self.launch, self.simulator)
+                              module.N_COLUMNS, self.launch, self.simulator, self._caller_states)
                        for dt, idx in placement]
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
+
+    def _check_states(self, states: Sequence[dict]) -> list[dict]:
+        states = list(states)
+        if len(states) != len(self._tensors):
+            raise ValueError(f"{self._where}: got {len(states)} state dicts for {len(self._tensors)} parameters")
+        out = []
+        for i, (st, p) in enumerate(zip(states, self._tensors)):
+            row = {}
+            for s in self.states:
+                if not isinstance(st, dict) or s not in st:
+                    raise ValueError(f"{self._where}: states[{i}] lacks {s!r}")
+                d = device_tensor(st[s], f"states[{i}][{s!r}]", self._where, self.simulator, True)
+                if d.size != p.size or d.dtype != p.dtype:
+                    raise ValueError(f"{self._where}: states[{i}][{s!r}] must be a {p.dtype} array of "
+                                     f"{p.size} elements, not {d.dtype} of {d.size}")
+                row[s] = d
+            out.append(row)
+        return out
 
     # -- the step --
     def _check_grads(self, grads) -> list[DeviceTensor]:
@@ -293,16 +323,18 @@ class CUDAOptimizer(CompiledOptimizer):
                             *[np.float64(host[h]) for h in f.host_args]]
                     f.kernels[gr.dtype.name][gr.finish_grid, FINISH_BLOCK, stream](
                         *args, *([totals] if totals is not None else []))
-        self._finish_step(t, {**self._device_host_states(variant, live, host), **host})
+        self._finish_step(t, {**self._device_host_states(variant, live, host, stream), **host})
 
-    def _device_host_states(self, variant: abi.Variant, live: list, host: dict) -> dict:
+    def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a
         finishing kernel on the device, the same for every tensor; read back from the first tensor's
         row (a copy to the host, so such a spec's step waits for its kernels)."""
         wanted = [new for new in self.module.HOST_STATES.values() if new not in host]
         if not wanted or not live:
             return {}
-        row = live[0].values[0].copy_to_host()
+        row = live[0].values[0].copy_to_host(stream=stream)  # in order after the finishing kernel
+        if not isinstance(stream, int):  # a stream object, not the default stream (0)
+            stream.synchronize()
         return {new: float(row[variant.columns.index(new)]) for new in wanted}
 
     def _run_pass(self, gr: _Group, p: abi.Pass, host: dict, stream) -> None:
@@ -352,6 +384,9 @@ class CUDAOptimizer(CompiledOptimizer):
 
     # -- checkpoints (host numpy arrays) --
     def _state_view(self, gr: _Group, k: int, s: str):
+        if gr.states is None:
+            raise ValueError(f"{self._where}: the states are the caller's arrays (states=...): save and "
+                             "load those (optgen.torch: the optimizer's own state_dict)")
         lo, hi = int(gr.offsets[k]), int(gr.offsets[k + 1])
         return gr.states[s][lo:hi]
 

@@ -3,9 +3,11 @@
 Everything torch's base class does is inherited (``param_groups``, ``state``,
 ``zero_grad``, hooks, ``state_dict``); the step reads each group's entries
 afresh, so schedulers that rewrite ``lr``, ``momentum`` or ``betas`` in the
-groups work unchanged. The kernels are optgen's CPU kernels, reaching the
+groups work unchanged. The kernels are optgen's CPU kernels for CPU tensors and
+its CUDA kernels for CUDA tensors (on torch's current stream), reaching the
 parameters, gradients and torch-owned state tensors in place (see
-:mod:`optgen.torch.launch` for how per-parameter step counts are kept).
+:mod:`optgen.torch.launch` for how per-parameter step counts are kept, and
+:mod:`optgen.torch.devices` for what is asked of torch's CUDA side).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch
 
 from .. import abi
 
-from . import checkpoint, forms, launch, tensors
+from . import checkpoint, devices, forms, launch, tensors
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -64,7 +66,9 @@ class Optimizer(torch.optim.Optimizer):
 
         Parameters whose ``.grad`` is None are skipped (their state does not advance).
         Every group is checked before any parameter is updated. No autograd mode is set: the
-        kernels write numpy views of detached tensors, and the state tensors never require grad.
+        kernels write the memory of detached tensors, and the state tensors never require grad.
+        On CUDA tensors the step is asynchronous, as torch's own: its kernels are queued on
+        torch's current stream.
         """
         loss = None
         if closure is not None:
@@ -125,13 +129,18 @@ class Optimizer(torch.optim.Optimizer):
             states.append(self._ensure_states(p, plan))
         cohorts = launch.cohorts(params, states, host_names)
         if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
+            places = {str(k[2][1]) for k in cohorts}
+            if len(places) > 1:
+                raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but "
+                                 f"the parameters are on devices {sorted(places)}, and each device is its own "
+                                 "launch, so the sum would run over each device alone; put them on one device")
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
                              f"parameters with gradients are at different step counts "
                              f"{sorted({k[0] for k in cohorts})} (some skipped steps without a gradient), so "
                              "they cannot be updated in one launch; give every parameter a gradient each step")
         for key, members in cohorts.items():
             launcher = self._launchers.get(plan, [p for p, _ in members], [st for _, st in members],
-                                           self._form.state_names)
+                                           self._form.state_names, key[2])
             launch.run_cohort(launcher, plan, key, members, host_names)
 
     # -- state --
@@ -148,7 +157,7 @@ class Optimizer(torch.optim.Optimizer):
         for s in plan.module.STATES:
             name = self._form.torch_name(s)
             if name not in st or st[name] is None:
-                st[name] = tensors.zeros_like(p)
+                st[name] = devices.zeros_like(p)
         for h in plan.module.HOST_STATES:
             name = self._form.torch_name(h)
             if name not in st:
