@@ -1,0 +1,129 @@
+"""optgen.torch's CUDA path under the simulator: parameters in numba device arrays, CUDA kernels.
+
+torch here is the CPU build, so torch CUDA tensors cannot exist. The seam is
+``optgen.torch.devices.CUDA``, the one object through which optgen.torch reaches torch's
+CUDA side; :class:`SimulatedCUDA` replaces it with parameters and states that live in
+numba simulator device arrays (``cuda.to_device``, whose memory is a host array, shown to
+torch with ``torch.from_numpy``). The rest is the real path: the split per device, the
+CUDA runtime (CUDAOptimizer over caller-owned states), the generated CUDA modules, the
+launches on the adapter's stream, torch's state_dict. The same trainings run on real
+torch CUDA tensors in tests/test_torch_cuda.py (scripts/gpu_check.sh).
+
+The independent source is torch.optim (a hand-written LAMB as optax computes it) on CPU
+twins of the same values (tests/_torch_device_training.py).
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from optgen.torch import devices  # noqa: E402
+import _torch_device_training as training  # noqa: E402
+
+from numba import cuda  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not numba.config.ENABLE_CUDASIM,
+                                reason="the simulator's device memory is host memory; on a GPU, "
+                                       "tests/test_torch_cuda.py runs these trainings on torch CUDA tensors")
+
+
+class _Interface:
+    """What a torch CUDA tensor's ``__cuda_array_interface__`` says of a flat view, for a tensor
+    in simulator device memory (a torch CPU tensor has none)."""
+
+    def __init__(self, flat: torch.Tensor):
+        self.tensor = flat  # keeps the memory alive while the runtime holds the address
+        self.__cuda_array_interface__ = {
+            "shape": (flat.numel(),), "typestr": flat.numpy().dtype.str, "strides": None,
+            "data": (flat.data_ptr(), False), "version": 3}
+
+
+class SimulatedCUDA(devices.TorchCUDA):
+    """numba simulator device arrays standing in for torch's CUDA tensors."""
+
+    def __init__(self):
+        self.arrays: dict = {}  # a storage's address -> the device array it is (kept alive)
+        self.streams = 0
+
+    def adopt(self, values: torch.Tensor) -> torch.Tensor:
+        """A copy of ``values`` in a new device array, as a torch tensor over that device memory."""
+        device_array = cuda.to_device(np.ascontiguousarray(values.detach().numpy()))
+        out = torch.from_numpy(device_array._ary)  # the simulator's device memory is this host array
+        self.arrays[out.untyped_storage().data_ptr()] = device_array
+        return out
+
+    def owns(self, t: torch.Tensor) -> bool:
+        return t.untyped_storage().data_ptr() in self.arrays
+
+    def device(self, t):
+        return "cuda:0 (simulated)"
+
+    def interface(self, flat):
+        return _Interface(flat)
+
+    def zeros_like(self, p):
+        return self.adopt(torch.zeros(p.shape, dtype=p.dtype))
+
+    def stream(self, device):
+        self.streams += 1
+        return cuda.stream()
+
+    def activate(self, device):
+        return contextlib.nullcontext()
+
+
+class OnSimulator(training.Where):
+    def __init__(self, sim: SimulatedCUDA):
+        self.sim = sim
+
+    def place_tensors(self, params):
+        for p in params:
+            p.data = self.sim.adopt(p.data)
+
+    def owns(self, t):
+        return self.sim.owns(t)
+
+    def allocated(self):
+        return sum(a.nbytes for a in self.sim.arrays.values())
+
+
+@pytest.fixture
+def where(monkeypatch):
+    sim = SimulatedCUDA()
+    monkeypatch.setattr(devices, "CUDA", sim)
+    return OnSimulator(sim)
+
+
+@pytest.mark.parametrize("name", list(training.CASES))
+def test_training_on_device_tensors_follows_torch_optim(where, name):
+    training.train_against_reference(where, name, torch.float32)
+    assert where.sim.streams >= training.STEPS  # every launch on the adapter's (torch's) stream
+
+
+def test_float64_training_on_device_tensors(where):
+    training.train_against_reference(where, "Adam", torch.float64)
+
+
+@pytest.mark.parametrize("name", ["Adam", "NAdam"])
+def test_state_dict_round_trip_continues_the_unbroken_run(where, name):
+    training.checkpoint_round_trip(where, name)
+
+
+def test_a_group_of_cpu_and_device_parameters_runs_per_device(where):
+    training.mixed_group(where)
+
+
+def test_a_global_sum_over_two_devices_is_refused(where):
+    training.global_sum_across_devices_is_refused(where)
+
+
+def test_states_are_allocated_on_the_device(where):
+    training.states_are_the_devices_memory(where)
