@@ -103,7 +103,8 @@ class Launchers:
             if adapter is None:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             else:
-                opt = _cuda_optimizer(plan, arrays, views)
+                with adapter.activate(device):  # its tables on the parameters' device
+                    opt = _cuda_optimizer(plan, arrays, views)
             self._cache[key] = opt
         return opt
 
