@@ -5,7 +5,8 @@ gradients given to ``step``) are device arrays: numba device arrays, or any
 object with ``__cuda_array_interface__`` (PyTorch CUDA tensors, CuPy arrays).
 They are never copied: the kernels read and write them in place through tables
 of their device addresses (see :mod:`optgen.compiler.cuda` for why). The
-states live on the device, in one buffer per state per dtype. Per step, what
+states live on the device, in one buffer per state per dtype, or in the caller's own
+device arrays (``states=``: optgen.torch's torch-allocated tensors). Per step, what
 crosses from the host is the host stage's scalars (kernel arguments, by value)
 and, only when the gradient objects differ from the previous step's, a new table
 of gradient addresses (8 bytes per tensor).
@@ -14,7 +15,8 @@ Nothing here imports numba-cuda until an optimizer is created, so that the rest
 of optgen works without it; :func:`cuda_support` says what is missing.
 
 Streams: kernels run on ``stream`` (``step(grads, stream=...)``, a numba stream;
-default: the default stream, which is also PyTorch's unless you set one). Work
+default: the default stream, which is also PyTorch's unless you set one; optgen.torch
+passes torch's current stream). Work
 that produced the gradients on another stream must be ordered before the step
 by the caller, as for any CUDA kernel. Steps are asynchronous;
 :meth:`CUDAOptimizer.synchronize` waits for them (for timing, call it before
@@ -23,7 +25,6 @@ reading the clock).
 from __future__ import annotations
 
 import importlib.util
-import math
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ from .. import abi
 from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
-from .checks import check_dtype
+from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
@@ -92,64 +93,6 @@ def require_cuda(where: str):
     if cuda is None:
         raise CudaUnavailableError(f"{where}: device='cuda' is not available: {why}")
     return cuda
-
-
-# -- device arrays, without copies -----------------------------------------------------
-
-class DeviceTensor:
-    """What the kernels need of a device array: address, shape, dtype."""
-
-    __slots__ = ("obj", "address", "shape", "dtype", "size")
-
-    def __init__(self, obj, address: int, shape: tuple, dtype: np.dtype):
-        self.obj, self.address, self.shape, self.dtype = obj, int(address), shape, dtype
-        self.size = math.prod(shape)
-
-
-def _interface(obj, simulator: bool):
-    cai = getattr(obj, "__cuda_array_interface__", None)
-    if cai is not None:
-        return cai
-    if simulator:  # the simulator's device arrays wrap a host numpy array, its "device memory"
-        ary = getattr(obj, "_ary", None)
-        if isinstance(ary, np.ndarray):
-            return ary.__array_interface__
-    return None
-
-
-def _c_contiguous(shape, strides, itemsize) -> bool:
-    if strides is None or math.prod(shape) == 0:
-        return True
-    expected = itemsize
-    for n, s in zip(reversed(shape), reversed(strides)):
-        if n != 1 and s != expected:
-            return False
-        expected *= n
-    return True
-
-
-def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -> DeviceTensor:
-    """Check one array and read its device address; raise a clear error otherwise."""
-    cai = _interface(obj, simulator)
-    if cai is None:
-        if isinstance(obj, np.ndarray):
-            raise TypeError(f"{where}: {name} is a numpy array in host memory; device='cuda' updates "
-                            "device arrays in place: pass numba device arrays (numba.cuda.to_device), "
-                            "PyTorch CUDA tensors or CuPy arrays (or use device='cpu' for numpy arrays)")
-        raise TypeError(f"{where}: {name} is {type(obj).__name__}, which has no __cuda_array_interface__; "
-                        "pass numba device arrays, PyTorch CUDA tensors or CuPy arrays")
-    shape = tuple(int(n) for n in cai["shape"])
-    dtype = np.dtype(cai["typestr"])
-    check_dtype(dtype, name, where)
-    if cai.get("mask") is not None:
-        raise ValueError(f"{where}: {name} is a masked array; not supported")
-    if not _c_contiguous(shape, cai.get("strides"), dtype.itemsize):
-        raise ValueError(f"{where}: {name} is not C-contiguous; it is read in place, so pass a "
-                         "contiguous array (a contiguous copy of a parameter would not be updated)")
-    address, readonly = cai["data"]
-    if writable and readonly:
-        raise ValueError(f"{where}: {name} is read-only")
-    return DeviceTensor(obj, address or 0, shape, dtype)
 
 
 # -- the optimizer ------------------------------------------------------------------------

@@ -127,3 +127,31 @@ def test_a_global_sum_over_two_devices_is_refused(where):
 
 def test_states_are_allocated_on_the_device(where):
     training.states_are_the_devices_memory(where)
+
+
+def test_caller_owned_device_states_are_checked_and_not_saved_by_the_runtime():
+    """CUDAOptimizer(states=...): the kernels update the caller's arrays (here: as a hand-computed
+    Adam step says); a state of the wrong size is refused; its own state_dict refuses, since the
+    states are the caller's to save."""
+    import optgen
+    from optgen.compiler.driver import load_module
+    from optgen.runtime import hypers
+    from optgen.runtime.cuda import CUDAOptimizer
+
+    spec = optgen.load_spec("adam")
+    options, values = hypers.resolve(spec, {"lr": 0.1})
+    module = load_module(spec, options, "cuda")
+    w, g = np.array([1.0, -2.0, 3.0], np.float32), np.array([0.5, 0.5, -1.0], np.float32)
+    dw, dg = cuda.to_device(w), cuda.to_device(g)
+    m, v = cuda.to_device(np.zeros(3, np.float32)), cuda.to_device(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"states\[0\]\['v'\] must be a float32 array of 3 elements"):
+        CUDAOptimizer(spec, module, [dw], options, values, cuda=cuda,
+                      states=[{"m": m, "v": cuda.to_device(np.zeros(4, np.float32))}])
+    opt = CUDAOptimizer(spec, module, [dw], options, values, cuda=cuda, states=[{"m": m, "v": v}])
+    opt.step([dg])
+    # Adam's first step: m = 0.1 g, v = 0.001 g^2, w -= lr * m_hat / (sqrt(v_hat) + eps) = lr * g / (|g| + eps)
+    np.testing.assert_allclose(m.copy_to_host(), 0.1 * g, rtol=1e-6)
+    np.testing.assert_allclose(v.copy_to_host(), 0.001 * g * g, rtol=1e-6)
+    np.testing.assert_allclose(dw.copy_to_host(), w - 0.1 * g / (np.abs(g) + 1e-8), rtol=1e-6)
+    with pytest.raises(ValueError, match="the states are the caller's arrays"):
+        opt.state_dict()
