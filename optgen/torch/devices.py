@@ -31,6 +31,9 @@ from . import tensors
 class TorchCUDA:
     """torch's CUDA tensors as the CUDA runtime (optgen/runtime/cuda.py) takes them."""
 
+    #: launch shapes for CUDAOptimizer (runtime/cuda.py ``DEFAULT_LAUNCH``; {}: its defaults)
+    launch: dict = {}
+
     def owns(self, t: torch.Tensor) -> bool:
         return t.device.type == "cuda"
 

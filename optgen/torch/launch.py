@@ -104,16 +104,16 @@ class Launchers:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             else:
                 with adapter.activate(device):  # its tables on the parameters' device
-                    opt = _cuda_optimizer(plan, arrays, views)
+                    opt = _cuda_optimizer(plan, arrays, views, adapter.launch)
             self._cache[key] = opt
         return opt
 
 
-def _cuda_optimizer(plan: Plan, arrays: list, views: list):
+def _cuda_optimizer(plan: Plan, arrays: list, views: list, launch: dict):
     from ..runtime.cuda import CUDAOptimizer, require_cuda
     cuda = require_cuda(f"optgen.torch ({plan.spec.name}) on CUDA tensors")  # numba-cuda, a GPU
     return CUDAOptimizer(plan.spec, plan.module_for("cuda"), arrays, plan.options, plan.values,
-                         cuda=cuda, states=views)
+                         cuda=cuda, states=views, **launch)
 
 
 def cohorts(params: list, states: list[dict], host_names: list[str]) -> dict:
