@@ -22,6 +22,7 @@ torch.optim keeps ``step`` (so that reading them never waits for the GPU).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import torch
 
@@ -93,11 +94,7 @@ class Launchers:
             if len(self._cache) >= MAX_LAUNCHERS:
                 self._cache.clear()
             names = [state_names.get(s, s) for s in plan.module.STATES]
-            if adapter is None:
-                view = tensors.flat
-            else:
-                def view(t):
-                    return devices.array(adapter, t)
+            view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
             arrays = [view(p) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
             if adapter is None:
