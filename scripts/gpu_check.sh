@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU (CI never has one): the CUDA tests on real
-# kernels, then `optgen bench --device cuda` (Adam and LAMB at 2^26 parameters and on GPT-2
+# kernels, optgen.torch's trainings on torch CUDA tensors (tests/test_torch_cuda.py: Adam,
+# AdamW, SGD momentum, NAdam, LAMB against torch.optim on the same GPU, a checkpoint round
+# trip, a side stream, states in torch's CUDA memory), then `optgen bench --device cuda` (Adam and LAMB at 2^26 parameters and on GPT-2
 # small, against torch's fused CUDA Adam and a copy kernel moving the same bytes). One report
 # file; under 8 minutes on an H200. Its figures go into docs/performance.md, with the device.
 #
@@ -49,13 +51,16 @@ except ImportError:
 fi
 
 section "CUDA tests on the real device (tests/cuda_sim without the simulator, tests/test_cuda.py)"
-run 300 "$PY" -m pytest -q -p no:cacheprovider -n 4 tests/cuda_sim tests/test_cuda.py
+run 200 "$PY" -m pytest -q -p no:cacheprovider -n 4 tests/cuda_sim tests/test_cuda.py
+
+section "optgen.torch on torch CUDA tensors (tests/test_torch_cuda.py; skipped: torch sees no GPU)"
+run 80 "$PY" -m pytest -q -p no:cacheprovider -p no:xdist -rs tests/test_torch_cuda.py
 
 section "optgen bench --device cuda: Adam and LAMB, one tensor of 2^26"
-run 120 "$PY" -m optgen bench adam lamb --device cuda --size '2**26' -q --json "${REPORT%.txt}-2e26.json"
+run 90 "$PY" -m optgen bench adam lamb --device cuda --size '2**26' -q --json "${REPORT%.txt}-2e26.json"
 
 section "optgen bench --device cuda: Adam and LAMB, GPT-2 small (148 tensors)"
-run 120 "$PY" -m optgen bench adam lamb --device cuda --model gpt2-small -q --json "${REPORT%.txt}-gpt2.json"
+run 90 "$PY" -m optgen bench adam lamb --device cuda --model gpt2-small -q --json "${REPORT%.txt}-gpt2.json"
 
 section "done: exit status $status"
 exit $status

@@ -154,5 +154,5 @@ def test_state_dict_with_a_state_this_optimizer_does_not_keep():
 
 def test_other_devices_refused_clearly():
     p = torch.zeros(2, device="meta", requires_grad=True)
-    with pytest.raises(TypeError, match="is on device meta; optgen.torch runs on CPU tensors"):
+    with pytest.raises(TypeError, match="is on device meta; optgen.torch runs on CPU and CUDA tensors"):
         ot.Adam([p])

@@ -5,7 +5,8 @@ gradients given to ``step``) are device arrays: numba device arrays, or any
 object with ``__cuda_array_interface__`` (PyTorch CUDA tensors, CuPy arrays).
 They are never copied: the kernels read and write them in place through tables
 of their device addresses (see :mod:`optgen.compiler.cuda` for why). The
-states live on the device, in one buffer per state per dtype. Per step, what
+states live on the device, in one buffer per state per dtype, or in the caller's own
+device arrays (``states=``: optgen.torch's torch-allocated tensors). Per step, what
 crosses from the host is the host stage's scalars (kernel arguments, by value)
 and, only when the gradient objects differ from the previous step's, a new table
 of gradient addresses (8 bytes per tensor).
@@ -14,7 +15,8 @@ Nothing here imports numba-cuda until an optimizer is created, so that the rest
 of optgen works without it; :func:`cuda_support` says what is missing.
 
 Streams: kernels run on ``stream`` (``step(grads, stream=...)``, a numba stream;
-default: the default stream, which is also PyTorch's unless you set one). Work
+default: the default stream, which is also PyTorch's unless you set one; optgen.torch
+passes torch's current stream). Work
 that produced the gradients on another stream must be ordered before the step
 by the caller, as for any CUDA kernel. Steps are asynchronous;
 :meth:`CUDAOptimizer.synchronize` waits for them (for timing, call it before
@@ -23,7 +25,6 @@ reading the clock).
 from __future__ import annotations
 
 import importlib.util
-import math
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ from .. import abi
 from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
-from .checks import check_dtype
+from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
@@ -94,70 +95,13 @@ def require_cuda(where: str):
     return cuda
 
 
-# -- device arrays, without copies -----------------------------------------------------
-
-class DeviceTensor:
-    """What the kernels need of a device array: address, shape, dtype."""
-
-    __slots__ = ("obj", "address", "shape", "dtype", "size")
-
-    def __init__(self, obj, address: int, shape: tuple, dtype: np.dtype):
-        self.obj, self.address, self.shape, self.dtype = obj, int(address), shape, dtype
-        self.size = math.prod(shape)
-
-
-def _interface(obj, simulator: bool):
-    cai = getattr(obj, "__cuda_array_interface__", None)
-    if cai is not None:
-        return cai
-    if simulator:  # the simulator's device arrays wrap a host numpy array, its "device memory"
-        ary = getattr(obj, "_ary", None)
-        if isinstance(ary, np.ndarray):
-            return ary.__array_interface__
-    return None
-
-
-def _c_contiguous(shape, strides, itemsize) -> bool:
-    if strides is None or math.prod(shape) == 0:
-        return True
-    expected = itemsize
-    for n, s in zip(reversed(shape), reversed(strides)):
-        if n != 1 and s != expected:
-            return False
-        expected *= n
-    return True
-
-
-def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -> DeviceTensor:
-    """Check one array and read its device address; raise a clear error otherwise."""
-    cai = _interface(obj, simulator)
-    if cai is None:
-        if isinstance(obj, np.ndarray):
-            raise TypeError(f"{where}: {name} is a numpy array in host memory; device='cuda' updates "
-                            "device arrays in place: pass numba device arrays (numba.cuda.to_device), "
-                            "PyTorch CUDA tensors or CuPy arrays (or use device='cpu' for numpy arrays)")
-        raise TypeError(f"{where}: {name} is {type(obj).__name__}, which has no __cuda_array_interface__; "
-                        "pass numba device arrays, PyTorch CUDA tensors or CuPy arrays")
-    shape = tuple(int(n) for n in cai["shape"])
-    dtype = np.dtype(cai["typestr"])
-    check_dtype(dtype, name, where)
-    if cai.get("mask") is not None:
-        raise ValueError(f"{where}: {name} is a masked array; not supported")
-    if not _c_contiguous(shape, cai.get("strides"), dtype.itemsize):
-        raise ValueError(f"{where}: {name} is not C-contiguous; it is read in place, so pass a "
-                         "contiguous array (a contiguous copy of a parameter would not be updated)")
-    address, readonly = cai["data"]
-    if writable and readonly:
-        raise ValueError(f"{where}: {name} is read-only")
-    return DeviceTensor(obj, address or 0, shape, dtype)
-
-
 # -- the optimizer ------------------------------------------------------------------------
 
 class _Group:
     """The tensors of one dtype: chunk table, address tables, states, per-tensor tables."""
 
-    def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator):
+    def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator,
+                 states=None):
         self.dtype = np.dtype(dtype)
         self.indices = indices
         self.sizes = [params[i].size for i in indices]
@@ -180,12 +124,17 @@ class _Group:
         self.chunk_start = to_dev(np.array(start + pad, dtype=np.int64))
         self.chunk_stop = to_dev(np.array(stop + pad, dtype=np.int64))
         self.chunk_first = to_dev(np.array(first, dtype=np.int64))
-        self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
         self.tables = {"w": to_dev(np.array([params[i].address for i in indices], dtype=np.uint64))}
-        for s, buf in self.states.items():
-            base = int(_interface(buf, simulator)["data"][0])
-            addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
-            self.tables[s] = to_dev(addrs.astype(np.uint64))
+        if states is not None:  # the caller's arrays (optgen.torch: torch's tensors), one per tensor
+            self.states = None
+            for s in state_names:
+                self.tables[s] = to_dev(np.array([states[i][s].address for i in indices], dtype=np.uint64))
+        else:  # one buffer per state, the group's tensors one after another
+            self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
+            for s, buf in self.states.items():
+                base = int(_interface(buf, simulator)["data"][0])
+                addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
+                self.tables[s] = to_dev(addrs.astype(np.uint64))
         self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), np.float64)
         self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
         self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
@@ -236,7 +185,12 @@ class CUDAOptimizer(CompiledOptimizer):
     device = "cuda"
 
     def __init__(self, spec: Spec, module, params: Sequence, options: dict, values: dict,
-                 cuda=None, **launch):
+                 cuda=None, states: Sequence[dict] | None = None, **launch):
+        """``states``: optional per-parameter ``{state name: device array}`` the kernels update in
+        place instead of buffers of their own (C-contiguous, each of its parameter's size and
+        dtype; optgen.torch passes torch's CUDA tensors, so that torch allocates, saves and
+        moves them). Such an optimizer's states are the caller's to save: its own
+        ``state_dict`` refuses."""
         import numba
         where = f"optgen.create({spec.name!r}, device='cuda')"
         super().__init__(spec, module, options, values, where)
@@ -250,10 +204,29 @@ class CUDAOptimizer(CompiledOptimizer):
                          for i, p in enumerate(self.params)]
         placement = self._place([p.shape for p in self._tensors], [p.dtype for p in self._tensors],
                                 _device_ranges(self._tensors))
+        self._caller_states = None if states is None else self._check_states(states)
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
-                              module.N_COLUMNS, self.launch, self.simulator)
+                              module.N_COLUMNS, self.launch, self.simulator, self._caller_states)
                        for dt, idx in placement]
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
+
+    def _check_states(self, states: Sequence[dict]) -> list[dict]:
+        states = list(states)
+        if len(states) != len(self._tensors):
+            raise ValueError(f"{self._where}: got {len(states)} state dicts for {len(self._tensors)} parameters")
+        out = []
+        for i, (st, p) in enumerate(zip(states, self._tensors)):
+            row = {}
+            for s in self.states:
+                if not isinstance(st, dict) or s not in st:
+                    raise ValueError(f"{self._where}: states[{i}] lacks {s!r}")
+                d = device_tensor(st[s], f"states[{i}][{s!r}]", self._where, self.simulator, True)
+                if d.size != p.size or d.dtype != p.dtype:
+                    raise ValueError(f"{self._where}: states[{i}][{s!r}] must be a {p.dtype} array of "
+                                     f"{p.size} elements, not {d.dtype} of {d.size}")
+                row[s] = d
+            out.append(row)
+        return out
 
     # -- the step --
     def _check_grads(self, grads) -> list[DeviceTensor]:
@@ -293,16 +266,18 @@ class CUDAOptimizer(CompiledOptimizer):
                             *[np.float64(host[h]) for h in f.host_args]]
                     f.kernels[gr.dtype.name][gr.finish_grid, FINISH_BLOCK, stream](
                         *args, *([totals] if totals is not None else []))
-        self._finish_step(t, {**self._device_host_states(variant, live, host), **host})
+        self._finish_step(t, {**self._device_host_states(variant, live, host, stream), **host})
 
-    def _device_host_states(self, variant: abi.Variant, live: list, host: dict) -> dict:
+    def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a
         finishing kernel on the device, the same for every tensor; read back from the first tensor's
         row (a copy to the host, so such a spec's step waits for its kernels)."""
         wanted = [new for new in self.module.HOST_STATES.values() if new not in host]
         if not wanted or not live:
             return {}
-        row = live[0].values[0].copy_to_host()
+        row = live[0].values[0].copy_to_host(stream=stream)  # in order after the finishing kernel
+        if not isinstance(stream, int):  # a stream object, not the default stream (0)
+            stream.synchronize()
         return {new: float(row[variant.columns.index(new)]) for new in wanted}
 
     def _run_pass(self, gr: _Group, p: abi.Pass, host: dict, stream) -> None:
@@ -352,6 +327,9 @@ class CUDAOptimizer(CompiledOptimizer):
 
     # -- checkpoints (host numpy arrays) --
     def _state_view(self, gr: _Group, k: int, s: str):
+        if gr.states is None:
+            raise ValueError(f"{self._where}: the states are the caller's arrays (states=...): save and "
+                             "load those (optgen.torch: the optimizer's own state_dict)")
         lo, hi = int(gr.offsets[k]), int(gr.offsets[k + 1])
         return gr.states[s][lo:hi]
 

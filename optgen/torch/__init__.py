@@ -1,4 +1,4 @@
-"""optgen.torch: every optgen optimizer as a drop-in ``torch.optim.Optimizer`` (CPU tensors).
+"""optgen.torch: every optgen optimizer as a drop-in ``torch.optim.Optimizer`` (CPU and CUDA tensors).
 
     import optgen.torch
     opt = optgen.torch.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)

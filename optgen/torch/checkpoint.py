@@ -8,7 +8,8 @@ their domains, every state the group's kernels need present with its
 parameter's shape, no state this optimizer does not know) and converts it:
 state tensors are copied (torch's own load would alias the tensors of the dict
 it is given, so that training would rewrite the checkpoint) and laid out as
-their parameters, steps become torch's scalar step tensors, host states
+their parameters, on their parameters' devices (a CUDA parameter's states are
+CUDA tensors, wherever the checkpoint's were), steps become torch's scalar step tensors, host states
 (NAdam's ``mu_product``) stay float64.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import copy
 
 import torch
 
-from . import launch, tensors
+from . import devices, launch
 
 
 def step_dtype():
@@ -80,12 +81,12 @@ def _convert_state(opt, plan, p: torch.Tensor, saved: dict, where: str) -> dict:
         if value is None:
             if name not in form.optional_states:
                 _fail(opt, f"{where} lacks state {name!r} (of parameter shape {tuple(p.shape)})")
-            out[name] = tensors.zeros_like(p)
+            out[name] = devices.zeros_like(p)
             continue
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(p.shape):
             shape = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
             _fail(opt, f"{where}[{name!r}] has shape {shape}; its parameter has {tuple(p.shape)}")
-        out[name] = tensors.zeros_like(p).copy_(value)
+        out[name] = devices.zeros_like(p).copy_(value)
     for name in sorted(hosts):
         if name not in saved:
             _fail(opt, f"{where} lacks state {name!r}")

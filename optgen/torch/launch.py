@@ -8,7 +8,14 @@ momentum factors, which torch also keeps per parameter); each cohort is one
 optgen CPU optimizer run at that cohort's step: one kernel launch per pass per
 dtype. Usually every parameter has a gradient and there is one cohort.
 
-The CPU optimizer of a cohort (its chunk table and address tables) is built once
+The parameters of a group are also split by device (:mod:`optgen.torch.devices`):
+CPU tensors run the CPU kernels; CUDA tensors run the CUDA kernels
+(``optgen/runtime/cuda.py``) on torch's current stream, one cohort of one device
+at a time, reached through ``__cuda_array_interface__``; their step counts and
+host states stay on the CPU, as torch.optim keeps ``step`` (so that reading them
+never waits for the GPU).
+
+The optimizer of a cohort (its chunk table and address tables) is built once
 and reused while the same parameters and state tensors, at the same addresses,
 form that cohort; the state tensors it reaches are torch's own, in
 ``optimizer.state``. The step counts stay torch's per-parameter scalar tensors
@@ -23,6 +30,7 @@ were most of the step (docs/torch.md, "Through optgen bench").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 
 import numpy as np
@@ -31,7 +39,7 @@ import torch
 from ..compiler.driver import load_module
 from ..runtime import hypers as hyper_values
 from ..runtime.cpu import CPUOptimizer
-from . import tensors
+from . import devices, tensors
 
 MAX_LAUNCHERS = 16  # per optimizer: cohorts are few; a stale one is dropped, rebuilt if it comes back
 
@@ -42,7 +50,15 @@ class Plan:
     spec: object
     options: dict
     values: dict
-    module: object
+    module: object  # the CPU module; its STATES, HOST_STATES and VARIANTS are the CUDA module's too
+    cuda_module: object = None  # loaded with the first CUDA tensor
+
+    def module_for(self, target: str) -> object:
+        if target == "cpu":
+            return self.module
+        if self.cuda_module is None:
+            self.cuda_module = load_module(self.spec, self.options, "cuda")
+        return self.cuda_module
 
 
 def group_key(group: dict, form) -> tuple:
@@ -71,7 +87,7 @@ def make_plan(form, group: dict, where: str) -> Plan:
 
 
 class Launchers:
-    """CPU optimizers per cohort, keyed by the module and the addresses the launcher reaches.
+    """CPU or CUDA optimizers per cohort, keyed by module, device and the addresses the launcher reaches.
 
     The key holds each parameter's identity and address and every state tensor's address:
     a launcher reaches its arrays through tables of addresses, so a state tensor replaced by
@@ -84,18 +100,32 @@ class Launchers:
     def clear(self) -> None:
         self._cache.clear()
 
-    def get(self, plan: Plan, params: list, states: list[dict], state_names: dict) -> CPUOptimizer:
+    def get(self, plan: Plan, params: list, states: list[dict], state_names: dict, place: tuple):
+        """The cohort's optimizer; ``place``: ``(adapter, device)`` (:func:`devices.placement`)."""
+        adapter, device = place
         names = [state_names.get(s, s) for s in plan.module.STATES]
-        key = (id(plan.module), tuple(id(p) for p in params), tuple(addresses(params, states, names)))
+        key = (id(plan.module), device, tuple(id(p) for p in params), tuple(addresses(params, states, names)))
         opt = self._cache.get(key)
         if opt is None:
             if len(self._cache) >= MAX_LAUNCHERS:
                 self._cache.clear()
-            arrays = [tensors.flat(p) for p in params]
-            views = [{s: tensors.flat(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
-            opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
+            view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
+            arrays = [view(p) for p in params]
+            views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
+            if adapter is None:
+                opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
+            else:
+                with adapter.activate(device):  # its tables on the parameters' device
+                    opt = _cuda_optimizer(plan, arrays, views, adapter.launch)
             self._cache[key] = opt
         return opt
+
+
+def _cuda_optimizer(plan: Plan, arrays: list, views: list, launch: dict):
+    from ..runtime.cuda import CUDAOptimizer, require_cuda
+    cuda = require_cuda(f"optgen.torch ({plan.spec.name}) on CUDA tensors")  # numba-cuda, a GPU
+    return CUDAOptimizer(plan.spec, plan.module_for("cuda"), arrays, plan.options, plan.values,
+                         cuda=cuda, states=views, **launch)
 
 
 def addresses(params: list, states: list[dict], names: list[str]):
@@ -108,28 +138,29 @@ def addresses(params: list, states: list[dict], names: list[str]):
 
 @dataclasses.dataclass
 class Cohort:
-    """Parameters at one step count (and host states), with numpy views of those counts.
+    """Parameters at one step count (and host states) on one device, with numpy views of those counts.
 
     ``steps[i]`` and ``hosts[h][i]`` are 0-d numpy views of member i's torch tensors
     ``state["step"]`` and ``state[host name]``: read and advanced in place, the tensors
     stay torch's (the state_dict is torch's format) without a torch call per step."""
     step: int
     host: tuple
+    place: tuple  # (adapter, device): devices.placement
     params: list
     steps: list
     hosts: list
 
 
 def cohorts(params: list, states: list[dict], host_names: list[str]) -> list[Cohort]:
-    """Parameters grouped by (step, host states): each group is one launch."""
+    """Parameters grouped by (step, host states, place): each group is one launch."""
     steps = [st["step"].numpy() for st in states]
     hosts = [[st[h].numpy() for st in states] for h in host_names]
     out: dict = {}
     for i, p in enumerate(params):
-        key = (int(steps[i]), tuple(float(h[i]) for h in hosts))
+        key = (int(steps[i]), tuple(float(h[i]) for h in hosts), devices.placement(p))
         c = out.get(key)
         if c is None:
-            c = out[key] = Cohort(key[0], key[1], [], [], [[] for _ in host_names])
+            c = out[key] = Cohort(*key, [], [], [[] for _ in host_names])
         c.params.append(p)
         c.steps.append(steps[i])
         for views, h in zip(c.hosts, hosts):
@@ -137,7 +168,7 @@ def cohorts(params: list, states: list[dict], host_names: list[str]) -> list[Coh
     return list(out.values())
 
 
-def run_cohort(launcher: CPUOptimizer, plan: Plan, cohort: Cohort) -> None:
+def run_cohort(launcher, plan: Plan, cohort: Cohort) -> None:
     """One step of one cohort at its own step count; its steps and host states advance.
 
     The launcher knows the host states by the spec's names (``plan.module.HOST_STATES``);
@@ -146,8 +177,13 @@ def run_cohort(launcher: CPUOptimizer, plan: Plan, cohort: Cohort) -> None:
     launcher.values = plan.values
     launcher.t = cohort.step
     launcher.host_states = dict(zip(spec_names, cohort.host))
-    grads, _copies = tensors.grad_addresses(cohort.params)  # _copies: alive through the step
-    launcher.step_addresses(grads)
+    grads = tensors.grads_as_params(cohort.params)  # copies among them: alive through the step
+    adapter, device = cohort.place
+    if adapter is None:
+        launcher.step_addresses([g.data_ptr() for g in grads])
+    else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
+        with adapter.activate(device):
+            launcher.step([devices.array(adapter, g) for g in grads], stream=adapter.stream(device))
     after = cohort.step + 1
     for v in cohort.steps:
         v[()] = after
@@ -169,7 +205,7 @@ class Steady:
     the cohort's (a user may have written them). :meth:`check` compares these, a few
     attribute reads per tensor, and the step goes straight to the launch (:func:`run_cohort`)."""
 
-    def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher: CPUOptimizer | None,
+    def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher,
                  state: dict, names: list[str]):
         self.keys = tuple(form.defaults)
         self.values = tuple(map(group.get, self.keys))

@@ -5,9 +5,11 @@ Everything torch's base class does is inherited (``param_groups``, ``state``,
 this class's own (the same hooks; the profiler's range only under a profiler);
 the step reads each group's entries
 afresh, so schedulers that rewrite ``lr``, ``momentum`` or ``betas`` in the
-groups work unchanged. The kernels are optgen's CPU kernels, reaching the
+groups work unchanged. The kernels are optgen's CPU kernels for CPU tensors and
+its CUDA kernels for CUDA tensors (on torch's current stream), reaching the
 parameters, gradients and torch-owned state tensors in place (see
-:mod:`optgen.torch.launch` for how per-parameter step counts are kept).
+:mod:`optgen.torch.launch` for how per-parameter step counts are kept, and
+:mod:`optgen.torch.devices` for what is asked of torch's CUDA side).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from torch.optim import optimizer as torch_optimizer
 
 from .. import abi
 
-from . import checkpoint, forms, launch, tensors
+from . import checkpoint, devices, forms, launch, tensors
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -69,7 +71,9 @@ class Optimizer(torch.optim.Optimizer):
 
         Parameters whose ``.grad`` is None are skipped (their state does not advance).
         Every group is checked before any parameter is updated. No autograd mode is set: the
-        kernels write numpy views of detached tensors, and the state tensors never require grad.
+        kernels write the memory of detached tensors, and the state tensors never require grad.
+        On CUDA tensors the step is asynchronous, as torch's own: its kernels are queued on
+        torch's current stream.
 
         This is torch's step wrapper too (``step.hooked`` keeps torch.optim.Optimizer from
         wrapping it again): the global and per-optimizer step pre- and post-hooks run as in
@@ -184,6 +188,11 @@ class Optimizer(torch.optim.Optimizer):
             states.append(self._ensure_states(p, plan))
         cohorts = launch.cohorts(params, states, host_names)
         if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
+            places = {str(c.place[1]) for c in cohorts}
+            if len(places) > 1:
+                raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but "
+                                 f"the parameters are on devices {sorted(places)}, and each device is its own "
+                                 "launch, so the sum would run over each device alone; put them on one device")
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
                              f"parameters with gradients are at different step counts "
                              f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
@@ -191,7 +200,7 @@ class Optimizer(torch.optim.Optimizer):
         launcher = None
         for cohort in cohorts:
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
-                                           self._form.state_names)
+                                           self._form.state_names, cohort.place)
             launch.run_cohort(launcher, plan, cohort)
         if len(cohorts) > 1:
             return None
@@ -213,7 +222,7 @@ class Optimizer(torch.optim.Optimizer):
         for s in plan.module.STATES:
             name = self._form.torch_name(s)
             if name not in st or st[name] is None:
-                st[name] = tensors.zeros_like(p)
+                st[name] = devices.zeros_like(p)
         for h in plan.module.HOST_STATES:
             name = self._form.torch_name(h)
             if name not in st:

@@ -26,13 +26,8 @@ def check_param(p, where: str) -> None:
                         "by optgen.torch (supported: torch.float32, torch.float64)")
     if p.dtype not in SUPPORTED:
         raise TypeError(f"{where} has dtype {p.dtype}; supported: torch.float32, torch.float64")
-    if p.device.type == "cuda":
-        raise NotImplementedError(
-            f"{where} is a CUDA tensor: optgen.torch runs on CPU tensors only so far. On a GPU, "
-            "optgen.create(spec, [p.detach() for p in params], device='cuda') updates CUDA tensors "
-            "in place through __cuda_array_interface__ (without param groups, schedulers or torch checkpoints)")
-    if p.device.type != "cpu":
-        raise TypeError(f"{where} is on device {p.device}; optgen.torch runs on CPU tensors")
+    if p.device.type not in ("cpu", "cuda"):
+        raise TypeError(f"{where} is on device {p.device}; optgen.torch runs on CPU and CUDA tensors")
     if p.is_sparse or p.layout != torch.strided:
         raise TypeError(f"{where} has layout {p.layout}; optgen.torch needs dense (strided) tensors")
     if not is_dense(p):
@@ -56,12 +51,17 @@ def same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and all(n == 1 or sa == sb for n, sa, sb in zip(a.shape, a.stride(), b.stride()))
 
 
-def flat(t: torch.Tensor) -> np.ndarray:
-    """A 1-D numpy view of a dense tensor's memory (the storage is shared, never copied)."""
+def flat_view(t: torch.Tensor) -> torch.Tensor:
+    """A 1-D view of a dense tensor's memory, on its device (the storage is shared, never copied)."""
     t = t.detach()
     if t.is_contiguous():
-        return t.view(-1).numpy()
-    return t.as_strided((t.numel(),), (1,)).numpy()
+        return t.view(-1)
+    return t.as_strided((t.numel(),), (1,))
+
+
+def flat(t: torch.Tensor) -> np.ndarray:
+    """A 1-D numpy view of a dense CPU tensor's memory (the storage is shared, never copied)."""
+    return flat_view(t).numpy()
 
 
 def check_grad(p: torch.Tensor, g, where: str) -> None:
@@ -73,18 +73,17 @@ def check_grad(p: torch.Tensor, g, where: str) -> None:
                         f"match its parameter ({p.dtype}, {p.device}, shape {tuple(p.shape)})")
 
 
-def grad_addresses(params: list) -> tuple[list[int], list]:
-    """``(addresses, copies)``: the base address of each parameter's gradient (checked by
-    ``check_grad``) laid out as the parameter's flat elements, and the copies made of those
-    laid out otherwise, which the caller keeps alive until the kernels have read them."""
-    addresses, copies = [], []
+def grads_as_params(params: list) -> list[torch.Tensor]:
+    """Each parameter's gradient (checked by ``check_grad``) laid out as the parameter's flat
+    elements: the gradient itself, or a copy of one laid out otherwise (on its device, in torch's
+    stream order), which the caller keeps alive until the kernels have read it."""
+    out = []
     for p in params:
         g = p.grad
         if not ((p.is_contiguous() and g.is_contiguous()) or (same_layout(p, g) and is_dense(g))):
             g = torch.empty_like(p).copy_(g)
-            copies.append(g)
-        addresses.append(g.data_ptr())
-    return addresses, copies
+        out.append(g)
+    return out
 
 
 def zeros_like(p: torch.Tensor) -> torch.Tensor:

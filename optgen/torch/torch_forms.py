@@ -64,8 +64,8 @@ def rmsprop() -> Form:
 
 def _adagrad_sum(p, state, group) -> None:
     """torch.optim.Adagrad makes ``sum`` (filled with initial_accumulator_value) at construction."""
-    from . import tensors
-    state["sum"] = tensors.zeros_like(p).fill_(float(group["initial_accumulator_value"]))
+    from . import devices
+    state["sum"] = devices.zeros_like(p).fill_(float(group["initial_accumulator_value"]))
 
 
 def adagrad() -> Form:
