@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 import warnings
 
+import numba.core.config
 import numpy as np
 import pytest
 
@@ -179,6 +180,8 @@ def test_a_broken_cached_module_is_rebuilt(tmp_path, cache, damage, one_thread):
 
 
 def test_a_corrupted_numba_cache_file_is_deleted_and_recompiled(tmp_path, cache, monkeypatch, one_thread):
+    # Numba writes next to the module unless $NUMBA_CACHE_DIR is set: keep this test's files there
+    monkeypatch.setattr(numba.core.config, "CACHE_DIR", "")
     module_file = _module_file(tmp_path)
     cached = glob.glob(os.path.join(os.path.dirname(module_file), "__pycache__", "plain.*.nb[ic]"))
     assert cached, "Numba wrote no cache files"
