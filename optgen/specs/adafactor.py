@@ -30,7 +30,7 @@ beta2_decay = hyper("beta2_decay", -0.8, latex=r"\hat\beta_2", domain="(-inf, 0]
 eps1 = hyper("eps1", 1.1920928955078125e-07, latex=r"\epsilon_1", domain="positive",
              doc="floor of the second moment (squared) and of its row mean; torch: the dtype's machine epsilon")
 eps2 = hyper("eps2", 1e-3, latex=r"\epsilon_2", domain="positive", doc="floor of rms(w) in the step size")
-d = hyper("d", 1.0, latex="d", domain="positive", doc="clipping threshold of rms(u)")
+d = hyper("d", 1.0, latex="d", domain="[1, inf)", doc="clipping threshold of rms(u) (torch: at least 1)")
 weight_decay = hyper("weight_decay", 0.0, latex=r"\lambda", domain="nonnegative", doc="decoupled weight decay")
 maximize = option("maximize", False, doc="ascend the objective (g is negated)")
 is_factored = factored("factored", min_dim_size_to_factor=1,
