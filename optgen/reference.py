@@ -116,17 +116,19 @@ class ReferenceOptimizer:
         self.options, self.values = hyper_values.resolve(spec, given)
         self.spec = spec.resolve(**self.options)
         self._where = where
-        by_options: dict = {}  # the spec resolved with each tensor's per-tensor options, compiled once each
+        by_options: dict = {}  # the spec resolved with each tensor's per-tensor options
+        compiled: dict = {}    # and its equations, compiled once each
         self._equations = []   # per tensor: its equations
         for p in self.params:
             shaped = options_for_shape(spec, p.shape)
             key = tuple(sorted(shaped.items()))
             if key not in by_options:
-                resolved = spec.resolve(**{**self.options, **shaped})
-                check_axes(resolved, p.shape, where)
-                # an identity (a state the branch leaves alone) is no equation: its state is not the tensor's
-                by_options[key] = [_Equation(lhs, rhs) if rhs != lhs else None for lhs, rhs in resolved.equations]
-            self._equations.append(by_options[key])
+                by_options[key] = spec.resolve(**{**self.options, **shaped})
+            resolved = by_options[key]
+            check_axes(resolved, p.shape, where)
+            if key not in compiled:  # an identity (a state the branch leaves alone) is no equation
+                compiled[key] = [_Equation(lhs, rhs) if rhs != lhs else None for lhs, rhs in resolved.equations]
+            self._equations.append(compiled[key])
         self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
         self._shapes = {s.name: s.shape for s in self.spec.states}
         self.t = 0
