@@ -46,8 +46,10 @@ class Build:
     path: Path = None
 
 
-def option_combinations(spec: Spec) -> list[dict]:
-    names = list(spec.options)
+def option_combinations(spec: Spec, settable: bool = False) -> list[dict]:
+    """Every combination of the spec's options (each is a module); ``settable``: only of those a
+    caller may give, not the per-tensor ones the runtime sets from each tensor's shape."""
+    names = [o for o in spec.options if not (settable and spec.declarations[o].factor_min_dim is not None)]
     return [dict(zip(names, vals)) for vals in itertools.product((False, True), repeat=len(names))]
 
 
