@@ -71,8 +71,7 @@ class AxisMean(sympy.Function):
     shape = ""    # "row" or "col"
 
     def _latex(self, printer):
-        return r"\operatorname{%s}\left(%s\right)" % (type(self).__name__.replace("Mean", "_mean").lower(),
-                                                           printer._print(self.args[0]))
+        return r"\operatorname{%s\_mean}\left(%s\right)" % (self.shape, printer._print(self.args[0]))
 
 
 class RowMean(AxisMean):
