@@ -15,7 +15,11 @@ CPU (``numba.njit``)   ``chunk_tensor, chunk_start, chunk_stop, sizes``, one
                        :attr:`Pass.host_args` as scalars of the kernel's dtype,
                        one 1-D array of the kernel's dtype per
                        :attr:`Pass.tensor_args` (a value per tensor), and the
-                       float64 ``partials[chunk, reduction]``.
+                       float64 ``partials[chunk, reduction]``; a pass that
+                       :attr:`Pass.uses_axes` also takes, before the partials,
+                       one float64 array per :attr:`Pass.axis_args` and the
+                       uint64 ``axes`` table, and after them the float64
+                       ``axis_sums[axis reduction, row or column]``.
 CUDA (``cuda.jit``)    ``chunk_tensor, chunk_start, chunk_stop``, the address
                        tables, the host scalars, then the per-tensor table
                        ``[tensor, column]`` if the pass reads per-tensor values
@@ -76,6 +80,21 @@ class Pass:
     kernels: Mapping[str, Callable] = dataclasses.field(default_factory=dict)  # dtype -> kernel
     signatures: Mapping[str, str] = dataclasses.field(default_factory=dict)    # CUDA: dtype -> signature
     finish: Finish | None = None  # CUDA: the finishing kernel after a reducing pass
+    #: CPU, a pass that reads or makes values per row or column (docs/axis-reductions.md): the
+    #: row / column values it reads (float64, one array over the group's rows or columns each),
+    #: the means over an axis it accumulates (``row_mean``, ``col_mean``), and the kind ("row" /
+    #: "col") of each of both
+    axis_args: tuple[str, ...] = ()
+    axis_reductions: tuple[str, ...] = ()
+    axis_kinds: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def uses_axes(self) -> bool:
+        """Whether the kernel takes the axis arguments: it runs over whole matrices (one chunk
+        each, so that no two threads add to one row's or column's sum) and takes, after the
+        per-tensor values, its axis values, the ``axes[tensor, (rows, cols, first row, first
+        column)]`` table (uint64) and, after the partials, ``axis_sums[reduction, row or column]``."""
+        return bool(self.axis_args or self.axis_reductions)
 
     @property
     def arrays(self) -> tuple[str, ...]:

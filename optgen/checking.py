@@ -78,7 +78,7 @@ def cases(target) -> list[Case]:
     from .registry import find_specs, spec_target
     out = []
     for spec in find_specs([target] if isinstance(target, str) else target):
-        for options in option_combinations(spec):
+        for options in option_combinations(spec, settable=True):
             for dtype in DTYPES:
                 out.append(Case(spec_target(spec), spec.name, tuple(options.items()), dtype))
     return out

@@ -126,6 +126,12 @@ class Declaration:
     domain: Domain = REAL
     doc: str = ""
     order: int = 0
+    #: a state's shape: "full" (one value per element), "row" (per row: the last axis reduced, shape
+    #: (..., R, 1)) or "col" (per column: shape (..., 1, C)); see docs/axis-reductions.md
+    shape: str = "full"
+    #: an option the runtime sets per tensor from its shape (``optgen.dsl.factored``): True where the
+    #: tensor has at least two axes and its last two are both at least this long; None: a build-time option
+    factor_min_dim: int | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -162,10 +168,11 @@ _latest: dict = {}   # symbol -> the declaration made last in the process (the f
 
 
 def record(kind: str, name: str, default, *, latex: str | None = None, domain: Domain = REAL,
-           doc: str = "", stacklevel: int = 2):
+           doc: str = "", stacklevel: int = 2, **fields):
     """Record a declaration in the module that makes it (the code ``stacklevel`` frames up: the
-    caller of ``optgen.dsl.hyper``); return its symbol."""
-    decl = Declaration(name, kind, default, latex or name, domain, doc, next(_counter))
+    caller of ``optgen.dsl.hyper``); return its symbol. ``fields``: a state's ``shape``, an
+    option's ``factor_min_dim``."""
+    decl = Declaration(name, kind, default, latex or name, domain, doc, next(_counter), **fields)
     symbol = decl.symbol
     own = sys._getframe(stacklevel).f_globals.setdefault(MODULE_KEY, {})
     for table in (own, _latest):

@@ -38,11 +38,17 @@ def page(spec) -> str:
     inits = [s for s in spec.states if s.init is not None and s.init != 0]
     lines += ["States start at zero" + ("" if not inits else ", except " + ", ".join(
         f"${_latex(s.symbol)}_0 = {_latex(s.init)}$" for s in inits)) + ".", ""]
+    reduced = [s for s in spec.states if s.shape != "full"]  # docs/axis-reductions.md
+    if reduced:
+        lines += ["A tensor of shape (..., R, C) has " + ", ".join(
+            f"${_latex(s.symbol)}$ (`{s.name}`) one per {'row, shape (..., R, 1)' if s.shape == 'row' else 'column, shape (..., 1, C)'}"
+            for s in reduced) + "; a row value read at element (i, j) is its i-th, a column value its j-th.", ""]
     lines += ["## Hyperparameters", "", "| name | symbol | default | domain | meaning |", "|---|---|---|---|---|"]
     for h in spec.declared("hyper"):
         lines.append(f"| `{h.name}` | ${h.latex}$ | {h.default!r} | {h.domain.text} | {h.doc} |")
     for o in spec.declared("option"):
-        lines.append(f"| `{o.name}` | | {o.default!r} | build-time option | {o.doc} |")
+        kind = "build-time option" if o.factor_min_dim is None else "per tensor, from its shape"
+        lines.append(f"| `{o.name}` | | {o.default!r} | {kind} | {o.doc} |")
     lines += ["", "## Compiled form (default options)", ""]
     conds = build.staged.conditions
     if conds:
@@ -56,7 +62,9 @@ def page(spec) -> str:
                 f"${_latex(s)} = {_latex(e)}$" for s, e in v.host) + ".", ""]
         for p in v.passes:
             lines.append(f"- pass {p.index}: loads {', '.join(p.loads) or '-'}; stores {', '.join(p.stores) or '-'}"
-                         f"{'; per-tensor sums' if p.reductions else ''} — {abi.bytes_per_element([p], 4)} bytes per "
+                         f"{'; per-tensor sums' if any(r not in p.axis_kinds for r, _ in p.reductions) else ''}"
+                         f"{'; means over an axis' if any(r in p.axis_kinds for r, _ in p.reductions) else ''}"
+                         f" — {abi.bytes_per_element([p], 4)} bytes per "
                          f"float32 parameter")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

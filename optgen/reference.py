@@ -5,7 +5,11 @@ tensor, with none of the compiler's stages (no staging, no CSE, no templates, no
 Numba). It is slow and obviously right; every generated kernel is tested
 against it. ``tensor_sum`` is ``numpy.sum`` over the tensor; ``global_sum`` is
 ``numpy.sum`` over each tensor, added over the tensors: each equation is evaluated
-for every tensor before the next one is.
+for every tensor before the next one is. ``row_mean`` and ``col_mean`` are
+``numpy.mean`` over the last / second-to-last axis with ``keepdims``, so that numpy's
+broadcasting is the spec's (r[i] at element (i, j)); a state of a reduced shape keeps
+that shape. A per-tensor option (``factored``) is set from each tensor's shape, and
+that tensor's equations are the spec resolved with it.
 """
 from __future__ import annotations
 
@@ -21,9 +25,12 @@ from sympy.printing.numpy import NumPyPrinter
 from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
-from .spec import GlobalSum, Spec, TensorSum
+from .axes import check_axes, options_for_shape, reduced_shape
+from .spec import ColMean, GlobalSum, RowMean, Spec, SpecError, TensorSum
 
-_MODULES = [{"TensorSum": np.sum, "functools": functools,  # the printer reduces Max/Min with functools
+_MODULES = [{"TensorSum": np.sum, "functools": functools,
+             "RowMean": lambda x: np.mean(x, axis=-1, keepdims=True),
+             "ColMean": lambda x: np.mean(x, axis=-2, keepdims=True),  # the printer reduces Max/Min with functools
              "erf": np.vectorize(math.erf, otypes=[np.float64])}, "numpy"]  # numpy has no erf
 #: An array of ones of the tensor's shape: ``tensor_sum(e)`` is evaluated as ``sum(e * ones)``,
 #: so that a summand that does not vary per element (a constant, a hyperparameter) is still
@@ -46,6 +53,12 @@ class _BroadcastingPrinter(NumPyPrinter):
 
     def _print_TensorSum(self, expr):
         return f"TensorSum({self._print(expr.args[0])})"  # numpy.sum, from _MODULES
+
+    def _print_RowMean(self, expr):
+        return f"RowMean({self._print(expr.args[0])})"  # numpy.mean over axis -1, from _MODULES
+
+    def _print_ColMean(self, expr):
+        return f"ColMean({self._print(expr.args[0])})"  # numpy.mean over axis -2, from _MODULES
 
     def _print_erf(self, expr):
         return f"erf({self._print(expr.args[0])})"  # from _MODULES
@@ -70,20 +83,28 @@ class _Equation:
             sym = sympy.Symbol(f"_global_{id(self)}_{len(self.globals)}", real=True)
             self.globals.append((sym, _Equation(sym, gs.args[0])))
             expr = expr.xreplace({gs: sym})
-        expr = expr.replace(TensorSum, lambda summand: TensorSum(summand * ONES))
+        for reduction in (TensorSum, RowMean, ColMean):  # a constant summand still counts every element
+            expr = expr.replace(reduction, lambda summand, r=reduction: r(summand * ONES))
         self.args = sorted(expr.free_symbols, key=lambda s: s.name)
         self.fn = sympy.lambdify(self.args, expr, modules=_MODULES, printer=_BroadcastingPrinter)
 
-    def global_sums(self, envs: list) -> None:
-        """Put the value of each of its global sums into every tensor's environment."""
-        for sym, summand in self.globals:
-            summand.global_sums(envs)
-            total = sum(float(np.sum(summand(env) * env[ONES.name])) for env in envs)
-            for env in envs:
-                env[sym.name] = total
-
     def __call__(self, env: dict):
         return self.fn(*(env[a.name] for a in self.args))
+
+
+def _global_sums(equations: list, envs: list) -> None:
+    """Put the value of each global sum of one equation (``equations[k]``: tensor k's version of
+    it) into every tensor's environment: the sum over the tensors of each one's summand."""
+    counts = {len(eq.globals) for eq in equations}
+    if len(counts) > 1:
+        raise SpecError(f"{equations[0].target}: a global sum sits in a branch of a per-tensor option "
+                        "(factored); it would sum over the tensors of one branch only. Assign it above the branch")
+    for j in range(counts.pop() if counts else 0):
+        summands = [eq.globals[j][1] for eq in equations]
+        _global_sums(summands, envs)
+        total = sum(float(np.sum(summand(env) * env[ONES.name])) for summand, env in zip(summands, envs))
+        for eq, env in zip(equations, envs):
+            env[eq.globals[j][0].name] = total
 
 
 class ReferenceOptimizer:
@@ -95,8 +116,21 @@ class ReferenceOptimizer:
         self.options, self.values = hyper_values.resolve(spec, given)
         self.spec = spec.resolve(**self.options)
         self._where = where
-        self._equations = [_Equation(lhs, rhs) for lhs, rhs in self.spec.equations]
+        by_options: dict = {}  # the spec resolved with each tensor's per-tensor options
+        compiled: dict = {}    # and its equations, compiled once each
+        self._equations = []   # per tensor: its equations
+        for p in self.params:
+            shaped = options_for_shape(spec, p.shape)
+            key = tuple(sorted(shaped.items()))
+            if key not in by_options:
+                by_options[key] = spec.resolve(**{**self.options, **shaped})
+            resolved = by_options[key]
+            check_axes(resolved, p.shape, where)
+            if key not in compiled:  # an identity (a state the branch leaves alone) is no equation
+                compiled[key] = [_Equation(lhs, rhs) if rhs != lhs else None for lhs, rhs in resolved.equations]
+            self._equations.append(compiled[key])
         self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
+        self._shapes = {s.name: s.shape for s in self.spec.states}
         self.t = 0
         self.states: list[dict[str, np.ndarray]] = [{} for _ in self.params]
 
@@ -106,25 +140,41 @@ class ReferenceOptimizer:
         hyper = hyper_values.values_at(self.spec, self.values, t)
         envs = []
         with np.errstate(all="ignore"):  # Piecewise evaluates every branch
-            for p, gr, states in zip(self.params, grads, self.states):
+            for p, gr, states, eqs in zip(self.params, grads, self.states, self._equations):
                 env: dict[str, Any] = dict(hyper)
                 env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
                 env[ONES.name] = np.ones(p.shape)
                 if t == 1 or not states:
                     for name, init in self._inits.items():
-                        states[name] = np.broadcast_to(np.asarray(init(env), np.float64), p.shape).copy()
+                        if not self._uses(eqs, name):
+                            continue
+                        shape = reduced_shape(p.shape, self._shapes[name]) if p.ndim >= 2 else p.shape
+                        states[name] = np.broadcast_to(np.asarray(init(env), np.float64), shape).copy()
                 env.update(states)
                 envs.append(env)
-            for eq in self._equations:  # each equation for every tensor: a global sum sees them all
-                eq.global_sums(envs)
-                for p, env in zip(self.params, envs):
-                    env[eq.target.name] = np.broadcast_to(eq(env), p.shape) if p.ndim else eq(env)
+            for i in range(len(self.spec.equations)):  # each equation for every tensor: a global sum sees them all
+                pairs = [(p, eqs[i], env) for p, eqs, env in zip(self.params, self._equations, envs) if eqs[i]]
+                _global_sums([eq for _, eq, _ in pairs], [env for _, _, env in pairs])
+                for p, eq, env in pairs:
+                    name = eq.target.name
+                    if name != "w" and name not in self._shapes:  # an intermediate keeps numpy's shape
+                        env[name] = eq(env)                      # (a row mean's stays one per row)
+                        continue
+                    shape = reduced_shape(p.shape, self._shapes.get(name, "full")) if p.ndim >= 2 \
+                        else p.shape  # a row or column state keeps its shape; w and the others are the tensor's
+                    env[name] = np.broadcast_to(eq(env), shape) if p.ndim else eq(env)
             for p, states, env in zip(self.params, self.states, envs):
                 for s in self.spec.states:
                     if s.name in env:
                         states[s.name] = np.array(env[s.name], dtype=np.float64)
                 p[...] = env["w"]
         self.t = t
+
+    @staticmethod
+    def _uses(equations: list, name: str) -> bool:
+        """Whether a tensor's equations read or assign state ``name`` (the other branch's are not its states)."""
+        return any(eq is not None and (eq.target.name == name or name in {a.name for a in eq.args})
+                   for eq in equations)
 
     def state_dict(self) -> dict:
         return {"t": self.t, "states": copy.deepcopy(self.states),

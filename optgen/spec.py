@@ -29,7 +29,8 @@ from .declarations import KINDS, Declaration, Domain, SpecError, SpecWarning
 from .symbols import DECLARED, Grad, Hyper, Option, Param, State, Step, g, kind_of, symbol_of, t, w
 
 __all__ = [
-    "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum", "GlobalSum",
+    "Param", "Grad", "Step", "Hyper", "Option", "State", "TensorSum", "GlobalSum", "AxisMean", "RowMean", "ColMean",
+    "AXIS_MEANS",
     "Spec", "SpecError", "SpecWarning", "Domain", "Declaration", "w", "g", "t", "symbol_of",
 ]
 
@@ -53,6 +54,38 @@ class GlobalSum(sympy.Function):
 
     def _latex(self, printer):
         return r"\sum_{\ell, i} \left(%s\right)" % printer._print(self.args[0])
+
+
+class AxisMean(sympy.Function):
+    """Mean of an element expression over one axis of a tensor's last two, broadcast back.
+
+    For a tensor of shape (..., R, C) (leading axes are batch axes), :class:`RowMean` is the mean
+    over the last axis (one value per row, shape (..., R, 1)) and :class:`ColMean` the mean over the
+    second-to-last (one per column, shape (..., 1, C)). Read in an element equation, the value
+    broadcasts: r[i] at element (i, j), c[j]. ``shape`` names the reduced shape, as a state that
+    holds it declares it (``state(..., shape="row")``)."""
+
+    nargs = 1
+    is_real = True
+    axis = 0      # numpy's axis of the reduction (-1 or -2)
+    shape = ""    # "row" or "col"
+
+    def _latex(self, printer):
+        return r"\operatorname{%s\_mean}\left(%s\right)" % (self.shape, printer._print(self.args[0]))
+
+
+class RowMean(AxisMean):
+    """Mean over the last axis: one value per row (Adafactor's row statistics)."""
+    axis, shape = -1, "row"
+
+
+class ColMean(AxisMean):
+    """Mean over the second-to-last axis: one value per column (Adafactor's column statistics)."""
+    axis, shape = -2, "col"
+
+
+#: The axis reductions, by the reduced shape they make.
+AXIS_MEANS = {"row": RowMean, "col": ColMean}
 
 
 # --- the spec ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.matrices import MatrixBase
 
 from .names import TEMPLATE_NAMES, intermediate_clash
-from .spec import GlobalSum, Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step, TensorSum
+from .spec import (AxisMean, GlobalSum, Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step,
+                   TensorSum)
 
 # Transcendental functions beyond exp and log: math.* in kernels on both targets (Numba
 # takes the float32 function for a float32 argument, libdevice's on CUDA), numpy's on the host.
@@ -21,11 +22,11 @@ SUPPORTED = (
     sympy.Add, sympy.Mul, sympy.Pow, sympy.Abs, sympy.Max, sympy.Min, sympy.sign,
     sympy.exp, sympy.log, sympy.Piecewise, sympy.Mod, sympy.floor, sympy.ceiling,
     sympy.core.relational.Relational, sympy.And, sympy.Or, sympy.Not, TensorSum,
-    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum, *ELEMENTWISE,
+    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum, AxisMean, *ELEMENTWISE,
 )
 SUPPORTED_NAMES = ("+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, tanh, sinh, cosh, atan, atan2, erf, "
                    "sin, cos, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm, "
-                   "global_sum, global_norm")
+                   "global_sum, global_norm, row_mean, col_mean")
 
 
 # Generated code refers to these, and its templates name their own variables with a
@@ -110,6 +111,7 @@ def validate(spec: Spec) -> Spec:
                                 "a state, or an intermediate assigned above")
         assigned.add(lhs)
     _warn_constant_states(spec, assigned)
+    _check_axis_shapes(spec)
 
     for s in spec.states:
         if s.init is None:
@@ -125,6 +127,40 @@ def validate(spec: Spec) -> Spec:
     if not any(isinstance(lhs, Param) for lhs, _ in spec.equations):
         raise SpecError(f"{where_file}: spec {spec.name!r} never updates w (no equation `(w, ...)`)")
     return spec
+
+
+def _check_axis_shapes(spec: Spec) -> None:
+    """Axis reductions and the states of reduced shape (docs/axis-reductions.md): a row or column
+    state holds only values of its shape or smaller, starts from a constant, and no reduction over
+    a tensor or every tensor holds an axis reduction (it would sum the same: sum the operand)."""
+    from .axes import COL, FULL, ROW, shape_of
+    from .spec import g, w
+    shapes: dict = {w: FULL, g: FULL}
+    shapes.update({s.symbol: s.shape for s in spec.states})
+    allowed = {ROW: "a constant, a hyperparameter, a per-tensor value, a row state or row_mean(...)",
+               COL: "a constant, a hyperparameter, a per-tensor value, a column state or col_mean(...)"}
+    for s in spec.states:
+        if s.shape != FULL and s.init is not None and s.init.free_symbols & {w, g}:
+            raise SpecError(f"{spec.source or '<spec>'}: the {s.shape} state {s.name!r} of {spec.name!r} starts "
+                            f"from {s.init}, a value per element; a state of shape {s.shape!r} starts from a "
+                            f"constant or a hyperparameter")
+    for i, (lhs, rhs) in enumerate(spec.equations):
+        for total in rhs.atoms(TensorSum, GlobalSum):
+            inner = total.args[0].atoms(AxisMean)
+            if inner:
+                kind = "tensor_sum" if isinstance(total, TensorSum) else "global_sum"
+                raise SpecError(f"{spec.where(i)}: {next(iter(inner))} inside {kind}(...); a sum over the "
+                                f"tensor{'s' if kind == 'global_sum' else ''} of a row or column mean is the sum "
+                                f"of its operand: write {kind} of the operand itself")
+        shape = shape_of(rhs, shapes)
+        if isinstance(lhs, State) and spec.declarations[lhs.name].shape != FULL:
+            want = spec.declarations[lhs.name].shape
+            if shape in (FULL, COL if want == ROW else ROW):
+                raise SpecError(f"{spec.where(i)}: the {want} state {lhs.name!r} is assigned a value of shape "
+                                f"{shape!r}; it holds one value per {want.replace('col', 'column')}: "
+                                f"{allowed[want]}")
+        elif not isinstance(lhs, (Param, State)):
+            shapes[lhs] = shape
 
 
 def _check_targets(spec: Spec) -> None:

@@ -46,7 +46,7 @@ REL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
 def combos():
     out = []
     for name in optgen.names():
-        for options in option_combinations(optgen.load_spec(name)):
+        for options in option_combinations(optgen.load_spec(name), settable=True):
             out.append((name, options))
     return out
 

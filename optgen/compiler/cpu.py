@@ -6,27 +6,54 @@ unsigned indices, which lets LLVM drop the negative-index check and vectorise
 (docs/design.md, "Performance model"). Reductions accumulate per chunk in float64 (a float32
 kernel's summand squares in float64 too, ``KernelPrinter.summand``); the runtime
 adds the chunk partials per tensor.
+
+A pass that reads or makes values per row or column (``row_mean``, ``col_mean``,
+docs/axis-reductions.md) runs over a table of whole matrices, one chunk each, so that
+the float64 row and column sums it adds to are each one thread's; the per-tensor stage
+computes those values over every row (column) of the group at once, a per-tensor value
+read there indexed by each row's tensor.
 """
 from __future__ import annotations
+
+import sympy
 
 from .lower import free_symbols as _free
 from .lower import host_lines, kernels, module_context, pass_context
 from .lower import variant_context as _variant_context
 from .printers import KernelPrinter
 
+#: the per-tensor stage's index from each row (column) of the group to its tensor
+_ROW_TENSOR = {"row": sympy.Symbol("_row_tensor", integer=True), "col": sympy.Symbol("_col_tensor", integer=True)}
+
+
+def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
+    """A per-tensor stage's assignments as the stage computes them: a value per row or column
+    reads a per-tensor value at its row's (column's) tensor; and the extra inputs that needs."""
+    out, extra = [], []
+    for s, e in st:
+        kind = axis_kinds.get(s)
+        tensor_level = [x for x in e.free_symbols if x in per_tensor and x not in axis_kinds]
+        if kind and tensor_level:
+            index = _ROW_TENSOR[kind]
+            e = e.xreplace({x: sympy.IndexedBase(x)[index] for x in tensor_level})
+            extra.append(index.name)
+        out.append((s, e))
+    return out, sorted(set(extra))
+
 TEMPLATE = "cpu_module.py.j2"
 
 
 def variant_context(name: str, index: int, v, conditions) -> dict:
     per_tensor = {s for st in v.tensor_stages for s, _ in st} | {
-        s for p in v.passes for s, _ in p.reductions}
+        s for p in v.passes for s, _ in p.reductions} | {s for s in v.axis_kinds}  # axis states' old values
     tensor_stages = []
     host_needed = set()
     for st in v.tensor_stages:
         defined = {s for s, _ in st}
-        inputs = sorted(s.name for s in _free(st) - defined)
+        pairs, extra = _stage_pairs(st, per_tensor, v.axis_kinds)
+        inputs = sorted(s.name for s in _free(st) - defined) + extra
         host_needed |= _free(st) - per_tensor
-        tensor_stages.append({"inputs": inputs, "lines": host_lines(st),
+        tensor_stages.append({"inputs": inputs, "lines": host_lines(pairs),
                               "outputs": [s.name for s, _ in st]})
     passes = [pass_context(p, kernels(KernelPrinter, name, f"v{index}", p)) for p in v.passes]
     return _variant_context(v, index, conditions, host_needed, tensor_stages=tensor_stages, passes=passes)

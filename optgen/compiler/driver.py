@@ -46,8 +46,10 @@ class Build:
     path: Path = None
 
 
-def option_combinations(spec: Spec) -> list[dict]:
-    names = list(spec.options)
+def option_combinations(spec: Spec, settable: bool = False) -> list[dict]:
+    """Every combination of the spec's options (each is a module); ``settable``: only of those a
+    caller may give, not the per-tensor ones the runtime sets from each tensor's shape."""
+    names = [o for o in spec.options if not (settable and spec.declarations[o].factor_min_dim is not None)]
     return [dict(zip(names, vals)) for vals in itertools.product((False, True), repeat=len(names))]
 
 
@@ -152,10 +154,30 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def unsupported(spec: Spec, target: str) -> str | None:
+    """Why ``target`` cannot compile ``spec``, or None: the CUDA target has no axis reductions
+    (row_mean, col_mean) nor per-tensor options yet (docs/axis-reductions.md)."""
+    from ..axes import axis_reductions, per_tensor_options
+    if target != "cuda":
+        return None
+    found = axis_reductions(spec)
+    if found or per_tensor_options(spec):
+        what = (f"{found[0][1]} in {spec.where(found[0][0])}" if found
+                else f"the per-tensor option {next(iter(per_tensor_options(spec)))!r}")
+        return (f"{_source_text(spec)}: the CUDA target does not compile axis reductions (row_mean, col_mean) "
+                f"or per-tensor options yet, and spec {spec.name!r} has {what}; it runs on the CPU "
+                f"(device='cpu'). The CUDA target compiles elementwise steps, tensor_sum/norm and "
+                f"global_sum/global_norm")
+    return None
+
+
 def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -> Build:
     """Run every stage; return the build with all intermediates."""
     if target not in TARGETS:
         raise SpecError(f"unknown target {target!r}; available: {', '.join(sorted(TARGETS))}")
+    refused = unsupported(spec, target)
+    if refused:
+        raise SpecError(refused)
     options = {**spec.options, **(options or {})}
     resolved = spec.resolve(**options)
     b = Build(resolved, options, target)
@@ -200,7 +222,8 @@ def rebuild_command(spec: Spec) -> str:
 def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> list[tuple[Path, str]]:
     """(Re)generate modules; with ``check`` write nothing and report what is stale.
 
-    Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``.
+    Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``, or ``skipped``
+    where the target cannot compile the spec (:func:`unsupported` says why).
     """
     from ..registry import all_specs, find_specs
     if names:  # names, spec files or directories: the lookup every command shares
@@ -212,6 +235,9 @@ def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> l
     for i, (spec, options, target) in enumerate(jobs):
         if progress:
             progress(i, len(jobs), f"{target}:{module_stem(spec, options)}")
+        if unsupported(spec, target):  # said by `optgen build` (cli.cmd_build), never a module
+            results.append((output_dir(spec, target) / f"{module_stem(spec, options)}.py", "skipped"))
+            continue
         b = compile_spec(spec, options, target)
         old = b.path.read_text() if b.path.is_file() else None
         if old == b.code:

@@ -34,20 +34,34 @@ def key_text(conditions, key) -> str:
     return ", ".join(f"{c} is {val}" for c, val in zip(conditions, key))
 
 
+def sums(p) -> list:
+    """The pass's sums into the partials (over a tensor or every tensor), not its axis means."""
+    return [(s, e) for s, e in p.reductions if s not in p.axis_kinds]
+
+
+def axis_means(p) -> list:
+    """The pass's means over an axis (``row_mean``, ``col_mean``)."""
+    return [(s, e) for s, e in p.reductions if s in p.axis_kinds]
+
+
 def pass_abi(p) -> abi.Pass:
     """The ABI of a kernel pass (``optimize.KernelPass``), without its compiled functions."""
     return abi.Pass(index=p.index, loads=tuple(p.loads), stores=tuple(p.stores), host_args=names(p.host_args),
-                    tensor_args=names(p.tensor_args), reductions=names(s for s, _ in p.reductions),
-                    global_reductions=names(s for s, _ in p.reductions if s in p.global_sums))
+                    tensor_args=names(p.tensor_args), reductions=names(s for s, _ in sums(p)),
+                    global_reductions=names(s for s, _ in p.reductions if s in p.global_sums),
+                    axis_args=names(p.axis_args), axis_reductions=names(s for s, _ in axis_means(p)),
+                    axis_kinds={s.name: k for s, k in p.axis_kinds.items()})
 
 
 def summary(p) -> str:
     """What a pass moves: loads, stores and sums."""
-    per_tensor = [s.name for s, _ in p.reductions if s not in p.global_sums]
+    per_tensor = [s.name for s, _ in sums(p) if s not in p.global_sums]
     over_all = [s.name for s, _ in p.reductions if s in p.global_sums]
+    means = [s.name for s, _ in axis_means(p)]
     return (f"loads {', '.join(p.loads) or 'nothing'}; stores {', '.join(p.stores) or 'nothing'}"
             + (f"; sums {', '.join(per_tensor)}" if per_tensor else "")
-            + (f"; sums over every tensor {', '.join(over_all)}" if over_all else ""))
+            + (f"; sums over every tensor {', '.join(over_all)}" if over_all else "")
+            + (f"; means over an axis {', '.join(means)}" if means else ""))
 
 
 def pass_summary(variants) -> list[str]:
@@ -65,7 +79,9 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
              "body": assignment_lines(pr, p.body),
              # per-tensor sums accumulate in float64 whatever the kernel's dtype (printers.py)
              "sum_zero": printer_class("float64").literal(0.0),
-             "reductions": [pr.summand(e) for _, e in p.reductions]}
+             "reductions": [pr.summand(e) for _, e in sums(p)],
+             "axis_means": [(p.axis_kinds[r], pr.summand(e)) for r, e in axis_means(p)],
+             "axis_args": [(s.name, p.axis_kinds[s]) for s in p.axis_args]}
         k.update({name: fn(dtype) for name, fn in extra.items()})
         out.append(k)
     return out
@@ -131,5 +147,9 @@ def module_context(build, variant_context) -> dict:
         "pass_summary": pass_summary(build.variants),
         "states": build.ssa.states,
         "arrays": build.ssa.arrays,
+        # a state of a reduced shape: its kind and the symbol of its new value (a per-tensor stage's output)
+        "axis_states": {a: (kind, build.ssa.finals[a].name) for a, kind in build.ssa.axis_states.items()},
+        "per_tensor_options": {d.name: d.factor_min_dim for d in build.spec.declared("option")
+                               if d.factor_min_dim is not None},
         "uses_finish": False,
     }

@@ -25,7 +25,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import BooleanAtom
 
 from ..names import fresh_names
-from .ssa import HOST, SSA
+from .ssa import AXES, HOST, SSA
 from .stage import Pass, Staged
 from .traverse import post_order
 
@@ -42,6 +42,9 @@ class KernelPass:
     host_args: list      # host symbols the body reads (hypers, host values, t)
     tensor_args: list    # per-tensor symbols the body reads
     global_sums: frozenset = frozenset()  # the reductions summed over every tensor (global_sum)
+    axis_args: list = dataclasses.field(default_factory=list)  # row / column values the body reads
+    #: the kind ("row" / "col") of each axis argument and of each axis reduction (row_mean, col_mean)
+    axis_kinds: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,9 @@ class KernelVariant:
     passes: list         # [KernelPass]
     tensor_stages: list  # [[(symbol, expr)]]
     host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
+    #: every value of the step with one value per row or column: symbol -> "row" / "col"
+    axis_kinds: dict = dataclasses.field(default_factory=dict)
+    axis_states: dict = dataclasses.field(default_factory=dict)  # name -> "row" / "col" (ssa.axis_states)
 
 
 class HostHoister:
@@ -195,9 +201,11 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
                        *[e.free_symbols for e in stores.values()]) if (body or reductions or stores) else set()
     defined = {s for s, _ in body} | loaded
     host_args = sorted((s for s in free - defined if hoist.level.get(s) == HOST), key=lambda s: s.name)
-    tensor_args = [s for s in p.tensor_inputs if s in free]
+    tensor_args = [s for s in p.tensor_inputs if s in free and ssa.level.get(s) not in AXES]
+    axis_args = [s for s in p.tensor_inputs if s in free and ssa.level.get(s) in AXES]
+    kinds = {s: ssa.level[s] for s in [*axis_args, *(r for r, _ in reductions if r in ssa.axis_reductions)]}
     return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args,
-                      frozenset(r for r, _ in reductions if r in ssa.global_sums))
+                      frozenset(r for r, _ in reductions if r in ssa.global_sums), axis_args, kinds)
 
 
 def _expand(e, expanded: dict):
@@ -245,6 +253,7 @@ def optimise(staged: Staged) -> dict:
     kernels, the per-tensor stages and the host states take."""
     out = {}
     host_states = dict(staged.ssa.host_states)
+    axis_kinds = {s: level for s, level in staged.ssa.level.items() if level in AXES}
     for key, v in staged.variants.items():
         hoist = HostHoister(staged.ssa)
         passes = [optimise_pass(staged.ssa, p, hoist) for p in v.passes]
@@ -252,5 +261,5 @@ def optimise(staged: Staged) -> dict:
         needed = {s for p in passes for s in p.host_args} | set(host_states.values())
         needed |= {s for st in tensor_stages for _, e in st for s in e.free_symbols}
         out[key] = KernelVariant(key, live_host_values([*v.host, *hoist.assignments], needed), passes,
-                                 tensor_stages, host_states)
+                                 tensor_stages, host_states, axis_kinds, dict(staged.ssa.axis_states))
     return out

@@ -9,7 +9,11 @@ every tensor, not per tensor). Every node gets a level, from what it depends on:
 * ``host``: only hyperparameters and ``t`` — computed once per step, float64;
 * ``tensor``: also reduction results — computed once per tensor (a value made only
   of global sums and host values is the same for every tensor, and computed with them);
-* ``element``: also ``w``, ``g`` or states — computed per element in the kernel.
+* ``row`` / ``col``: also row or column means (``row_mean``, ``col_mean``) or states of that
+  shape — one value per row / column of a tensor's last two axes, computed in the per-tensor
+  stage and read by a kernel at r[i] / c[j] (docs/axis-reductions.md);
+* ``element``: also ``w``, ``g`` or states — computed per element in the kernel (a row value
+  and a column value together are one too: r[i] c[j]).
 
 A state's value before the first step is its ``init``: zero is the zeroed buffer;
 anything else is read as ``init if t == 1 else m``, a host condition that the
@@ -31,10 +35,12 @@ import dataclasses
 import sympy
 
 from ..names import TEMPLATE_NAMES, spec_names
-from ..spec import GlobalSum, Grad, Hyper, Param, Spec, SpecError, State, Step, TensorSum, g, t, w
+from ..spec import AxisMean, GlobalSum, Grad, Hyper, Param, Spec, SpecError, State, Step, TensorSum, g, t, w
 
-HOST, TENSOR, ELEMENT = "host", "tensor", "element"
-_LEVEL_RANK = {HOST: 0, TENSOR: 1, ELEMENT: 2}
+HOST, TENSOR, ROW, COL, ELEMENT = "host", "tensor", "row", "col", "element"
+_LEVEL_RANK = {HOST: 0, TENSOR: 1, ROW: 2, COL: 2, ELEMENT: 3}
+#: the levels of values with a shape between the tensor's and the element's (axis values)
+AXES = (ROW, COL)
 
 
 def input_symbol(name: str) -> sympy.Symbol:
@@ -58,6 +64,11 @@ class SSA:
     host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
     names: set = dataclasses.field(default_factory=set)  # every name in use: the spec's, the templates', versions
     global_sums: frozenset = frozenset()  # reduction symbols summed over every tensor (global_sum)
+    #: reduction symbols that are means over an axis (row_mean, col_mean): symbol -> "row" / "col"
+    axis_reductions: dict = dataclasses.field(default_factory=dict)
+    #: states of a reduced shape, kept by the runtime per row or column (not arrays of the passes):
+    #: name -> "row" / "col"; their new values are ``finals[name]``, computed in a per-tensor stage
+    axis_states: dict = dataclasses.field(default_factory=dict)
 
     def expr(self, sym):
         return self.nodes.get(sym, self.reductions.get(sym))
@@ -84,17 +95,29 @@ class SSA:
         lines = []
         for sym, e in {**self.nodes, **self.reductions}.items():
             tag = "sum" if sym in self.reductions else self.level.get(sym, "?")
-            kind = "global_sum" if sym in self.global_sums else "tensor_sum"
+            kind = ("global_sum" if sym in self.global_sums else
+                    f"{self.axis_reductions[sym]}_mean" if sym in self.axis_reductions else "tensor_sum")
             lines.append(f"  [{tag:7}] {sym} = {(kind + '(%s)' % e) if sym in self.reductions else e}")
         lines.append("  finals: " + ", ".join(f"{a} <- {s}" for a, s in self.finals.items()))
         return "\n".join(lines)
 
 
+def join_levels(a: str, b: str) -> str:
+    """The level of a value made of one of level ``a`` and one of level ``b`` (a row value and a
+    column value make an element value)."""
+    if a == b:
+        return a
+    ra, rb = _LEVEL_RANK[a], _LEVEL_RANK[b]
+    if ra == rb:
+        return ELEMENT
+    return a if ra > rb else b
+
+
 def _level_of(expr, level: dict) -> str:
-    rank = 0
+    out = HOST
     for s in expr.free_symbols:
-        rank = max(rank, _LEVEL_RANK[level[s]])
-    return [HOST, TENSOR, ELEMENT][rank]
+        out = join_levels(out, level[s])
+    return out
 
 
 def to_ssa(spec: Spec) -> SSA:
@@ -104,6 +127,7 @@ def to_ssa(spec: Spec) -> SSA:
     nodes: dict = {}
     reductions: dict = {}
     global_sums: set = set()
+    axis_reductions: dict = {}
     count: dict[str, int] = {}
     # versions are named outside every spec name (a hyperparameter `m_1` is not state m's version)
     used_names = spec_names(spec) | TEMPLATE_NAMES
@@ -128,7 +152,8 @@ def to_ssa(spec: Spec) -> SSA:
             current[s] = W if isinstance(s, Param) else G
         elif isinstance(s, State):
             sym = current[s] = input_symbol(s.name)
-            level[sym] = ELEMENT
+            shape = spec.declarations[s.name].shape
+            level[sym] = shape if shape in AXES else ELEMENT
             init0 = spec.declarations[s.name].init
             if init0 is not None and init0 != 0:
                 for h in init0.free_symbols:
@@ -136,19 +161,22 @@ def to_ssa(spec: Spec) -> SSA:
                 init = init0.xreplace({w: W, g: G})
                 first = current[s] = fresh(f"{s.name}_old")
                 nodes[first] = sympy.Piecewise((init, sympy.Eq(t, 1)), (sym, True))
-                level[first] = ELEMENT
+                level[first] = level[sym]
 
     for index, (lhs, rhs) in enumerate(spec.equations):
         for s in [lhs, *sorted(rhs.free_symbols, key=str)]:
             if s not in current:
                 declare(s)
         expr = rhs.xreplace({k: current[k] for k in rhs.free_symbols if k in current})
-        for ts in sorted(expr.atoms(TensorSum, GlobalSum), key=sympy.count_ops):  # innermost first
-            red = fresh("gsum" if isinstance(ts, GlobalSum) else "sum")
+        for ts in sorted(expr.atoms(TensorSum, GlobalSum, AxisMean), key=sympy.count_ops):  # innermost first
+            red = fresh("gsum" if isinstance(ts, GlobalSum) else f"{ts.shape}_mean" if isinstance(ts, AxisMean)
+                        else "sum")
             reductions[red] = ts.args[0]
-            level[red] = TENSOR
+            level[red] = ts.shape if isinstance(ts, AxisMean) else TENSOR
             if isinstance(ts, GlobalSum):
                 global_sums.add(red)
+            if isinstance(ts, AxisMean):
+                axis_reductions[red] = ts.shape
             expr = expr.xreplace({ts: red})
             for other in reductions:
                 reductions[other] = reductions[other].xreplace({ts: red})
@@ -164,11 +192,12 @@ def to_ssa(spec: Spec) -> SSA:
         level[version] = _level_of(expr, level)
         current[lhs] = version
 
-    arrays = ["w"] + [s.name for s in spec.states]
+    arrays = ["w"] + [s.name for s in spec.states if s.shape not in AXES]
     finals = {s.name: current.get(s, input_symbol(s.name)) for s in [w, *(d.symbol for d in spec.states)]}
     ssa = SSA(spec, nodes, reductions, arrays, finals,
               [s for s in level if isinstance(s, Hyper)], level, names=used_names,
-              global_sums=frozenset(global_sums))
+              global_sums=frozenset(global_sums), axis_reductions=axis_reductions,
+              axis_states={s.name: s.shape for s in spec.states if s.shape in AXES})
     return _find_host_states(_demote_unread_states(ssa))
 
 
@@ -223,9 +252,10 @@ def _find_host_states(ssa: SSA) -> SSA:
 def _demote_unread_states(ssa: SSA) -> SSA:
     """A state whose old value no final depends on is an intermediate, not memory."""
     live = ssa.reachable([f for a, f in ssa.finals.items() if f != input_symbol(a)])
-    unread = {name for name in ssa.states if input_symbol(name) not in live}
+    unread = {name for name in [*ssa.states, *ssa.axis_states] if input_symbol(name) not in live}
     arrays = [a for a in ssa.arrays if a not in unread]
+    axis_states = {a: kind for a, kind in ssa.axis_states.items() if a not in unread}
     finals = {a: f for a, f in ssa.finals.items() if a not in unread}
     if input_symbol("g") in ssa.reachable([*finals.values()]):
         arrays.append("g")
-    return dataclasses.replace(ssa, arrays=arrays, finals=finals)
+    return dataclasses.replace(ssa, arrays=arrays, finals=finals, axis_states=axis_states)

@@ -12,6 +12,13 @@ pass still needs its old value (then the write waits). A later pass loads a
 value already written back instead of recomputing it; everything else it needs
 it recomputes from what memory holds. This gives the fewest passes the data
 dependencies allow, and never a temporary buffer.
+
+*Axis reductions* (``row_mean``, ``col_mean``) are reductions like the sums: each ends the
+pass that accumulates it, and the values made of it (one per row or column: Adafactor's
+new row and column statistics) are computed in the per-tensor stage after it, like the
+per-tensor values, and read by later passes as per-tensor inputs with a shape. A state of
+a reduced shape is such a value too: its new value is a per-tensor stage's, which the
+runtime keeps (like a host state made of global sums).
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import itertools
 import sympy
 from sympy.logic.boolalg import BooleanAtom
 
-from .ssa import HOST, SSA, TENSOR, input_symbol
+from .ssa import AXES, HOST, SSA, TENSOR, input_symbol
 from .traverse import post_order
 
 
@@ -127,7 +134,7 @@ def _gather(ssa: SSA, q: int, root, write_pass: dict, finals_by_symbol: dict, ne
         level = ssa.level.get(sym, HOST)
         if level == HOST:
             continue
-        if level == TENSOR:
+        if level == TENSOR or level in AXES:  # a per-tensor value, or one per row or column
             need.tensor_inputs.add(sym)
             continue
         array = finals_by_symbol.get(sym)
@@ -170,8 +177,9 @@ def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest) -> list:
     every tensor (the runtime keeps them for the next step; one may need a stage after the
     last pass)."""
     after_passes = [f for f in ssa.host_states.values() if ssa.level.get(f) == TENSOR]
+    after_passes += [ssa.finals[a] for a in ssa.axis_states if ssa.finals[a] in ssa.nodes]  # kept per row or column
     needed = ssa.reachable([*[s for p in passes for s in p.tensor_inputs], *after_passes])
-    wanted = [s for s in ssa.nodes if ssa.level[s] == TENSOR and s in needed]
+    wanted = [s for s in ssa.nodes if (ssa.level[s] == TENSOR or ssa.level[s] in AXES) and s in needed]
     stages: list = [[] for _ in range(max(len(passes) - 1, *[earliest(s) for s in wanted], 0))]
     for s in wanted:
         stages[earliest(s) - 1].append((s, ssa.nodes[s]))
@@ -188,7 +196,8 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
     earliest = _Earliest(ssa)
     arrays = [a for a in ssa.arrays if a != "g"]
     write_pass = {a: earliest(ssa.finals[a]) for a in arrays if ssa.finals[a] != input_symbol(a)}
-    live = ssa.reachable([ssa.finals[a] for a in write_pass])  # a sum nothing uses costs no pass
+    live = ssa.reachable([ssa.finals[a] for a in write_pass]  # a sum nothing uses costs no pass
+                         + [ssa.finals[a] for a in ssa.axis_states])
     red_pass = {r: earliest(r) - 1 for r in ssa.reductions if r in live}
     while True:
         passes, conflict = _passes_of(ssa, write_pass, red_pass)

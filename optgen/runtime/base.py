@@ -45,6 +45,8 @@ class CompiledOptimizer:
         self._where = where
         self.t = 0
         self.states = list(module.STATES)
+        #: states of a reduced shape (one value per row or column): name -> (kind, its new value's name)
+        self.axis_states = dict(getattr(module, "AXIS_STATES", {}))
         self.host_states = {name: 0.0 for name in module.HOST_STATES}
         self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
         self.skipped_steps = 0  # steps not applied for a non-finite gradient (nonfinite="skip")
@@ -136,6 +138,8 @@ class CompiledOptimizer:
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     states[i][s] = self._read_state(gr, k, s).reshape(self._shapes[i])
+                for s in self.axis_states:  # the group's own buffers (runtime/axes.py), of the reduced shape
+                    states[i][s] = gr.axes.view(s, k).copy().reshape(gr.axes.state_shape(s, k))
         aliasing.copy_tied_states(states, self._tied)
         return {"spec": self.spec.name, "t": self.t, "states": states,
                 "host_states": dict(self.host_states), "skipped_steps": self.skipped_steps,
@@ -151,6 +155,8 @@ class CompiledOptimizer:
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     self._write_state(gr, k, s, np.asarray(states[i][s]).reshape(-1))
+                for s in self.axis_states:
+                    gr.axes.view(s, k)[...] = np.asarray(states[i][s]).reshape(-1)
         self._restore_host_side(sd)
 
     def _restore_host_side(self, sd: dict) -> None:

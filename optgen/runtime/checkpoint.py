@@ -15,6 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..axes import reduced_shape
 from ..spec import SpecError
 from . import hypers as hyper_values
 
@@ -30,6 +31,10 @@ def check_checkpoint(opt, sd, shapes: list, dtypes: list | None = None) -> list:
         raise SpecError(f"{where}: state_dict has options {sd['options']}, this optimizer {opt.options}")
     t = _check_step(sd, where)
     states = _check_states(sd, opt.states, shapes, dtypes, where)
+    for kind in ("row", "col"):  # states of a reduced shape (docs/axis-reductions.md)
+        names = [s for s, (k, _) in getattr(opt, "axis_states", {}).items() if k == kind]
+        if names:
+            _check_states(sd, names, [reduced_shape(shape, kind) for shape in shapes], dtypes, where)
     _check_host_states(sd, opt.host_states, t, where)
     hyper_values.check_saved(opt.spec, opt.values, sd.get("hypers", {}), t)
     return states

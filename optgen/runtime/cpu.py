@@ -17,6 +17,7 @@ import numpy as np
 from .. import abi
 from ..spec import Spec
 from . import aliasing
+from .axes import AxisTable
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params, check_states
 from .grad_table import GradTable
@@ -62,6 +63,7 @@ class _Group:
         self.balance(launch_threads(self.elements, get_threads()))
         self.n_tensors = len(indices)
         self.grads_table = GradTable(indices, self.sizes, self.dtype)
+        self.axes: AxisTable | None = None  # rows and columns, for a module with axis reductions
 
     def balance(self, threads: int) -> None:
         """The chunk table: every thread gets one contiguous run of equal length.
@@ -135,9 +137,25 @@ class CPUOptimizer(CompiledOptimizer):
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
             gr.partials = np.zeros((len(gr.chunk_tensor), gr.n_reductions), np.float64)
+        self._place_axes(states)
         # every variant the run reaches compiles now, in the background (runtime/precompile.py)
         self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states),
                                         self.groups)
+
+    def _place_axes(self, states) -> None:
+        """Each group's rows and columns, for a module with axis reductions (runtime/axes.py); a
+        tensor of fewer than two axes is refused, naming the equation that reduces over one."""
+        passes = [p for v in self.module.VARIANTS.values() for p in v.passes]
+        if not (self.axis_states or any(p.uses_axes for p in passes)):
+            return
+        from ..axes import check_axes
+        resolved = self.spec.resolve(**self.options)
+        for i, p in enumerate(self.params):
+            check_axes(resolved, p.shape, f"{self._where}: params[{i}]")
+        n_means = max((len(p.axis_reductions) for p in passes), default=0)
+        for gr in self.groups:
+            gr.axes = AxisTable([self.params[i].shape for i in gr.indices], gr.dtype, gr.n_reductions, n_means,
+                                self.axis_states, None if states is None else [states[i] for i in gr.indices])
 
     def step(self, grads: Sequence) -> None:
         """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""
@@ -177,6 +195,9 @@ class CPUOptimizer(CompiledOptimizer):
         t, variant, host = self._begin_step()
         available = get_threads()
         live = [(gr, g_table, dict(host)) for gr, g_table in zip(self.groups, grad_tables) if gr.n_tensors]
+        for gr, _, values in live:
+            if gr.axes is not None:  # rows and columns: their tensors, the reduced-shape states
+                values.update(gr.axes.inputs())
         with kernel_launches():  # serialised where the threading layer is not thread-safe
             for q, p in enumerate(variant.passes):
                 for gr, g_table, values in live:
@@ -187,8 +208,11 @@ class CPUOptimizer(CompiledOptimizer):
                         values.update(totals)
                 if q < len(variant.tensor_stages):
                     with np.errstate(all="ignore"):  # a branch not taken may divide by zero
-                        for _, _, values in live:
-                            values.update(variant.tensor_stages[q](values))
+                        for gr, _, values in live:
+                            outputs = variant.tensor_stages[q](values)
+                            values.update(outputs)
+                            if gr.axes is not None:
+                                gr.axes.keep(outputs, values)
         # a host state made of sums over every tensor (Prodigy's d) is a per-tensor stage's value
         self._finish_step(t, {**live[0][2], **host} if live else host)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
@@ -228,16 +252,26 @@ class CPUOptimizer(CompiledOptimizer):
         arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]  # the argument order of optgen/abi.py
         scalars = [dt(values[h]) for h in p.host_args]
         per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
+        chunks, partials, axis_args, axis_sums = (gr.chunk_tensor, gr.chunk_start, gr.chunk_stop), gr.partials, [], []
+        if p.uses_axes:  # the row and column values; a pass that adds to their sums runs over whole matrices
+            ax = gr.axes
+            axis_args = [*ax.axis_arguments(p, values), ax.table]
+            axis_sums = [ax.sums]
+            if p.axis_reductions:
+                chunks, partials = (ax.chunk_tensor, ax.chunk_start, ax.chunk_stop), ax.partials
+                ax.sums.fill(0.0)
         if threads != available:
             set_threads(threads)
         try:
-            p.kernels[gr.dtype_name](gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes,
-                                     *arrays, *scalars, *per_tensor, gr.partials)
+            p.kernels[gr.dtype_name](*chunks, gr.sizes, *arrays, *scalars, *per_tensor, *axis_args, partials,
+                                     *axis_sums)
         finally:
             if threads != available:
                 set_threads(available)
-        values.update({r: np.bincount(gr.chunk_tensor, gr.partials[:, j], gr.n_tensors)  # chunks -> tensors
+        values.update({r: np.bincount(chunks[0], partials[:, j], gr.n_tensors)  # chunks -> tensors
                        for j, r in enumerate(p.reductions) if r not in p.global_reductions})
+        if p.axis_reductions:
+            gr.axes.means(p, values)
 
     # -- checkpoints (CompiledOptimizer.state_dict / load_state_dict; one at a time with the steps) --
     def load_state_dict(self, sd: dict) -> None:

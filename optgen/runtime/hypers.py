@@ -108,6 +108,10 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict
     where = f"{spec.source or spec.name}: {spec.name}"
     for name, value in given.items():
         if name in options:
+            if spec.declarations[name].factor_min_dim is not None:
+                raise SpecError(f"{where}: option {name!r} is set per tensor from its shape (optgen.dsl.factored: "
+                                f"two or more axes, the last two at least "
+                                f"{spec.declarations[name].factor_min_dim} long); it cannot be given")
             if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool):
                 raise SpecError(f"{where}: option {name}={value!r} must be True or False")
             options[name] = bool(value)

@@ -1,0 +1,97 @@
+"""The rows and columns of a group's tensors, for the kernels of axis reductions (CPU).
+
+A tensor of shape (..., R, C) is B = N / (R C) matrices; its rows are the group's rows
+``first_row .. first_row + B R`` and its columns ``first_col .. first_col + B C`` (the
+flat order of a row state of shape (..., R, 1) and of a column state of shape (..., 1, C)).
+A kernel that adds to row or column sums runs over :attr:`AxisTable.chunk_tensor` & co.,
+one chunk per matrix, so that no two threads add to one sum (a matrix's rows and columns
+are its own); the per-tensor stage computes the values per row over every row of the group
+at once (float64), reading a per-tensor value at ``row_tensor``. States of a reduced shape
+are the group's own buffers here, one flat array per state, a view per tensor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..axes import reduced_shape
+
+
+class AxisTable:
+    """The axis layout of one group: the ``axes`` kernel table, the matrices' chunk table, the
+    row and column counts, the float64 sums the kernels add to, and the reduced-shape states."""
+
+    def __init__(self, shapes: list, dtype, n_reductions: int, n_means: int, axis_states: dict, states=None):
+        counts = {"row": [], "col": []}
+        table, chunks = [], []
+        first = {"row": 0, "col": 0}
+        for k, shape in enumerate(shapes):
+            rows, cols = int(shape[-2]), int(shape[-1])
+            batch = int(np.prod(shape[:-2], dtype=np.int64))
+            table.append((rows, cols, first["row"], first["col"]))
+            chunks += [(k, b * rows * cols, (b + 1) * rows * cols) for b in range(batch)]
+            counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
+            counts["col"].append((batch * cols, rows))
+            first["row"] += batch * rows
+            first["col"] += batch * cols
+        self.size = dict(first)  # rows, columns of the group
+        self.table = np.array(table, dtype=np.uint64).reshape(len(shapes), 4)
+        self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
+        self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
+        self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
+        self.partials = np.zeros((len(chunks), max(n_reductions, 1)), np.float64)
+        self.sums = np.zeros((max(n_means, 1), max(first["row"], first["col"], 1)), np.float64)
+        self.count = {kind: np.repeat(np.array([c for _, c in cs], np.float64), [n for n, _ in cs])
+                      for kind, cs in counts.items()}
+        self.tensor_of = {kind: np.repeat(np.arange(len(shapes)), [n for n, _ in cs]) for kind, cs in counts.items()}
+        self.kinds = {name: kind for name, (kind, _) in axis_states.items()}
+        self.finals = {final: name for name, (_, final) in axis_states.items()}
+        self.starts = {kind: np.cumsum([0] + [n for n, _ in cs]) for kind, cs in counts.items()}
+        self.shapes = [tuple(s) for s in shapes]
+        self.flat = {}
+        for name, kind in self.kinds.items():
+            self.flat[name] = np.zeros(first[kind], dtype)
+            if states is not None:
+                for k in range(len(shapes)):
+                    self.view(name, k)[...] = np.asarray(states[k][name]).reshape(-1)
+
+    def view(self, name: str, k: int) -> np.ndarray:
+        """State ``name`` of the group's ``k``-th tensor: a flat view of the group's buffer."""
+        kind = self.kinds[name]
+        return self.flat[name][self.starts[kind][k]:self.starts[kind][k + 1]]
+
+    def state_shape(self, name: str, k: int) -> tuple:
+        return reduced_shape(self.shapes[k], self.kinds[name])
+
+    def inputs(self) -> dict:
+        """What the per-tensor stages and kernels read of the layout: each row's (column's) tensor and
+        the reduced-shape states' values before the step, in float64."""
+        out = {"_row_tensor": self.tensor_of["row"], "_col_tensor": self.tensor_of["col"]}
+        out.update({name: buf.astype(np.float64) for name, buf in self.flat.items()})
+        return out
+
+    def means(self, p, values: dict) -> None:
+        """The pass's means over an axis into ``values``, from the sums its kernel added."""
+        for j, r in enumerate(p.axis_reductions):
+            kind = p.axis_kinds[r]
+            values[r] = self.sums[j, :self.size[kind]] / self.count[kind]
+
+    def keep(self, outputs: dict, values: dict) -> None:
+        """Store the new values of the reduced-shape states a per-tensor stage made, in their dtype;
+        what reads them later reads the stored (rounded) value, as a kernel reads a state it wrote."""
+        for final, name in self.finals.items():
+            if final in outputs:
+                buf = self.flat[name]
+                buf[...] = np.broadcast_to(outputs[final], buf.shape)
+                values[final] = buf.astype(np.float64)
+
+    def axis_arguments(self, p, values: dict) -> list:
+        """The pass's row and column values as its kernel takes them: float64, one per row or column."""
+        out = []
+        for s in p.axis_args:
+            a = np.empty(self.size[p.axis_kinds[s]], np.float64)
+            a[...] = values[s]
+            out.append(a)
+        return out
+
+
+__all__ = ["AxisTable"]

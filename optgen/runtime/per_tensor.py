@@ -1,0 +1,106 @@
+"""An optimizer whose spec has per-tensor options: one compiled optimizer per set of their values.
+
+A per-tensor option (``optgen.dsl.factored``: Adafactor factors its second moment only for
+tensors of two or more axes) is an option like any other, built into kernels of its own for
+each value; the runtime sets it for each tensor from its shape when the optimizer is made,
+never per element nor per step. The tensors that take one set of values are one compiled
+optimizer (``create_cpu``), and :class:`PerTensorOptions` steps them together and keeps one
+checkpoint: the step, the hyperparameters (one table, shared), and the states by position,
+each tensor with the states of its branch (docs/axis-reductions.md).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import abi
+from ..axes import options_for_shape
+from ..spec import Spec, SpecError
+from . import nonfinite as nonfinite_policy
+from .checkpoint import check_checkpoint
+from .checks import check_grads, check_params
+
+
+class PerTensorOptions:
+    """Same interface as the compiled optimizers: ``step``, ``state_dict``, ``load_state_dict``,
+    ``set_hyper``, ``t``, ``hypers``; ``parts`` are ``[(indices, optimizer)]``."""
+
+    def __init__(self, spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str, create_on_device):
+        self._where = where = f"optgen.create({spec.name!r})"
+        self.spec, self.options, self.values = spec, dict(options), values
+        self.params = check_params(params, where)
+        self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
+        self.skipped_steps = 0
+        by_values: dict = {}
+        for i, p in enumerate(self.params):
+            by_values.setdefault(tuple(sorted(options_for_shape(spec, p.shape).items())), []).append(i)
+        # the policy on non-finite gradients is this object's: every part steps, or none
+        self.parts = [(idx, create_on_device(spec, [self.params[i] for i in idx], {**options, **dict(key)},
+                                             values, nonfinite="propagate"))
+                      for key, idx in by_values.items()]
+        if len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
+                                       for _, opt in self.parts):
+            raise SpecError(f"{where}: {spec.source or spec.name} sums over every tensor (global_sum) and sets "
+                            f"an option per tensor ({', '.join(sorted(dict(key)))}); its tensors take different "
+                            "kernels, so no one pass sees every tensor: not supported")
+
+    @property
+    def t(self) -> int:
+        return self.parts[0][1].t
+
+    @property
+    def hypers(self) -> dict:
+        return {**self.values, **self.options}
+
+    def set_hyper(self, name: str, value: Any) -> None:
+        for _, opt in self.parts:  # one table of values, shared: the first sets it, each checks it
+            opt.set_hyper(name, value)
+
+    def step(self, grads: Sequence) -> None:
+        grads = check_grads(grads, self.params, self._where)
+        if self.nonfinite != "propagate":
+            bad = [i for i, gr in enumerate(grads) if not np.all(np.isfinite(gr))]
+            if bad:
+                if self.nonfinite == "raise":
+                    raise nonfinite_policy.NonFiniteGradientError(
+                        nonfinite_policy.describe(grads[bad[0]], bad[0], self._where))
+                self.skipped_steps += 1
+                return
+        for idx, opt in self.parts:
+            opt.step([grads[i] for i in idx])
+
+    def state_dict(self) -> dict:
+        states: list = [None] * len(self.params)
+        for idx, opt in self.parts:
+            for i, st in zip(idx, opt.state_dict()["states"]):
+                states[i] = st
+        first = self.parts[0][1].state_dict()
+        return {"spec": self.spec.name, "t": self.t, "states": states, "host_states": first["host_states"],
+                "skipped_steps": self.skipped_steps, "hypers": copy.deepcopy(self.values),
+                "options": dict(self.options)}
+
+    def _part_dict(self, sd: dict, idx: list, opt) -> dict:
+        states = sd.get("states")
+        if not isinstance(states, (list, tuple)) or len(states) != len(self.params):
+            raise ValueError(f"{self._where}: state_dict['states'] must be a list with one dict per tensor "
+                             f"({len(self.params)})")
+        return {**sd, "states": [states[i] for i in idx], "options": opt.options, "skipped_steps": 0}
+
+    def load_state_dict(self, sd: dict) -> None:
+        """Checks every part's share first (runtime/checkpoint.py); changes nothing unless all of it fits."""
+        if not isinstance(sd, dict):
+            raise TypeError(f"{self._where}: load_state_dict needs the dict state_dict() returns")
+        if dict(sd.get("options", self.options)) != self.options:
+            raise SpecError(f"{self._where}: state_dict has options {sd['options']}, this optimizer {self.options}")
+        skipped = nonfinite_policy.check_skipped_steps(sd, self._where)
+        parts = [(opt, self._part_dict(sd, idx, opt)) for idx, opt in self.parts]
+        for opt, part in parts:
+            check_checkpoint(opt, part, opt._shapes, opt._dtypes)
+        for opt, part in parts:
+            opt.load_state_dict(part)
+        self.skipped_steps = skipped
+
+
+__all__ = ["PerTensorOptions"]

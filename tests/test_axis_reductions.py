@@ -1,0 +1,182 @@
+"""row_mean / col_mean, reduced-shape states and the per-tensor option factored
+(docs/axis-reductions.md): the language's checks, the compiler's IR, the CUDA refusal, and
+hand-computed values of small specs (each number below is derived in its test).
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import optgen
+from optgen.compiler import driver
+from optgen.compiler.ssa import COL, ROW, to_ssa
+from optgen.compiler.stage import stage
+from optgen.reference import reference
+from optgen.spec import SpecError
+
+HEADER = ("from optgen.dsl import Spec, hyper, state, var, w, g, t, row_mean, col_mean, factored, when, "
+          "global_sum, tensor_sum\n")
+
+
+def write_spec(tmp_path, body, name="axes.py"):
+    path = tmp_path / name
+    path.write_text(HEADER + textwrap.dedent(body))
+    return str(path)
+
+
+def refused(tmp_path, body) -> str:
+    with pytest.raises(SpecError) as err:
+        optgen.load_spec(write_spec(tmp_path, body))
+    assert "axes.py" in str(err.value)
+    return str(err.value)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTGEN_CACHE_DIR", str(tmp_path / "cache"))
+
+
+# A row-normalised step: w -= lr g / sqrt(r[i] + eps), r the EMA of the rows' mean of g^2.
+ROWNORM = """
+lr = hyper('lr', 0.5)
+r = state('r', 0, shape='row')
+r2 = state('r2', 0, shape='col')
+spec = Spec('rownorm', [(r, 0.5 * r + 0.5 * row_mean(g**2)), (r2, 0.5 * r2 + 0.5 * col_mean(g**2)),
+                        (w, w - lr * g / (r + r2 + 1))])
+"""
+
+
+def test_hand_values_of_one_and_two_steps(tmp_path, cache):
+    """g = [[1, 2], [3, 4]] twice: step 1 r = 0.5 [2.5, 12.5] = [1.25, 6.25] (row means of g^2: (1+4)/2,
+    (9+16)/2), r2 = 0.5 [5, 10] = [2.5, 5] (column means: (1+9)/2, (4+16)/2); step 2 r = [1.875, 9.375],
+    r2 = [3.75, 7.5]. Each step w -= 0.5 g / (r[i] + r2[j] + 1)."""
+    spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    w0 = np.zeros((2, 2))
+    want = w0.copy()
+    for r, r2 in (([1.25, 6.25], [2.5, 5.0]), ([1.875, 9.375], [3.75, 7.5])):
+        want -= 0.5 * g / (np.array(r)[:, None] + np.array(r2)[None, :] + 1)
+    for make in (optgen.create, reference):
+        opt = make(spec, [w0.copy()])
+        opt.step([g])
+        opt.step([g])
+        np.testing.assert_allclose(opt.params[0], want, rtol=1e-14)
+        st = opt.state_dict()["states"][0]
+        np.testing.assert_allclose(st["r"], [[1.875], [9.375]], rtol=1e-14)
+        np.testing.assert_allclose(st["r2"], [[3.75, 7.5]], rtol=1e-14)
+
+
+def test_batch_axes_reduce_each_matrix_on_its_own(tmp_path, cache):
+    """A (2, 2, 2) tensor is two matrices: the row and column means of each are its own."""
+    spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
+    g = np.arange(1.0, 9.0).reshape(2, 2, 2)
+    opt = optgen.create(spec, [np.zeros((2, 2, 2))])
+    opt.step([g])
+    st = opt.state_dict()["states"][0]
+    np.testing.assert_allclose(st["r"][..., 0], 0.5 * (g**2).mean(axis=-1))
+    np.testing.assert_allclose(st["r2"][:, 0, :], 0.5 * (g**2).mean(axis=-2))
+    assert st["r"].shape == (2, 2, 1) and st["r2"].shape == (2, 1, 2)
+
+
+def test_the_ir_classifies_and_places_axis_reductions():
+    spec = optgen.load_spec("adafactor").resolve(factored=True, maximize=False)
+    ssa = to_ssa(spec)
+    assert sorted(ssa.axis_reductions.values()) == [COL, COL, ROW]
+    assert ssa.axis_states == {"row_var": ROW, "col_var": COL}
+    assert "variance" not in ssa.arrays and "row_var" not in ssa.arrays  # unread in this branch; not arrays
+    (variant,) = stage(ssa).variants.values()
+    means = [[r.name for r, _ in p.reductions if r in ssa.axis_reductions] for p in variant.passes]
+    # the row and column means of g^2 end pass 0; the mean of the new r over the rows ends pass 1
+    assert [len(m) for m in means] == [2, 1, 0, 0]
+    assert [f.name for f in (ssa.finals["row_var"], ssa.finals["col_var"])] == [
+        s.name for s, _ in variant.tensor_stages[0] if s.name.startswith(("row_var", "col_var"))]
+    unfactored = to_ssa(optgen.load_spec("adafactor").resolve(factored=False, maximize=False))
+    assert unfactored.axis_states == {} and "variance" in unfactored.arrays
+
+
+# --- what is refused, and how it is said ------------------------------------------------
+
+def test_a_1d_parameter_for_a_spec_without_the_factored_option(tmp_path, cache):
+    spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
+    for make in (optgen.create, reference):
+        with pytest.raises(SpecError) as err:
+            make(spec, [np.zeros((2, 2)), np.zeros(3)])
+        text = str(err.value)
+        assert "shape (3,)" in text and "axes.py" in text and "equation 1" in text
+        assert "at least two axes" in text and "factored" in text
+
+
+def test_an_axis_reduction_inside_a_global_or_tensor_sum(tmp_path):
+    for kind in ("global_sum", "tensor_sum"):
+        text = refused(tmp_path, f"lr = hyper('lr', 0.5)\nx = var('x')\n"
+                                 f"spec = Spec('s', [(x, {kind}(row_mean(g**2))), (w, w - lr * x * g)])\n")
+        assert "equation 1" in text and f"inside {kind}" in text and "the operand itself" in text
+
+
+def test_a_row_state_assigned_a_value_per_element_or_per_column(tmp_path):
+    for rhs, shape in (("0.9 * r + g", "full"), ("col_mean(g**2)", "col")):
+        text = refused(tmp_path, f"lr = hyper('lr', 0.5)\nr = state('r', 0, shape='row')\n"
+                                 f"spec = Spec('s', [(r, {rhs}), (w, w - lr * r * g)])\n")
+        assert "equation 1" in text and f"the row state 'r' is assigned a value of shape '{shape}'" in text
+        assert "row_mean(...)" in text
+
+
+def test_a_reduced_state_that_starts_from_w(tmp_path):
+    text = refused(tmp_path, "lr = hyper('lr', 0.5)\nr = state('r', w, shape='row')\n"
+                             "spec = Spec('s', [(r, row_mean(g**2)), (w, w - lr * r * g)])\n")
+    assert "the row state 'r'" in text and "starts from a constant or a hyperparameter" in text
+
+
+def test_a_shape_that_is_not_one_of_the_three(tmp_path):
+    text = refused(tmp_path, "r = state('r', 0, shape='diagonal')\nspec = Spec('s', [(w, w - r * g)])\n")
+    assert "shape='diagonal'" in text and "'row'" in text and "'col'" in text
+
+
+def test_the_per_tensor_option_is_not_given_at_create():
+    with pytest.raises(SpecError, match="'factored' is set per tensor from its shape"):
+        optgen.create("adafactor", [np.zeros((2, 2))], factored=False)
+
+
+def test_min_dim_size_to_factor_must_be_a_positive_integer(tmp_path):
+    text = refused(tmp_path, "f = factored('f', min_dim_size_to_factor=0)\nspec = Spec('s', [(w, w - g)])\n")
+    assert "min_dim_size_to_factor=0" in text and "positive integer" in text
+
+
+def test_min_dim_size_to_factor_chooses_the_branch(tmp_path, cache):
+    """With min_dim_size_to_factor=3 a (2, 5) tensor is not factored (its rows axis is 2 < 3): it
+    takes the unfactored branch with the full state; a (3, 5) tensor is factored."""
+    spec = optgen.load_spec(write_spec(tmp_path, """
+        f = factored('f', min_dim_size_to_factor=3)
+        r = state('r', 0, shape='row')
+        v = state('v', 0)
+        spec = Spec('s', [(r, when(f, 0.5 * r + row_mean(g**2), r)), (v, when(f, v, 0.5 * v + g**2)),
+                          (w, w - when(f, r, v) * g)])
+        """))
+    for make in (optgen.create, reference):
+        opt = make(spec, [np.ones((2, 5)), np.ones((3, 5))])
+        opt.step([np.full((2, 5), 2.0), np.full((3, 5), 2.0)])
+        states = opt.state_dict()["states"]
+        assert set(states[0]) == {"v"} and states[0]["v"].shape == (2, 5)
+        assert set(states[1]) == {"r"} and states[1]["r"].shape == (3, 1)
+        np.testing.assert_allclose(opt.params[0], 1 - 4 * 2)  # from zero states: w - g^2 g
+        np.testing.assert_allclose(opt.params[1], 1 - 4 * 2)
+
+
+def test_cuda_refuses_axis_reductions_naming_the_spec_and_what_it_compiles():
+    spec = optgen.load_spec("adafactor")
+    with pytest.raises(SpecError) as err:
+        driver.compile_spec(spec, {"factored": True}, "cuda")
+    text = str(err.value)
+    assert "optgen/specs/adafactor.py" in text and "'adafactor'" in text and "CUDA" in text
+    assert "equation 7" in text and "device='cpu'" in text and "tensor_sum" in text
+
+
+def test_build_skips_cuda_for_axis_reductions_and_says_so(capsys):
+    from optgen.cli import main
+    assert main(["build", "adafactor", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "4 skipped" in out and "skipped cuda:adafactor:" in out and "does not compile axis reductions" in out
+    results = driver.build(["adafactor"], targets=("cuda",), check=True)
+    assert {s for _, s in results} == {"skipped"}
