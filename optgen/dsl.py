@@ -12,7 +12,9 @@ Everything here is SymPy: ``sqrt``, ``Abs``, ``Max``, ``Min``, ``sign``, ``exp``
 ``log``, ``tanh``, ``sinh``, ``cosh``, ``atan``, ``atan2`` (``atan2(m, sqrt(v))``,
 Adam-atan2), ``erf``, ``sin``, ``cos`` and ``Piecewise`` are SymPy's own;
 :func:`tensor_sum` and :func:`norm` reduce over one tensor, :func:`global_sum` and
-:func:`global_norm` over every tensor the optimizer updates (its parameters, all dtypes together).
+:func:`global_norm` over every tensor the optimizer updates (its parameters, all dtypes together);
+:func:`~optgen.matrix.newton_schulz` orthogonalises a tensor viewed as a matrix (Muon), and
+``rows``, ``cols`` are that matrix's shape (optgen/matrix.py, docs/matrix-steps.md).
 """
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from sympy import (Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Ration
                    exp, log, sign, sin, sinh, sqrt, tanh)
 
 from .declarations import Domain, record
+from .matrix import cols, newton_schulz, rows
 from .spec import GlobalSum, Hyper, Option, Spec, SpecError, State, TensorSum, g, t, w
 
 __all__ = [
     "Spec", "SpecError", "hyper", "option", "state", "var", "when", "tensor_sum", "norm",
-    "global_sum", "global_norm",
+    "global_sum", "global_norm", "newton_schulz", "rows", "cols",
     "w", "g", "t", "sqrt", "Abs", "Max", "Min", "sign", "exp", "log", "Piecewise",
     "tanh", "sinh", "cosh", "atan", "atan2", "erf", "sin", "cos",
     "Eq", "Ne", "Gt", "Ge", "Lt", "Le", "Mod", "Rational",

@@ -5,7 +5,9 @@ tensor, with none of the compiler's stages (no staging, no CSE, no templates, no
 Numba). It is slow and obviously right; every generated kernel is tested
 against it. ``tensor_sum`` is ``numpy.sum`` over the tensor; ``global_sum`` is
 ``numpy.sum`` over each tensor, added over the tensors: each equation is evaluated
-for every tensor before the next one is.
+for every tensor before the next one is. ``newton_schulz(e)`` is ``e`` over the whole
+tensor, viewed as its matrix and orthogonalised in float64 (``optgen.matrix.orthogonalise``);
+``rows`` and ``cols`` are that matrix's shape.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from sympy.printing.numpy import NumPyPrinter
 from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
+from .matrix import NewtonSchulz, check_matrix, orthogonalise, shape_values
 from .spec import GlobalSum, Spec, TensorSum
 
 _MODULES = [{"TensorSum": np.sum, "functools": functools,  # the printer reduces Max/Min with functools
@@ -63,8 +66,14 @@ class _Equation:
     Each ``global_sum`` in it is a symbol (``_global_0``, ...) whose value
     :meth:`global_sums` computes first, from the summand in every tensor's environment."""
 
-    def __init__(self, target, expr):
+    def __init__(self, target, expr, where: str = ""):
         self.target = target
+        self.where = where
+        self.matrices = []  # [(symbol, _Equation of its input, NewtonSchulz)], innermost first
+        for step in sorted(expr.atoms(NewtonSchulz), key=sympy.count_ops):
+            sym = sympy.Symbol(f"_matrix_{id(self)}_{len(self.matrices)}", real=True)
+            self.matrices.append((sym, _Equation(sym, step.args[0]), step))
+            expr = expr.xreplace({step: sym})
         self.globals = []  # [(symbol, _Equation of its summand)], innermost first
         for gs in sorted(expr.atoms(GlobalSum), key=sympy.count_ops):
             sym = sympy.Symbol(f"_global_{id(self)}_{len(self.globals)}", real=True)
@@ -82,6 +91,12 @@ class _Equation:
             for env in envs:
                 env[sym.name] = total
 
+    def matrix_steps(self, env: dict, shape) -> None:
+        """Put the value of each of its matrix steps into the tensor's environment."""
+        for sym, inner, step in self.matrices:
+            x = np.broadcast_to(np.asarray(inner(env), np.float64), shape).reshape(check_matrix(shape, self.where))
+            env[sym.name] = orthogonalise(x, step.steps, step.coefficients, step.eps).reshape(shape)
+
     def __call__(self, env: dict):
         return self.fn(*(env[a.name] for a in self.args))
 
@@ -95,7 +110,8 @@ class ReferenceOptimizer:
         self.options, self.values = hyper_values.resolve(spec, given)
         self.spec = spec.resolve(**self.options)
         self._where = where
-        self._equations = [_Equation(lhs, rhs) for lhs, rhs in self.spec.equations]
+        self._equations = [_Equation(lhs, rhs, f"{where}: {self.spec.where(i)}")
+                           for i, (lhs, rhs) in enumerate(self.spec.equations)]
         self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
         self.t = 0
         self.states: list[dict[str, np.ndarray]] = [{} for _ in self.params]
@@ -110,6 +126,7 @@ class ReferenceOptimizer:
                 env: dict[str, Any] = dict(hyper)
                 env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
                 env[ONES.name] = np.ones(p.shape)
+                env.update({k: float(v[0]) for k, v in shape_values([p.shape]).items()})  # rows, cols
                 if t == 1 or not states:
                     for name, init in self._inits.items():
                         states[name] = np.broadcast_to(np.asarray(init(env), np.float64), p.shape).copy()
@@ -118,6 +135,7 @@ class ReferenceOptimizer:
             for eq in self._equations:  # each equation for every tensor: a global sum sees them all
                 eq.global_sums(envs)
                 for p, env in zip(self.params, envs):
+                    eq.matrix_steps(env, p.shape)
                     env[eq.target.name] = np.broadcast_to(eq(env), p.shape) if p.ndim else eq(env)
             for p, states, env in zip(self.params, self.states, envs):
                 for s in self.spec.states:

@@ -15,6 +15,7 @@ from .lower import variant_context as _variant_context
 from .printers import KernelPrinter
 
 TEMPLATE = "cpu_module.py.j2"
+MATRIX_STEPS = True  # the runtime runs matrix steps between passes (runtime/matrix.py)
 
 
 def variant_context(name: str, index: int, v, conditions) -> dict:

@@ -23,7 +23,7 @@ from .. import abi
 from .._version import __version__
 from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
-from . import cpu, cuda
+from . import cpu, cuda, matrix
 from .numba_cache import guard_numba_cache
 from .optimize import optimise
 from .render import render
@@ -160,6 +160,7 @@ def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -
     resolved = spec.resolve(**options)
     b = Build(resolved, options, target)
     b.ssa = to_ssa(resolved)
+    matrix.check_target(b.ssa, target, getattr(TARGETS[target], "MATRIX_STEPS", False))
     b.staged = stage(b.ssa)
     b.variants = optimise(b.staged)
     t_module = TARGETS[target]
@@ -212,7 +213,11 @@ def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> l
     for i, (spec, options, target) in enumerate(jobs):
         if progress:
             progress(i, len(jobs), f"{target}:{module_stem(spec, options)}")
-        b = compile_spec(spec, options, target)
+        try:
+            b = compile_spec(spec, options, target)
+        except matrix.UnsupportedTarget:  # e.g. a matrix step on CUDA: every other target still builds
+            results.append((output_dir(spec, target) / f"{module_stem(spec, options)}.py", "unsupported"))
+            continue
         old = b.path.read_text() if b.path.is_file() else None
         if old == b.code:
             results.append((b.path, "current"))

@@ -51,6 +51,7 @@ class KernelVariant:
     passes: list         # [KernelPass]
     tensor_stages: list  # [[(symbol, expr)]]
     host_states: dict = dataclasses.field(default_factory=dict)  # name -> symbol of its new value
+    matrix_steps: list = dataclasses.field(default_factory=list)  # [[(symbol, step)]] after each pass
 
 
 class HostHoister:
@@ -252,5 +253,5 @@ def optimise(staged: Staged) -> dict:
         needed = {s for p in passes for s in p.host_args} | set(host_states.values())
         needed |= {s for st in tensor_stages for _, e in st for s in e.free_symbols}
         out[key] = KernelVariant(key, live_host_values([*v.host, *hoist.assignments], needed), passes,
-                                 tensor_stages, host_states)
+                                 tensor_stages, host_states, v.matrix_steps)
     return out
