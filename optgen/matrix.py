@@ -70,6 +70,10 @@ class NewtonSchulz(sympy.Function):
     def eps(self) -> float:
         return float(self.args[5])
 
+    def _sympystr(self, printer):
+        return (f"newton_schulz({printer._print(self.args[0])}, steps={self.steps}, "
+                f"coefficients={self.coefficients}, eps={self.eps:g})")
+
     def _latex(self, printer):
         return r"\operatorname{NS}_{%d}\left(%s\right)" % (self.steps, printer._print(self.args[0]))
 
@@ -107,7 +111,7 @@ def check_matrix(shape, where: str) -> tuple[int, int]:
     try:
         return matrix_shape(shape)
     except ValueError:
-        raise SpecError(f"{where}: a matrix step cannot run on a tensor of shape {tuple(shape)} "
+        raise SpecError(f"{where}: a matrix step (newton_schulz) cannot run on a tensor of shape {tuple(shape)} "
                         f"({len(tuple(shape))}-D); allowed: {ALLOWED}. Give such tensors (biases, norms) "
                         "to another optimizer, as torch.optim.Muon asks") from None
 
