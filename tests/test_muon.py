@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.optim._muon as torch_muon
+from _torch_muon import no_bf16  # noqa: F401  (a fixture)
 
 import optgen
 from optgen.declarations import SpecError
@@ -26,27 +26,6 @@ STEPS = 150
 #: (optgen's shape, torch's 2-D shape): rows > cols, rows < cols, square, a 4-D weight, odd sizes
 SHAPES = [((9, 4), (9, 4)), ((4, 11), (4, 11)), ((6, 6), (6, 6)), ((6, 3, 2, 2), (6, 12)), ((13, 7), (13, 7))]
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
-
-
-def torch_newton_schulz_no_bf16(grad, ns_coefficients, ns_steps, eps):
-    """torch 2.13's ``_zeropower_via_newtonschulz`` without its ``.bfloat16()`` cast."""
-    a, b, c = ns_coefficients
-    ortho_grad = grad.clone()
-    if grad.size(0) > grad.size(1):
-        ortho_grad = ortho_grad.T
-    ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
-    for _ in range(ns_steps):
-        gram_matrix = ortho_grad @ ortho_grad.T
-        gram_update = torch.addmm(gram_matrix, gram_matrix, gram_matrix, beta=b, alpha=c)
-        ortho_grad = torch.addmm(ortho_grad, gram_update, ortho_grad, beta=a)
-    if grad.size(0) > grad.size(1):
-        ortho_grad = ortho_grad.T
-    return ortho_grad
-
-
-@pytest.fixture
-def no_bf16(monkeypatch):
-    monkeypatch.setattr(torch_muon, "_zeropower_via_newtonschulz", torch_newton_schulz_no_bf16)
 
 
 def _options(adjust_lr_fn, nesterov):
