@@ -18,6 +18,7 @@ import optgen
 from optgen.compiler import build, compile_spec
 from optgen.compiler.cuda import CudaPrinter
 from optgen.compiler.driver import load_module, option_combinations
+from optgen.matrix import uses_matrices
 from optgen.registry import GENERATED_DIR, ROOT
 from optgen.runtime import cuda as cuda_runtime
 
@@ -37,6 +38,8 @@ def _modules():
     out = []
     for name in optgen.names() + [str(TEST_SPECS / "lamb_like.py"), str(TEST_SPECS / "mathy.py")]:
         spec = optgen.load_spec(name)
+        if uses_matrices(spec):  # CPU only: tests/test_matrix_steps.py checks that CUDA refuses it
+            continue
         for options in option_combinations(spec):
             out.append(pytest.param(name, options,
                                     id="-".join([spec.name, *sorted(k for k, v in options.items() if v)])))

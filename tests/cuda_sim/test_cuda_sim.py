@@ -14,6 +14,7 @@ import pytest
 
 import optgen
 from optgen.compiler.driver import load_module, option_combinations
+from optgen.matrix import uses_matrices
 from optgen.runtime import hypers as hyper_values
 from optgen.runtime.cuda import CUDAOptimizer, CudaUnavailableError, create_cuda
 
@@ -38,6 +39,8 @@ def _spec_ids():
     out = []
     for name in optgen.names() + [str(SPECS / "lamb_like.py"), str(SPECS / "mathy.py")]:
         spec = optgen.load_spec(name)
+        if uses_matrices(spec):  # CPU only: tests/test_matrix_steps.py checks that CUDA refuses it
+            continue
         for options in option_combinations(spec):
             label = "-".join([spec.name, *sorted(k for k, v in options.items() if v)])
             out.append(pytest.param(name, options, id=label))
