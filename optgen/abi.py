@@ -35,7 +35,8 @@ Designed to grow (docs/design.md, "The kernel ABI"): host values that differ per
 tensor (param groups, per-parameter step counts) become :attr:`Pass.tensor_args`
 filled per group, which every kernel already takes; a reduction over an axis, a
 block is a new kind of entry next to :attr:`Pass.reductions` (as the sums over all
-tensors already are: :attr:`Pass.global_reductions`); a
+tensors already are: :attr:`Pass.global_reductions`); a step that is not elementwise
+runs between passes on an array of its own (:class:`MatrixStep`, Muon's Newton–Schulz); a
 state whose dtype or shape differs from the parameter's is a new field of
 :class:`Variant` beside ``arrays``.
 """
@@ -103,6 +104,19 @@ class Pass:
 
 
 @dataclasses.dataclass(frozen=True)
+class MatrixStep:
+    """A step on each tensor viewed as a matrix (its first dimension by the rest), between two
+    passes: it reads and overwrites the array ``array`` (optgen/matrix.py, runtime/matrix.py)."""
+
+    array: str                  # the step's own array: the pass before stores its input there
+    kind: str                   # "newton_schulz"
+    steps: int
+    coefficients: tuple[float, ...]
+    eps: float
+    equation: str               # the spec file and equation, for errors
+
+
+@dataclasses.dataclass(frozen=True)
 class Variant:
     """The step for one outcome of the host conditions: a host stage, then the passes."""
 
@@ -111,6 +125,7 @@ class Variant:
     passes: tuple[Pass, ...]
     tensor_stages: tuple[Callable, ...] = ()  # CPU: after pass q, per-tensor values (float64 arrays)
     columns: tuple[str, ...] = ()             # CUDA: the per-tensor table's columns
+    matrix_steps: tuple[tuple[MatrixStep, ...], ...] = ()  # CPU: after pass q, its matrix steps
 
 
 def bytes_per_element(passes: Iterable, itemsize: int) -> int:
@@ -132,5 +147,10 @@ def sums_over_all_tensors(variants: Iterable[Variant]) -> bool:
     return any(p.global_reductions for v in variants for p in v.passes)
 
 
-__all__ = ["VERSION", "DTYPES", "Finish", "Pass", "Variant", "bytes_per_element", "max_reductions",
-           "sums_over_all_tensors"]
+def matrix_arrays(variants: Iterable[Variant]) -> tuple[str, ...]:
+    """The arrays of the matrix steps of any variant: scratch the runtime allocates, not states."""
+    return tuple(dict.fromkeys(m.array for v in variants for after in v.matrix_steps for m in after))
+
+
+__all__ = ["VERSION", "DTYPES", "Finish", "MatrixStep", "Pass", "Variant", "bytes_per_element", "max_reductions",
+           "sums_over_all_tensors", "matrix_arrays"]

@@ -9,7 +9,6 @@ the equations, with its own kernels (docs/axis-reductions.md).
 """
 from __future__ import annotations
 
-import numpy as np
 import sympy
 
 from .spec import AxisMean, Spec, SpecError

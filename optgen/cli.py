@@ -71,6 +71,7 @@ def cmd_show(args) -> int:
     if stage in ("all", "ssa"):
         print("\nSingle-assignment form:\n" + build.ssa.pretty())
     if stage in ("all", "host", "passes", "element"):
+        from .compiler.lower import matrix_summary
         conds = build.staged.conditions
         if conds:
             print("\nHost conditions (one kernel variant per combination): " + ", ".join(map(str, conds)))
@@ -94,6 +95,9 @@ def cmd_show(args) -> int:
                 if p.global_sums and stage in ("all", "passes", "element"):
                     print(f"  after pass {p.index}: {', '.join(sorted(s.name for s in p.global_sums))} added over "
                           f"every tensor (every dtype group) before pass {p.index + 1} runs")
+                for sym, step in v.matrix_steps[p.index] if p.index < len(v.matrix_steps) else ():
+                    if stage in ("all", "passes", "element"):
+                        print(f"  after pass {p.index}: {matrix_summary(sym, step)}, before pass {p.index + 1}")
             for q, st in enumerate(v.tensor_stages):
                 if st and stage in ("all", "passes", "element"):
                     print(f"  per-tensor stage after pass {q}: " + "; ".join(f"{s} = {e}" for s, e in st))

@@ -20,6 +20,7 @@ DOCS_DIR = ROOT / "docs" / "optimizers"
 
 
 def page(spec) -> str:
+    from .compiler.lower import matrix_summary
     build = compile_spec(spec)  # default options: the passes shown are of that build
     names = spec.latex_names    # the declared symbols' LaTeX (eta for lr ...)
 
@@ -66,6 +67,8 @@ def page(spec) -> str:
                          f"{'; means over an axis' if any(r in p.axis_kinds for r, _ in p.reductions) else ''}"
                          f" — {abi.bytes_per_element([p], 4)} bytes per "
                          f"float32 parameter")
+            for sym, step in v.matrix_steps[p.index] if p.index < len(v.matrix_steps) else ():
+                lines.append(f"- after pass {p.index}: {matrix_summary(sym, step)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -17,6 +17,8 @@ Adam-atan2), ``erf``, ``sin``, ``cos`` and ``Piecewise`` are SymPy's own;
 statistics), whose results a state of that reduced shape may hold (``state(..., shape="row")``), and
 :func:`factored` is the per-tensor option that chooses between a factored and an unfactored branch
 (docs/axis-reductions.md).
+:func:`~optgen.matrix.newton_schulz` orthogonalises a tensor viewed as a matrix (Muon), and
+``rows``, ``cols`` are that matrix's shape (optgen/matrix.py, docs/matrix-steps.md).
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from sympy import (Abs, Eq, Ge, Gt, Le, Lt, Max, Min, Mod, Ne, Piecewise, Ration
                    exp, log, sign, sin, sinh, sqrt, tanh)
 
 from .declarations import Domain, record
+from .matrix import cols, newton_schulz, rows
 from .spec import ColMean, GlobalSum, Hyper, Option, RowMean, Spec, SpecError, State, TensorSum, g, t, w
 
 __all__ = [
     "Spec", "SpecError", "hyper", "option", "state", "var", "when", "tensor_sum", "norm",
-    "global_sum", "global_norm", "row_mean", "col_mean", "factored",
+    "global_sum", "global_norm", "row_mean", "col_mean", "factored", "newton_schulz", "rows", "cols",
     "w", "g", "t", "sqrt", "Abs", "Max", "Min", "sign", "exp", "log", "Piecewise",
     "tanh", "sinh", "cosh", "atan", "atan2", "erf", "sin", "cos",
     "Eq", "Ne", "Gt", "Ge", "Lt", "Le", "Mod", "Rational",

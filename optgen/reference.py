@@ -9,7 +9,9 @@ for every tensor before the next one is. ``row_mean`` and ``col_mean`` are
 ``numpy.mean`` over the last / second-to-last axis with ``keepdims``, so that numpy's
 broadcasting is the spec's (r[i] at element (i, j)); a state of a reduced shape keeps
 that shape. A per-tensor option (``factored``) is set from each tensor's shape, and
-that tensor's equations are the spec resolved with it.
+that tensor's equations are the spec resolved with it. ``newton_schulz(e)`` is
+``e`` over the whole tensor, viewed as its matrix and orthogonalised in float64
+(``optgen.matrix.orthogonalise``); ``rows`` and ``cols`` are that matrix's shape.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from .registry import load_spec
 from .runtime import hypers as hyper_values
 from .runtime.checks import check_grads, check_params
 from .axes import check_axes, options_for_shape, reduced_shape
+from .matrix import NewtonSchulz, check_matrix, orthogonalise, shape_values
 from .spec import ColMean, GlobalSum, RowMean, Spec, SpecError, TensorSum
 
 _MODULES = [{"TensorSum": np.sum, "functools": functools,
@@ -76,8 +79,15 @@ class _Equation:
     Each ``global_sum`` in it is a symbol (``_global_0``, ...) whose value
     :meth:`global_sums` computes first, from the summand in every tensor's environment."""
 
-    def __init__(self, target, expr):
+    def __init__(self, target, expr, where: str = ""):
         self.target = target
+        self.where = where
+        self.reads = frozenset(s.name for s in expr.free_symbols)  # also inside its sums and matrix steps
+        self.matrices = []  # [(symbol, _Equation of its input, NewtonSchulz)], innermost first
+        for step in sorted(expr.atoms(NewtonSchulz), key=sympy.count_ops):
+            sym = sympy.Symbol(f"_matrix_{id(self)}_{len(self.matrices)}", real=True)
+            self.matrices.append((sym, _Equation(sym, step.args[0]), step))
+            expr = expr.xreplace({step: sym})
         self.globals = []  # [(symbol, _Equation of its summand)], innermost first
         for gs in sorted(expr.atoms(GlobalSum), key=sympy.count_ops):
             sym = sympy.Symbol(f"_global_{id(self)}_{len(self.globals)}", real=True)
@@ -87,6 +97,12 @@ class _Equation:
             expr = expr.replace(reduction, lambda summand, r=reduction: r(summand * ONES))
         self.args = sorted(expr.free_symbols, key=lambda s: s.name)
         self.fn = sympy.lambdify(self.args, expr, modules=_MODULES, printer=_BroadcastingPrinter)
+
+    def matrix_steps(self, env: dict, shape) -> None:
+        """Put the value of each of its matrix steps into the tensor's environment."""
+        for sym, inner, step in self.matrices:
+            x = np.broadcast_to(np.asarray(inner(env), np.float64), shape).reshape(check_matrix(shape, self.where))
+            env[sym.name] = orthogonalise(x, step.steps, step.coefficients, step.eps).reshape(shape)
 
     def __call__(self, env: dict):
         return self.fn(*(env[a.name] for a in self.args))
@@ -127,7 +143,8 @@ class ReferenceOptimizer:
             resolved = by_options[key]
             check_axes(resolved, p.shape, where)
             if key not in compiled:  # an identity (a state the branch leaves alone) is no equation
-                compiled[key] = [_Equation(lhs, rhs) if rhs != lhs else None for lhs, rhs in resolved.equations]
+                compiled[key] = [_Equation(lhs, rhs, f"{where}: {resolved.where(i)}") if rhs != lhs else None
+                                 for i, (lhs, rhs) in enumerate(resolved.equations)]
             self._equations.append(compiled[key])
         self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
         self._shapes = {s.name: s.shape for s in self.spec.states}
@@ -144,6 +161,7 @@ class ReferenceOptimizer:
                 env: dict[str, Any] = dict(hyper)
                 env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
                 env[ONES.name] = np.ones(p.shape)
+                env.update({k: float(v[0]) for k, v in shape_values([p.shape]).items()})  # rows, cols
                 if t == 1 or not states:
                     for name, init in self._inits.items():
                         if not self._uses(eqs, name):
@@ -156,6 +174,7 @@ class ReferenceOptimizer:
                 pairs = [(p, eqs[i], env) for p, eqs, env in zip(self.params, self._equations, envs) if eqs[i]]
                 _global_sums([eq for _, eq, _ in pairs], [env for _, _, env in pairs])
                 for p, eq, env in pairs:
+                    eq.matrix_steps(env, p.shape)
                     name = eq.target.name
                     if name != "w" and name not in self._shapes:  # an intermediate keeps numpy's shape
                         env[name] = eq(env)                      # (a row mean's stays one per row)
@@ -173,7 +192,7 @@ class ReferenceOptimizer:
     @staticmethod
     def _uses(equations: list, name: str) -> bool:
         """Whether a tensor's equations read or assign state ``name`` (the other branch's are not its states)."""
-        return any(eq is not None and (eq.target.name == name or name in {a.name for a in eq.args})
+        return any(eq is not None and (eq.target.name == name or name in eq.reads)
                    for eq in equations)
 
     def state_dict(self) -> dict:

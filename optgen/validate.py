@@ -9,6 +9,7 @@ from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.matrices import MatrixBase
 
 from .names import TEMPLATE_NAMES, intermediate_clash
+from .matrix import NewtonSchulz, TensorShape
 from .spec import (AxisMean, GlobalSum, Grad, Hyper, Option, Param, Spec, SpecError, SpecWarning, State, Step,
                    TensorSum)
 
@@ -22,11 +23,11 @@ SUPPORTED = (
     sympy.Add, sympy.Mul, sympy.Pow, sympy.Abs, sympy.Max, sympy.Min, sympy.sign,
     sympy.exp, sympy.log, sympy.Piecewise, sympy.Mod, sympy.floor, sympy.ceiling,
     sympy.core.relational.Relational, sympy.And, sympy.Or, sympy.Not, TensorSum,
-    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum, AxisMean, *ELEMENTWISE,
+    sympy.functions.elementary.piecewise.ExprCondPair, GlobalSum, AxisMean, NewtonSchulz, *ELEMENTWISE,
 )
 SUPPORTED_NAMES = ("+, -, *, /, **, sqrt, Abs, Max, Min, sign, exp, log, tanh, sinh, cosh, atan, atan2, erf, "
                    "sin, cos, Piecewise, Mod, floor, ceiling, comparisons, And/Or/Not, tensor_sum, norm, "
-                   "global_sum, global_norm, row_mean, col_mean")
+                   "global_sum, global_norm, row_mean, col_mean, newton_schulz")
 
 
 # Generated code refers to these, and its templates name their own variables with a
@@ -98,7 +99,7 @@ def validate(spec: Spec) -> Spec:
             raise SpecError(f"{where}: unsupported function {bad.func.__name__} in {bad}; "
                             f"supported: {SUPPORTED_NAMES}")
         for s in sorted(rhs.free_symbols, key=str):
-            if isinstance(s, (Param, Grad, Step, Hyper, Option)):
+            if isinstance(s, (Param, Grad, Step, Hyper, Option, TensorShape)):
                 continue
             if isinstance(s, State):
                 if spec.declarations[s.name].init is None and s not in assigned:

@@ -52,7 +52,9 @@ def bad_values():
                 cases.append((name, {first: v}, [f"{first}={v!r}", "not finite"]))
         cases.append((name, {"no_such_hyper": 0.1}, ["unknown hyperparameter 'no_such_hyper'"]))
         for o in spec.option_symbols:
-            cases.append((name, {o.name: "yes"}, [f"{o.name}='yes'", "must be True or False"]))
+            per_tensor = spec.declarations[o.name].factor_min_dim is not None  # set from each shape
+            cases.append((name, {o.name: "yes"}, [f"{o.name}='yes'", "cannot be given" if per_tensor
+                                                  else "must be True or False"]))
     return cases
 
 

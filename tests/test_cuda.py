@@ -38,7 +38,7 @@ def _modules():
     out = []
     for name in optgen.names() + [str(TEST_SPECS / "lamb_like.py"), str(TEST_SPECS / "mathy.py")]:
         spec = optgen.load_spec(name)
-        if driver.unsupported(spec, "cuda"):  # refused, with its reason (tests/test_axis_reductions.py)
+        if driver.unsupported(spec, "cuda"):  # refused, with its reason (tests/test_axis_reductions.py, tests/test_matrix_steps.py)
             continue
         for options in option_combinations(spec):
             out.append(pytest.param(name, options,

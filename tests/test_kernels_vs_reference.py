@@ -35,9 +35,13 @@ import pytest
 import optgen
 from optgen.checking import hyper_settings  # the settings `optgen check` uses for a user's spec
 from optgen.compiler import option_combinations
+from optgen.matrix import uses_matrices
 
 STEPS = 30
 SHAPES = [(0,), (), (1,), (7,), (3, 5), (17, 3, 2)]
+#: a spec with a matrix step (Muon) takes tensors of two or more dimensions: rows < cols, rows > cols,
+#: a 3-D tensor viewed as 17 x 6, a single row, and an empty matrix
+MATRIX_SHAPES = [(3, 5), (5, 3), (17, 3, 2), (1, 4), (0, 3)]
 BIG = 1_100_003        # > 1M elements and odd: 17 chunks of 65536, the last one partial
 BIG_SPECS = ["adam", "rmsprop_warmstart"]   # a plain spec, and one whose state starts from g
 REL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
@@ -85,9 +89,10 @@ def run_both(name, options, hypers, shapes, dtypes, steps, seed):
 def test_kernel_matches_reference(combo, dtype, one_thread):
     name, options = combo
     spec = optgen.load_spec(name)
+    shapes = MATRIX_SHAPES if uses_matrices(spec) else SHAPES
     for k, hypers in enumerate(hyper_settings(spec)):
         seed = zlib.crc32(f"{combo_id(combo)}-{np.dtype(dtype).name}-{k}".encode())
-        run_both(name, options, hypers, SHAPES, [dtype] * len(SHAPES), STEPS, seed)
+        run_both(name, options, hypers, shapes, [dtype] * len(shapes), STEPS, seed)
 
 
 @pytest.mark.parametrize("name", BIG_SPECS)

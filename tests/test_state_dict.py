@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 import optgen
+from optgen.matrix import uses_matrices
 
 SHAPES = [(4, 3), (0,), (), (9,)]
+MATRIX_SHAPES = [(4, 3), (0, 2), (2, 3, 2)]  # a spec with a matrix step (Muon) takes no 1-D tensor
 K, N = 3, 5
 
 # the specs' defaults, plus settings that reach other variants or states
@@ -47,8 +49,9 @@ def settings():
 def test_resume_is_bit_identical(setting, dtype, one_thread):
     name, hypers = setting
     rng = np.random.default_rng(zlib.crc32(f"{name}{hypers}{dtype}".encode()))
-    params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(K + N)]
+    shapes = MATRIX_SHAPES if uses_matrices(optgen.load_spec(name)) else SHAPES
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(K + N)]
 
     opt = optgen.create(name, params, **hypers)
     for gr in grads[:K]:

@@ -22,9 +22,12 @@ EXPECTED_TO_FAIL = {
     "radam_branch_on_r_real",             # why the spec branches on rho_t > 4
     "exp_lr_without_initial_buffer",      # the theorem needs the initial momentum
     "sgd_momentum0_with_dampening",       # momentum formula at momentum 0 keeps dampening
+    "muon_newton_schulz_not_to_one",
+    "adafactor_factored_not_exact_for_rank_two",  # the factored estimate is exact for rank one only      # torch's Newton-Schulz coefficients overshoot 1 on purpose
 }
 # Claims the issue asks for by name (they must exist and pass).
 REQUIRED = {
+    "muon_newton_schulz_band",
     "adam_v_ema_unrolled", "adam_vhat_unbiased", "nesterov_shifted_is_reparametrised",
     "nesterov_reparametrised_is_torch", "lookahead_ema_closed_form", "lookahead_transform_is_ema",
     "radam_rho_is_sma_length", "radam_rho_limit", "radam_rho_1", "radam_r_real_set",

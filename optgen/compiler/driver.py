@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import abi
 from .._version import __version__
+from ..matrix import matrix_equations
 from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
 from . import cpu, cuda
@@ -155,20 +156,29 @@ def spec_hash(spec: Spec) -> str:
 
 
 def unsupported(spec: Spec, target: str) -> str | None:
-    """Why ``target`` cannot compile ``spec``, or None: the CUDA target has no axis reductions
-    (row_mean, col_mean) nor per-tensor options yet (docs/axis-reductions.md)."""
+    """Why ``target`` cannot compile ``spec``, or None. The CUDA target has no axis reductions
+    (row_mean, col_mean), per-tensor options (docs/axis-reductions.md) or matrix steps
+    (docs/matrix-steps.md) yet; ``optgen build`` of every spec skips such a pair and says why."""
     from ..axes import axis_reductions, per_tensor_options
-    if target != "cuda":
+    if target == "cpu":
         return None
     found = axis_reductions(spec)
+    allowed = f"The {target} target compiles elementwise steps, tensor_sum/norm and global_sum/global_norm"
     if found or per_tensor_options(spec):
         what = (f"{found[0][1]} in {spec.where(found[0][0])}" if found
                 else f"the per-tensor option {next(iter(per_tensor_options(spec)))!r}")
-        return (f"{_source_text(spec)}: the CUDA target does not compile axis reductions (row_mean, col_mean) "
+        return (f"{_source_text(spec)}: the {target} target does not compile axis reductions (row_mean, col_mean) "
                 f"or per-tensor options yet, and spec {spec.name!r} has {what}; it runs on the CPU "
-                f"(device='cpu'). The CUDA target compiles elementwise steps, tensor_sum/norm and "
-                f"global_sum/global_norm")
+                f"(device='cpu'). {allowed}")
+    uses = matrix_equations(spec)
+    if uses:
+        return (f"{spec.where(uses[0])}: the {target} target does not run matrix steps (newton_schulz) or tensor "
+                f"shapes (rows, cols) yet; build this spec for target='cpu' (device='cpu'). {allowed}")
     return None
+
+
+class UnsupportedTarget(SpecError):
+    """A spec that a target cannot build (:func:`unsupported` says why)."""
 
 
 def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -> Build:
@@ -177,7 +187,7 @@ def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -
         raise SpecError(f"unknown target {target!r}; available: {', '.join(sorted(TARGETS))}")
     refused = unsupported(spec, target)
     if refused:
-        raise SpecError(refused)
+        raise UnsupportedTarget(refused)
     options = {**spec.options, **(options or {})}
     resolved = spec.resolve(**options)
     b = Build(resolved, options, target)

@@ -10,6 +10,7 @@ the same for all of them.
 from __future__ import annotations
 
 from .. import abi
+from . import matrix
 from .printers import DTYPES, HostPrinter, assignment_lines
 
 
@@ -66,8 +67,20 @@ def summary(p) -> str:
 
 def pass_summary(variants) -> list[str]:
     """The header's table of passes and bytes per element (float32 / float64)."""
-    return [f"variant {i} pass {p.index}: {abi.bytes_per_element([p], 4)} / {abi.bytes_per_element([p], 8)} B "
-            f"({summary(p)})" for i, v in enumerate(variants.values()) for p in v.passes]
+    lines = []
+    for i, v in enumerate(variants.values()):
+        for p in v.passes:
+            lines.append(f"variant {i} pass {p.index}: {abi.bytes_per_element([p], 4)} / "
+                         f"{abi.bytes_per_element([p], 8)} B ({summary(p)})")
+            for sym, step in (v.matrix_steps[p.index] if p.index < len(v.matrix_steps) else ()):
+                lines.append(f"variant {i} after pass {p.index}: {matrix_summary(sym, step)}")
+    return lines
+
+
+def matrix_summary(sym, step) -> str:
+    """One line for a matrix step: what it runs on which array."""
+    return (f"matrix step newton_schulz({sym.name}, steps={step.steps}, coefficients={step.coefficients}, "
+            f"eps={step.eps:g}) on each tensor as a matrix (the array library's matmul)")
 
 
 def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[dict]:
@@ -139,6 +152,9 @@ def module_context(build, variant_context) -> dict:
     variants = [variant_context(build.spec.name, i, v, conditions)
                 for i, v in enumerate(build.variants.values())]
     share_identical_kernels(variants)
+    for ctx, v in zip(variants, build.variants.values()):
+        ctx["matrix_steps"] = tuple(tuple(matrix.step_abi(build.ssa, s, step) for s, step in after)
+                                    for after in v.matrix_steps)
     return {
         "conditions": [HostPrinter().doprint(c) for c in conditions],
         "condition_reads": read_names(build.staged.condition_host, set().union(*[c.free_symbols for c in conditions])),
@@ -152,4 +168,5 @@ def module_context(build, variant_context) -> dict:
         "per_tensor_options": {d.name: d.factor_min_dim for d in build.spec.declared("option")
                                if d.factor_min_dim is not None},
         "uses_finish": False,
+        "uses_matrix": bool(build.ssa.matrix_steps),
     }

@@ -57,6 +57,7 @@ class KernelVariant:
     #: every value of the step with one value per row or column: symbol -> "row" / "col"
     axis_kinds: dict = dataclasses.field(default_factory=dict)
     axis_states: dict = dataclasses.field(default_factory=dict)  # name -> "row" / "col" (ssa.axis_states)
+    matrix_steps: list = dataclasses.field(default_factory=list)  # [[(symbol, step)]] after each pass
 
 
 class HostHoister:
@@ -261,5 +262,6 @@ def optimise(staged: Staged) -> dict:
         needed = {s for p in passes for s in p.host_args} | set(host_states.values())
         needed |= {s for st in tensor_stages for _, e in st for s in e.free_symbols}
         out[key] = KernelVariant(key, live_host_values([*v.host, *hoist.assignments], needed), passes,
-                                 tensor_stages, host_states, axis_kinds, dict(staged.ssa.axis_states))
+                                 tensor_stages, host_states, axis_kinds=axis_kinds,
+                                 axis_states=dict(staged.ssa.axis_states), matrix_steps=v.matrix_steps)
     return out

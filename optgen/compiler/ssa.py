@@ -34,6 +34,7 @@ import dataclasses
 
 import sympy
 
+from ..matrix import NewtonSchulz, TensorShape
 from ..names import TEMPLATE_NAMES, spec_names
 from ..spec import AxisMean, GlobalSum, Grad, Hyper, Param, Spec, SpecError, State, Step, TensorSum, g, t, w
 
@@ -69,9 +70,20 @@ class SSA:
     #: states of a reduced shape, kept by the runtime per row or column (not arrays of the passes):
     #: name -> "row" / "col"; their new values are ``finals[name]``, computed in a per-tensor stage
     axis_states: dict = dataclasses.field(default_factory=dict)
+    #: matrix step symbol -> its step over the symbol of its input (``NewtonSchulz(input, ...)``):
+    #: an element value that exists only after the whole tensor's input is formed (optgen/matrix.py)
+    matrix_steps: dict = dataclasses.field(default_factory=dict)
+    matrix_where: dict = dataclasses.field(default_factory=dict)  # matrix step symbol -> its equation
 
     def expr(self, sym):
+        if sym in self.matrix_steps:
+            return self.matrix_steps[sym]
         return self.nodes.get(sym, self.reductions.get(sym))
+
+    @property
+    def scratch(self) -> list[str]:
+        """The arrays of the matrix steps (each holds its input, then its result): not states."""
+        return [s.name for s in self.matrix_steps]
 
     @property
     def states(self) -> list[str]:
@@ -98,6 +110,8 @@ class SSA:
             kind = ("global_sum" if sym in self.global_sums else
                     f"{self.axis_reductions[sym]}_mean" if sym in self.axis_reductions else "tensor_sum")
             lines.append(f"  [{tag:7}] {sym} = {(kind + '(%s)' % e) if sym in self.reductions else e}")
+        for sym, step in self.matrix_steps.items():
+            lines.append(f"  [matrix ] {sym} = {step}")
         lines.append("  finals: " + ", ".join(f"{a} <- {s}" for a, s in self.finals.items()))
         return "\n".join(lines)
 
@@ -128,6 +142,8 @@ def to_ssa(spec: Spec) -> SSA:
     reductions: dict = {}
     global_sums: set = set()
     axis_reductions: dict = {}
+    matrix_steps: dict = {}
+    matrix_where: dict = {}
     count: dict[str, int] = {}
     # versions are named outside every spec name (a hyperparameter `m_1` is not state m's version)
     used_names = spec_names(spec) | TEMPLATE_NAMES
@@ -148,6 +164,8 @@ def to_ssa(spec: Spec) -> SSA:
         """First sight of an input: give it its symbol (and its first-step rule)."""
         if isinstance(s, (Hyper, Step)):
             current[s], level[s] = s, HOST
+        elif isinstance(s, TensorShape):  # rows, cols: per-tensor values the runtime gives
+            current[s], level[s] = s, TENSOR
         elif isinstance(s, (Param, Grad)):
             current[s] = W if isinstance(s, Param) else G
         elif isinstance(s, State):
@@ -180,6 +198,7 @@ def to_ssa(spec: Spec) -> SSA:
             expr = expr.xreplace({ts: red})
             for other in reductions:
                 reductions[other] = reductions[other].xreplace({ts: red})
+        expr = _extract_matrix_steps(spec, index, expr, fresh, nodes, level, matrix_steps, matrix_where)
         _check_global_sums_unconditional(spec, index, expr, global_sums, nodes, level)
         if expr == current.get(lhs):  # `x = x` (e.g. an option that leaves a state as it is)
             continue
@@ -197,8 +216,28 @@ def to_ssa(spec: Spec) -> SSA:
     ssa = SSA(spec, nodes, reductions, arrays, finals,
               [s for s in level if isinstance(s, Hyper)], level, names=used_names,
               global_sums=frozenset(global_sums), axis_reductions=axis_reductions,
-              axis_states={s.name: s.shape for s in spec.states if s.shape in AXES})
+              axis_states={s.name: s.shape for s in spec.states if s.shape in AXES},
+              matrix_steps=matrix_steps, matrix_where=matrix_where)
     return _find_host_states(_demote_unread_states(ssa))
+
+
+def _extract_matrix_steps(spec: Spec, index: int, expr, fresh, nodes: dict, level: dict, matrix_steps: dict,
+                          matrix_where: dict):
+    """Each ``newton_schulz(e)`` becomes a matrix step symbol (``ns_1``) over a node of its input
+    (``ns_input_1 = e``), an element value the stager stores before the step."""
+    for step in sorted(expr.atoms(NewtonSchulz), key=sympy.count_ops):
+        if step.args[0].atoms(NewtonSchulz):
+            raise SpecError(f"{spec.where(index)}: a newton_schulz inside another; assign the inner one to an "
+                            "intermediate in an equation above")
+        out = fresh("ns")
+        inp = fresh("ns_input")
+        nodes[inp] = step.args[0]
+        level[inp] = _level_of(step.args[0], level)
+        matrix_steps[out] = step.func(inp, *step.args[1:])
+        matrix_where[out] = spec.where(index)
+        level[out] = ELEMENT
+        expr = expr.xreplace({step: out})
+    return expr
 
 
 def _uniform(sym, global_sums: set, nodes: dict, level: dict) -> bool:

@@ -11,7 +11,9 @@ written in the earliest pass that can compute its final value, unless a later
 pass still needs its old value (then the write waits). A later pass loads a
 value already written back instead of recomputing it; everything else it needs
 it recomputes from what memory holds. This gives the fewest passes the data
-dependencies allow, and never a temporary buffer.
+dependencies allow, and never a temporary buffer. A matrix step (``newton_schulz``) is
+placed like a sum: the pass before it stores its input into the step's own array, the
+runtime runs it between the passes, and later passes load its result (``matrix.py``).
 
 *Axis reductions* (``row_mean``, ``col_mean``) are reductions like the sums: each ends the
 pass that accumulates it, and the values made of it (one per row or column: Adafactor's
@@ -28,6 +30,7 @@ import itertools
 import sympy
 from sympy.logic.boolalg import BooleanAtom
 
+from . import matrix
 from .ssa import AXES, HOST, SSA, TENSOR, input_symbol
 from .traverse import post_order
 
@@ -52,6 +55,7 @@ class Variant:
     passes: list
     tensor_stages: list  # tensor_stages[q]: [(symbol, expr)] computed after pass q
     host: list           # [(symbol, expr)] host values this variant needs, in order
+    matrix_steps: list = dataclasses.field(default_factory=list)  # matrix_steps[q]: [(symbol, step)] after pass q
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +113,7 @@ class _Earliest:
     def __call__(self, sym) -> int:
         for s in post_order(sym, self._inputs, self.avail):
             latest = max([self.avail[d] for d in self._inputs(s)], default=0)
-            self.avail[s] = latest + 1 if s in self.ssa.reductions else latest
+            self.avail[s] = latest + 1 if s in self.ssa.reductions or s in self.ssa.matrix_steps else latest
         return self.avail[sym]
 
 
@@ -123,19 +127,25 @@ class _Needs:
     conflict: str | None = None  # an array whose old value this pass reads, already overwritten
 
 
-def _gather(ssa: SSA, q: int, root, write_pass: dict, finals_by_symbol: dict, need: _Needs) -> None:
+def _gather(ssa: SSA, q: int, root, write_pass: dict, finals_by_symbol: dict, need: _Needs,
+            before: frozenset = frozenset()) -> None:
     """Add to ``need`` everything pass ``q`` must load or compute for ``root`` (depth-first, a stack).
 
     A value an earlier pass wrote back is loaded, not recomputed; an input array's old
-    value is loaded, and if an earlier pass already overwrote that array that is a conflict."""
+    value is loaded, and if an earlier pass already overwrote that array that is a conflict.
+    A matrix step's result is loaded from its array; a per-tensor value in ``before`` (made of
+    shapes and host values only) is computed like an element value."""
     stack = [root]
     while stack:
         sym = stack.pop()
         level = ssa.level.get(sym, HOST)
         if level == HOST:
             continue
-        if level == TENSOR or level in AXES:  # a per-tensor value, or one per row or column
+        if (level == TENSOR or level in AXES) and sym not in before:  # per tensor, row or column
             need.tensor_inputs.add(sym)
+            continue
+        if sym in ssa.matrix_steps:         # written by the matrix step after an earlier pass
+            need.loads[sym.name] = sym
             continue
         array = finals_by_symbol.get(sym)
         if array is not None and write_pass[array] < q:
@@ -151,27 +161,31 @@ def _gather(ssa: SSA, q: int, root, write_pass: dict, finals_by_symbol: dict, ne
             stack.extend(reversed(list(ssa.nodes[sym].free_symbols)))
 
 
-def _passes_of(ssa: SSA, write_pass: dict, red_pass: dict) -> tuple[list, tuple | None]:
+def _passes_of(ssa: SSA, write_pass: dict, red_pass: dict, matrix_pass: dict | None = None,
+               before: frozenset = frozenset()) -> tuple[list, tuple | None]:
     """The passes of a schedule (the pass that writes each array, the pass that sums each
     reduction), or the first conflict ``(array, pass)`` that makes it impossible."""
-    n_passes = 1 + max([*write_pass.values(), *red_pass.values(), 0])
+    matrix_pass = matrix_pass or {}
+    n_passes = 1 + max([*write_pass.values(), *red_pass.values(), *matrix_pass.values(), 0])
     finals_by_symbol = {ssa.finals[a]: a for a in write_pass}
+    order = [*ssa.arrays, *ssa.scratch]
     passes = []
     for q in range(n_passes):
         stores = {a: ssa.finals[a] for a, p in write_pass.items() if p == q}
+        stores.update(matrix.input_stores(ssa, matrix_pass, q))
         reds = [(r, ssa.reductions[r]) for r, p in red_pass.items() if p == q]
         need = _Needs()
         for root in [*stores.values(), *[d for _, e in reds for d in e.free_symbols]]:
-            _gather(ssa, q, root, write_pass, finals_by_symbol, need)
+            _gather(ssa, q, root, write_pass, finals_by_symbol, need, before)
         if need.conflict is not None:
             return passes, (need.conflict, q)
-        passes.append(Pass(q, dict(sorted(need.loads.items(), key=lambda kv: ssa.arrays.index(kv[0]))),
+        passes.append(Pass(q, dict(sorted(need.loads.items(), key=lambda kv: order.index(kv[0]))),
                            [(s, ssa.nodes[s]) for s in _ordered(ssa, need.compute)],
-                           stores, reds, _ordered(ssa, need.tensor_inputs)))
+                           stores, reds, _ordered(ssa, need.tensor_inputs) + matrix.shape_inputs(need.tensor_inputs)))
     return passes, None
 
 
-def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest) -> list:
+def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest, before: frozenset = frozenset()) -> list:
     """The per-tensor values computed after each pass, each after the pass that makes its
     inputs: those some pass reads, and the new values of host states made of sums over
     every tensor (the runtime keeps them for the next step; one may need a stage after the
@@ -179,7 +193,8 @@ def _tensor_stages(ssa: SSA, passes: list, earliest: _Earliest) -> list:
     after_passes = [f for f in ssa.host_states.values() if ssa.level.get(f) == TENSOR]
     after_passes += [ssa.finals[a] for a in ssa.axis_states if ssa.finals[a] in ssa.nodes]  # kept per row or column
     needed = ssa.reachable([*[s for p in passes for s in p.tensor_inputs], *after_passes])
-    wanted = [s for s in ssa.nodes if (ssa.level[s] == TENSOR or ssa.level[s] in AXES) and s in needed]
+    wanted = [s for s in ssa.nodes
+              if (ssa.level[s] == TENSOR or ssa.level[s] in AXES) and s in needed and s not in before]
     stages: list = [[] for _ in range(max(len(passes) - 1, *[earliest(s) for s in wanted], 0))]
     for s in wanted:
         stages[earliest(s) - 1].append((s, ssa.nodes[s]))
@@ -199,10 +214,12 @@ def plan_passes(ssa: SSA) -> tuple[list, list]:
     live = ssa.reachable([ssa.finals[a] for a in write_pass]  # a sum nothing uses costs no pass
                          + [ssa.finals[a] for a in ssa.axis_states])
     red_pass = {r: earliest(r) - 1 for r in ssa.reductions if r in live}
+    matrix_pass = matrix.input_passes(ssa, earliest, live)
+    before = frozenset(matrix.known_before_passes(ssa))
     while True:
-        passes, conflict = _passes_of(ssa, write_pass, red_pass)
+        passes, conflict = _passes_of(ssa, write_pass, red_pass, matrix_pass, before)
         if conflict is None:
-            return passes, _tensor_stages(ssa, passes, earliest)
+            return passes, _tensor_stages(ssa, passes, earliest, before)
         name, q = conflict
         write_pass = {**write_pass, name: q}  # a later pass still reads the old value: write it there
 
@@ -224,5 +241,6 @@ def stage(ssa: SSA) -> Staged:
         exprs += [e for st in tensor_stages for _, e in st]
         exprs += list(v.host_states.values())  # host states advance every step
         exprs += [s for p in passes for s in p.stores.values()]  # a store of a host value: (w, 1.0), (m, lr)
-        variants[key] = Variant(key, passes, tensor_stages, _host_closure(v, exprs))
+        variants[key] = Variant(key, passes, tensor_stages, _host_closure(v, exprs),
+                                matrix.steps_after_passes(v, passes))
     return Staged(ssa, conditions, _host_closure(ssa, conditions), variants)

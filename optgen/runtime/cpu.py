@@ -16,11 +16,13 @@ import numpy as np
 
 from .. import abi
 from ..spec import Spec
+from .. import matrix
 from . import aliasing
 from .axes import AxisTable
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params, check_states
 from .grad_table import GradTable
+from .matrix import check_matrix_shapes, run_matrix_step
 from .nonfinite import nonfinite_tensors
 from .pointers import address_table
 from .precompile import Precompiler, per_tensor_argument, reachable_variants
@@ -46,7 +48,7 @@ def launch_threads(elements: int, available: int) -> int:
 class _Group:
     """The tensors of one dtype, with their chunk table and address tables."""
 
-    def __init__(self, dtype, indices, params, state_names, states=None):
+    def __init__(self, dtype, indices, params, state_names, states=None, scratch=()):
         self.dtype = np.dtype(dtype)
         self.dtype_name = self.dtype.name  # the kernels' key (np.dtype.name is computed at each read)
         self.indices = indices
@@ -54,6 +56,10 @@ class _Group:
         for s in state_names:
             self.flat[s] = ([states[i][s].reshape(-1) for i in indices] if states is not None
                             else [np.zeros(params[i].size, self.dtype) for i in indices])
+        for s in scratch:  # the matrix steps' arrays (runtime/matrix.py): not states
+            self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
+        self.shapes = [params[i].shape for i in indices]
+        self.matrix_shapes = matrix.shape_values(self.shapes)  # the per-tensor values rows, cols
         # base addresses of w and of every state: the arrays in self.flat keep them valid
         self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
         self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
@@ -132,7 +138,9 @@ class CPUOptimizer(CompiledOptimizer):
                                 aliasing.host_ranges(self.params))
         if states is not None:
             states = check_states(states, self.params, self.states, where)
-        self.groups = [_Group(dt, idx, self.params, self.states, states) for dt, idx in placement]
+        check_matrix_shapes(module, [p.shape for p in self.params], where)
+        scratch = abi.matrix_arrays(module.VARIANTS.values())
+        self.groups = [_Group(dt, idx, self.params, self.states, states, scratch) for dt, idx in placement]
         n_red = abi.max_reductions(module.VARIANTS.values())
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
@@ -194,7 +202,8 @@ class CPUOptimizer(CompiledOptimizer):
         the sums over every tensor (:meth:`global_sums`), then each group's per-tensor stage."""
         t, variant, host = self._begin_step()
         available = get_threads()
-        live = [(gr, g_table, dict(host)) for gr, g_table in zip(self.groups, grad_tables) if gr.n_tensors]
+        live = [(gr, g_table, {**host, **gr.matrix_shapes}) for gr, g_table in zip(self.groups, grad_tables)
+                if gr.n_tensors]
         for gr, _, values in live:
             if gr.axes is not None:  # rows and columns: their tensors, the reduced-shape states
                 values.update(gr.axes.inputs())
@@ -206,6 +215,9 @@ class CPUOptimizer(CompiledOptimizer):
                     totals = self.global_sums(p, [gr for gr, _, _ in live])
                     for _, _, values in live:
                         values.update(totals)
+                for step in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
+                    for gr, _, _ in live:  # the tensor's own library (numpy matmul: BLAS)
+                        run_matrix_step(step, gr.flat[step.array], gr.shapes)
                 if q < len(variant.tensor_stages):
                     with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                         for gr, _, values in live:

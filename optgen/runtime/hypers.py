@@ -109,9 +109,10 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> tuple[dict[str, bool], dict
     for name, value in given.items():
         if name in options:
             if spec.declarations[name].factor_min_dim is not None:
-                raise SpecError(f"{where}: option {name!r} is set per tensor from its shape (optgen.dsl.factored: "
+                raise SpecError(f"{where}: {name}={value!r} cannot be given: option {name!r} is set per tensor "
+                                f"from its shape (optgen.dsl.factored: "
                                 f"two or more axes, the last two at least "
-                                f"{spec.declarations[name].factor_min_dim} long); it cannot be given")
+                                f"{spec.declarations[name].factor_min_dim} long)")
             if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool):
                 raise SpecError(f"{where}: option {name}={value!r} must be True or False")
             options[name] = bool(value)

@@ -43,7 +43,7 @@ class PerTensorOptions:
         if len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
                                        for _, opt in self.parts):
             raise SpecError(f"{where}: {spec.source or spec.name} sums over every tensor (global_sum) and sets "
-                            f"an option per tensor ({', '.join(sorted(dict(key)))}); its tensors take different "
+                            f"an option per tensor ({', '.join(sorted(dict(next(iter(by_values)))))}); its tensors take different "
                             "kernels, so no one pass sees every tensor: not supported")
 
     @property

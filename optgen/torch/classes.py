@@ -97,7 +97,16 @@ class RAdam(Optimizer):
         self._init_form(params, _form_with(torch_forms.radam(), _given(locals())))
 
 
-TORCH_CLASSES = [Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam]
+class Muon(Optimizer):
+    """torch.optim.Muon's signature on optgen's ``muon`` (2-D and N-D weights; the Newton–Schulz
+    iteration in the parameter's dtype, where torch's runs in bfloat16: docs/matrix-steps.md)."""
+
+    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                 ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+        self._init_form(params, _form_with(torch_forms.muon(), _given(locals())))
+
+
+TORCH_CLASSES = [Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, Muon]
 
 #: class name -> spec, for the specs torch.optim does not ship
 SPEC_CLASSES = {

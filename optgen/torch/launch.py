@@ -36,6 +36,7 @@ import operator
 import numpy as np
 import torch
 
+from .. import abi
 from ..compiler.driver import load_module
 from ..runtime import hypers as hyper_values
 from ..runtime.cpu import CPUOptimizer
@@ -110,7 +111,9 @@ class Launchers:
             if len(self._cache) >= MAX_LAUNCHERS:
                 self._cache.clear()
             view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
-            arrays = [view(p) for p in params]
+            # a matrix step (Muon) views each parameter as its matrix: it needs the shape, not a flat run
+            shaped = adapter is None and abi.matrix_arrays(plan.module.VARIANTS.values())
+            arrays = [tensors.shaped(p, plan.spec.name) if shaped else view(p) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
             if adapter is None:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)

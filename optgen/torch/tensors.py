@@ -64,6 +64,15 @@ def flat(t: torch.Tensor) -> np.ndarray:
     return flat_view(t).numpy()
 
 
+def shaped(t: torch.Tensor, spec_name: str) -> np.ndarray:
+    """A numpy view of a contiguous CPU tensor with its shape (a matrix step reads its rows and columns)."""
+    if not t.is_contiguous():
+        raise ValueError(f"optgen.torch ({spec_name}): a parameter of shape {tuple(t.shape)} and strides "
+                         f"{t.stride()} is not contiguous; a matrix step (newton_schulz) views a parameter as its "
+                         "matrix in memory order, so it takes contiguous parameters only")
+    return t.detach().numpy()
+
+
 def check_grad(p: torch.Tensor, g, where: str) -> None:
     if g.is_sparse or g.layout != torch.strided:
         raise TypeError(f"{where}: the gradient is sparse ({g.layout}); optgen.torch takes dense gradients "

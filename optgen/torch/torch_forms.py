@@ -109,3 +109,28 @@ def radam() -> Form:
                               decoupled_weight_decay=False, maximize=False), only)
     return Form("optgen.torch.RAdam", defaults, lambda g: ("radam", _options(g, "decoupled_weight_decay")),
                 state_names={"m": "exp_avg", "v": "exp_avg_sq"}, torch_only=only, refuse=_radam_refuse)
+
+
+#: torch.optim.Muon's Newton-Schulz constants: the ones optgen/specs/muon.py is written with
+MUON_CONSTANTS = dict(ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5)
+MUON_ADJUST_LR = (None, "original", "match_rms_adamw")
+
+
+def _muon_refuse(g: dict):
+    if g["adjust_lr_fn"] not in MUON_ADJUST_LR:
+        return f"adjust_lr_fn={g['adjust_lr_fn']!r} is not supported; allowed: None, 'original', 'match_rms_adamw'"
+    for name, value in MUON_CONSTANTS.items():
+        given = tuple(g[name]) if name == "ns_coefficients" else g[name]
+        if given != value:
+            return (f"{name}={g[name]!r}: optgen/specs/muon.py runs Newton-Schulz with {name}={value!r} "
+                    "(the iteration's constants are the spec's; another set is a spec of its own)")
+    return None
+
+
+def muon() -> Form:
+    """torch.optim.Muon: no step in its state; ``adjust_lr_fn`` is the spec's ``match_rms_adamw`` option."""
+    defaults = dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn=None, **MUON_CONSTANTS)
+    return Form("optgen.torch.Muon", defaults,
+                lambda g: ("muon", {"nesterov": bool(g["nesterov"]),
+                                    "match_rms_adamw": g["adjust_lr_fn"] == "match_rms_adamw"}),
+                step_in_state=False, refuse=_muon_refuse)

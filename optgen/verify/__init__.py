@@ -15,7 +15,7 @@ expectations), :mod:`.check` (one checker per kind of claim), :mod:`.report`
 from __future__ import annotations
 
 from .claims import (ERROR, FAIL, PASS, XFAIL, XPASS, Claim, ClosedForm, Equivalence, Expectation,
-                     Identity, Limit, Result, ScaleInvariance, SolutionSet)
+                     Identity, Limit, Result, ScaleInvariance, SolutionSet, Bound)
 from .check import run
 from .loader import claims_for, load_claims, select, target_dirs
 from .report import format_results
@@ -23,7 +23,7 @@ from .oracles import GRAD
 from .unroll import Side, W_PREV, unroll
 
 __all__ = ["verify", "format_results", "run", "load_claims", "claims_for", "select", "Claim", "Equivalence", "ClosedForm", "Identity",
-           "Limit", "Expectation", "SolutionSet", "ScaleInvariance", "Result", "Side", "unroll", "GRAD",
+           "Limit", "Expectation", "SolutionSet", "ScaleInvariance", "Bound", "Result", "Side", "unroll", "GRAD",
            "W_PREV", "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"]
 
 

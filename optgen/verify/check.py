@@ -209,7 +209,7 @@ def check_closed_form(c: C.ClosedForm, steps: int | None) -> C.Result:
 
 def checkers() -> dict:
     """The checker of each kind of claim."""
-    from .check_formulas import (check_expectation, check_identity, check_limit,
+    from .check_formulas import (check_bound, check_expectation, check_identity, check_limit,
                                  check_scale_invariance, check_solution_set)
     return {
         C.Equivalence: check_equivalence,
@@ -219,6 +219,7 @@ def checkers() -> dict:
         C.Expectation: check_expectation,
         C.SolutionSet: check_solution_set,
         C.ScaleInvariance: check_scale_invariance,
+        C.Bound: check_bound,
     }
 
 

@@ -13,7 +13,7 @@ from .sums import assume, expectation
 from .symbols import Sampler, claim_domains, sym, variables
 
 __all__ = ["check_identity", "check_limit", "check_expectation", "check_solution_set",
-           "check_scale_invariance"]
+           "check_scale_invariance", "check_bound"]
 
 
 def check_identity(c: C.Identity, steps: int | None) -> C.Result:
@@ -168,3 +168,27 @@ def check_scale_invariance(c: C.ScaleInvariance, steps: int | None) -> C.Result:
                     detail=f"{len(checks)} identities, theta in R^{c.dim}, c > 0")
 
 
+
+
+def check_bound(c: C.Bound, steps: int | None) -> C.Result:
+    """Numeric: the iterated map on dense linear and geometric grids of the interval (float64)."""
+    import numpy as np
+    lo, hi = (float(x) for x in c.interval)
+    f = sympy.lambdify(c.var, C.evaluated(c.expr), "numpy")
+    grid = [np.linspace(lo, hi, c.points)]
+    if lo > 0:
+        grid.append(np.geomspace(lo, hi, c.points))
+    x0 = np.concatenate(grid)
+    x = x0.copy()
+    for _ in range(c.iterations):
+        x = f(x)
+    low, high = float(np.min(x)), float(np.max(x))
+    how = (f"{x0.size} points of [{lo:g}, {hi:g}] (linear{' and geometric' if lo > 0 else ''} grids), "
+           f"{c.iterations} iterations: range [{low:.6g}, {high:.6g}]")
+    bad = np.flatnonzero((x < float(c.band[0])) | (x > float(c.band[1])) | ~np.isfinite(x))
+    if bad.size:
+        k = int(bad[0])
+        how += f"; counterexample at {c.var} = {float(x0[k]):.6g}: {float(x[k]):.6g}"
+        return C.Result(c, False, "numeric", how, detail=f"outside [{c.band[0]}, {c.band[1]}]",
+                        counterexample={str(c.var): float(x0[k])}, values={"iterate": float(x[k])})
+    return C.Result(c, True, "numeric", how, detail="on the grids, not a proof for every point")

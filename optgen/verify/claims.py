@@ -25,6 +25,9 @@ Kinds
 :class:`ScaleInvariance`
     for a loss with ``L(c theta) = L(theta)``: ``<grad L, theta> = 0`` and
     ``grad L(c theta) = grad L(theta) / c``.
+:class:`Bound`
+    ``low <= f^n(x) <= high`` for every ``x`` in an interval: a map iterated ``n`` times
+    (Newton–Schulz's quintic on a singular value), checked numerically on dense grids.
 
 Every claim may be marked ``xfail="why"``: it is *expected to fail* (a misprint
 in a source text), and the verifier must find the counterexample.
@@ -39,7 +42,7 @@ import sympy
 from .unroll import Side
 
 __all__ = ["Claim", "Equivalence", "ClosedForm", "Identity", "Limit", "Expectation",
-           "SolutionSet", "ScaleInvariance", "Result", "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"]
+           "SolutionSet", "ScaleInvariance", "Bound", "Result", "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"]
 
 PASS, FAIL, XFAIL, XPASS, ERROR = "PASS", "FAIL", "XFAIL", "XPASS", "ERROR"
 
@@ -214,6 +217,22 @@ class ScaleInvariance(Claim):
     kind: ClassVar[str] = "loss property"
     dim: int = 3
     loss: Any = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Bound(Claim):
+    """``band[0] <= f^iterations(x) <= band[1]`` for every ``x`` in ``interval`` (closed), where ``f`` is
+    ``expr`` as a function of ``var``. Decided numerically: on ``points`` points of a linear and of a
+    geometric grid of the interval and at its ends, in float64 (a symbolic proof of a bound on
+    an iterated polynomial of degree 5^n is out of SymPy's reach); the report gives the range found."""
+
+    kind: ClassVar[str] = "bound"
+    expr: Any
+    var: Any
+    interval: tuple
+    band: tuple
+    iterations: int = 1
+    points: int = 200_001
 
 
 @dataclasses.dataclass

@@ -39,7 +39,7 @@ def _spec_ids():
     out = []
     for name in optgen.names() + [str(SPECS / "lamb_like.py"), str(SPECS / "mathy.py")]:
         spec = optgen.load_spec(name)
-        if driver.unsupported(spec, "cuda"):  # refused, with its reason (tests/test_axis_reductions.py)
+        if driver.unsupported(spec, "cuda"):  # refused, with its reason (tests/test_axis_reductions.py, tests/test_matrix_steps.py)
             continue
         for options in option_combinations(spec):
             label = "-".join([spec.name, *sorted(k for k, v in options.items() if v)])

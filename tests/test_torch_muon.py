@@ -1,0 +1,113 @@
+"""optgen.torch.Muon against torch.optim.Muon: same signature, same trajectories, checkpoints that move.
+
+torch's Newton–Schulz runs in bfloat16 and optgen's in the parameter's dtype: the comparison puts
+torch's own loop without the cast in place of torch's (tests/_torch_muon.py); everything else is
+torch.optim.Muon.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from _torch_muon import no_bf16  # noqa: F401  (a fixture)
+
+import optgen.torch
+
+STEPS = 150
+
+
+def _model(dtype):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16, bias=False), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 4, bias=False)).to(dtype)
+
+
+def test_the_signature_is_torchs():
+    ours, theirs = inspect.signature(optgen.torch.Muon), inspect.signature(torch.optim.Muon)
+    assert [(p.name, p.default) for p in ours.parameters.values()] == \
+           [(p.name, p.default) for p in theirs.parameters.values()]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw"},
+                                    {"adjust_lr_fn": "original", "weight_decay": 0.0}], ids=["default", "mrms", "orig"])
+def test_trajectory_matches_torch(dtype, kwargs, no_bf16):
+    """Each model computes its own gradients (closed loop) for a few steps, then random gradients for
+    150 steps (open loop: rounding differences do not feed back)."""
+    mine, theirs = _model(dtype), _model(dtype)
+    ours = optgen.torch.Muon(mine.parameters(), lr=0.02, momentum=0.9, **kwargs)
+    ref = torch.optim.Muon(theirs.parameters(), lr=0.02, momentum=0.9, **kwargs)
+    x, y = torch.randn(32, 6, dtype=dtype), torch.randn(32, 4, dtype=dtype)
+    gen = torch.Generator().manual_seed(1)
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == torch.float64 else dict(rtol=2e-4, atol=2e-5)
+    for step in range(STEPS):
+        for model in (mine, theirs):
+            model.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+        if step >= 3:
+            for a, b in zip(mine.parameters(), theirs.parameters()):
+                b.grad = torch.randn(b.shape, dtype=dtype, generator=gen)
+                a.grad = b.grad.clone()
+        ours.step()
+        ref.step()
+        for a, b in zip(mine.parameters(), theirs.parameters()):
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol, err_msg=f"step {step + 1}")
+
+
+def test_torchs_checkpoint_loads_and_continues(no_bf16):
+    mine, theirs = _model(torch.float64), _model(torch.float64)
+    ref = torch.optim.Muon(theirs.parameters(), lr=0.05)
+    x, y = torch.randn(32, 6, dtype=torch.float64), torch.randn(32, 4, dtype=torch.float64)
+
+    def step(model, opt):
+        model.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+    for _ in range(5):
+        step(theirs, ref)
+    mine.load_state_dict(theirs.state_dict())
+    ours = optgen.torch.Muon(mine.parameters(), lr=0.05)
+    ours.load_state_dict(copy.deepcopy(ref.state_dict()))
+    for _ in range(20):
+        step(theirs, ref)
+        step(mine, ours)
+    for a, b in zip(mine.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-8, atol=1e-10)
+    buf = ours.state_dict()["state"][0]["momentum_buffer"]
+    np.testing.assert_allclose(buf.numpy(), ref.state_dict()["state"][0]["momentum_buffer"].numpy(), rtol=1e-8,
+                               atol=1e-10)
+
+
+def test_a_4d_weight_is_its_first_dimension_by_the_rest(no_bf16):
+    conv = torch.nn.Conv2d(3, 8, 3, bias=False).double()
+    flat = torch.nn.Parameter(conv.weight.detach().reshape(8, 27).clone())
+    ours, ref = optgen.torch.Muon(conv.parameters(), lr=0.1), torch.optim.Muon([flat], lr=0.1)
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(STEPS):
+        g = torch.randn(8, 3, 3, 3, dtype=torch.float64, generator=gen)
+        conv.weight.grad, flat.grad = g.clone(), g.reshape(8, 27).clone()
+        ours.step()
+        ref.step()
+    np.testing.assert_allclose(conv.weight.detach().reshape(8, 27).numpy(), flat.detach().numpy(),
+                               rtol=1e-9, atol=1e-11)
+
+
+def test_refusals():
+    bias = torch.nn.Parameter(torch.zeros(4))
+    bias.grad = torch.ones(4)
+    with pytest.raises(optgen.SpecError, match=r"shape \(4,\).*two or more dimensions"):
+        optgen.torch.Muon([bias]).step()
+    w = torch.nn.Parameter(torch.zeros(4, 3))
+    w.grad = torch.ones(4, 3)
+    with pytest.raises(ValueError, match="ns_steps=3.*optgen/specs/muon.py"):
+        optgen.torch.Muon([w], ns_steps=3).step()
+    with pytest.raises(ValueError, match="adjust_lr_fn='other'"):
+        optgen.torch.Muon([w], adjust_lr_fn="other").step()
+    t = torch.nn.Parameter(torch.zeros(3, 4).T)
+    t.grad = torch.ones(4, 3)
+    with pytest.raises(ValueError, match="not contiguous"):
+        optgen.torch.Muon([t]).step()
