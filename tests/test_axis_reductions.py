@@ -180,3 +180,20 @@ def test_build_skips_cuda_for_axis_reductions_and_says_so(capsys):
     assert "4 skipped" in out and "skipped cuda:adafactor:" in out and "does not compile axis reductions" in out
     results = driver.build(["adafactor"], targets=("cuda",), check=True)
     assert {s for _, s in results} == {"skipped"}
+
+
+def test_global_sum_with_a_per_tensor_option_is_refused_naming_both(tmp_path, cache):
+    """A global sum above a per-tensor branch: the two branches run different kernels, so no pass
+    sees every tensor. Refused (once a NameError in the message itself), naming the option."""
+    spec = optgen.load_spec(write_spec(tmp_path, """
+        f = factored('f')
+        r = state('r', 0, shape='row')
+        v = state('v', 0)
+        s = var('s')
+        spec = Spec('s', [(s, global_sum(g**2)), (r, when(f, 0.5 * r + row_mean(g**2), r)),
+                          (v, when(f, v, 0.5 * v + g**2)), (w, w - when(f, r, v) * g / (1 + s))])
+        """))
+    with pytest.raises(optgen.SpecError) as err:
+        optgen.create(spec, [np.ones((3, 5)), np.ones(4)])
+    text = str(err.value)
+    assert "global_sum" in text and "(f)" in text and "not supported" in text

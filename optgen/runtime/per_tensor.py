@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import abi
-from ..axes import options_for_shape
+from ..axes import options_for_shape, per_tensor_options
 from ..spec import Spec, SpecError
 from . import nonfinite as nonfinite_policy
 from .checkpoint import check_checkpoint
@@ -43,8 +43,8 @@ class PerTensorOptions:
         if len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
                                        for _, opt in self.parts):
             raise SpecError(f"{where}: {spec.source or spec.name} sums over every tensor (global_sum) and sets "
-                            f"an option per tensor ({', '.join(sorted(dict(next(iter(by_values)))))}); its tensors take different "
-                            "kernels, so no one pass sees every tensor: not supported")
+                            f"an option per tensor ({', '.join(sorted(per_tensor_options(spec)))}); its tensors take "
+                            "different kernels, so no one pass sees every tensor: not supported")
 
     @property
     def t(self) -> int:

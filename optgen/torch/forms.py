@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from ..axes import per_tensor_options
 from ..registry import load_spec
 from ..spec import Spec, SpecError
 
@@ -124,9 +125,9 @@ def generic_form(spec, given: dict) -> Form:
     """The form of any spec (a name, a path, a Spec): group keys are the spec's own names."""
     spec = load_spec(spec)
     title = f"optgen.torch.Optimizer({spec.name!r})"
-    per_tensor = [o for o in spec.options if spec.declarations[o].factor_min_dim is not None]
+    per_tensor = per_tensor_options(spec)
     if per_tensor:  # its tensors take different kernels by shape: the numpy runtime's split, not here yet
-        raise SpecError(f"{title}: {spec.source or spec.name} sets option(s) {', '.join(per_tensor)} per tensor "
+        raise SpecError(f"{title}: {spec.source or spec.name} sets option(s) {', '.join(sorted(per_tensor))} per tensor "
                         "from its shape (optgen.dsl.factored), which optgen.torch does not do yet; use "
                         "optgen.create(spec, [p.detach().numpy() for p in params]) on CPU tensors")
     defaults = generic_defaults(spec, given, title)
