@@ -17,7 +17,7 @@ CPU (``numba.njit``)   ``chunk_tensor, chunk_start, chunk_stop, sizes``, one
                        :attr:`Pass.tensor_args` (a value per tensor), and the
                        float64 ``partials[chunk, reduction]``; a pass that
                        :attr:`Pass.uses_axes` also takes, before the partials,
-                       one float64 array per :attr:`Pass.axis_args` and the
+                       one array of the kernel's dtype per :attr:`Pass.axis_args` and the
                        uint64 ``axes`` table, and after them the float64
                        ``axis_sums[axis reduction, row or column]``.
 CUDA (``cuda.jit``)    ``chunk_tensor, chunk_start, chunk_stop``, the address

@@ -96,6 +96,47 @@ def test_the_ir_classifies_and_places_axis_reductions():
     assert unfactored.axis_states == {} and "variance" in unfactored.arrays
 
 
+def test_values_per_column_are_computed_once_per_column():
+    """Adafactor's r c / max(mean(r), eps1): the part c / max(mean(r), eps1) has one value per
+    column, so the stage before pass 2 computes it and the kernels no longer read mean(r)."""
+    from optgen.compiler.optimize import optimise
+    staged = stage(to_ssa(optgen.load_spec("adafactor").resolve(factored=True, maximize=False)))
+    (variant,) = optimise(staged).values()
+    hoisted = [s for s, _ in variant.tensor_stages[1] if s.name.startswith("col_value")]
+    assert len(hoisted) == 1 and variant.axis_kinds[hoisted[0]] == COL
+    for p in variant.passes[2:]:
+        assert hoisted[0] in p.axis_args and p.axis_kinds[hoisted[0]] == COL
+        assert not any(s.name.startswith("col_mean") for s in p.axis_args)
+
+
+# A column value made of a per-tensor sum (each column reads its own tensor's) and a row value
+# that is not one (r + r2 mixes a row and a column: per element).
+MIXED = """
+lr = hyper('lr', 0.5)
+r = state('r', 0, shape='row')
+r2 = state('r2', 0, shape='col')
+spec = Spec('mixed', [(r, 0.5 * r + 0.5 * row_mean(g**2)), (r2, 0.5 * r2 + 0.5 * col_mean(g**2)),
+                      (w, w - lr * g * tensor_sum(g**2) / (r2 + 1) / (r + r2 + 2))])
+"""
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_hoisted_axis_values_match_the_oracle_on_tensors_of_several_shapes(tmp_path, cache, dtype, rtol):
+    """Each column's value reads its own tensor's sum (three tensors of other shapes, one with a
+    batch axis); the kernels' result is the oracle's, which evaluates the equations as written."""
+    spec = optgen.load_spec(write_spec(tmp_path, MIXED))
+    rng = np.random.default_rng(3)
+    shapes = [(3, 5), (4, 2, 7), (6, 1)]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours, oracle = optgen.create(spec, [p.copy() for p in params]), reference(spec, [p.astype(np.float64) for p in params])
+    for _ in range(3):
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        ours.step(grads)
+        oracle.step([x.astype(np.float64) for x in grads])
+    for a, b in zip(ours.params, oracle.params):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
 # --- what is refused, and how it is said ------------------------------------------------
 
 def test_a_1d_parameter_for_a_spec_without_the_factored_option(tmp_path, cache):

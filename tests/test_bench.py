@@ -51,6 +51,15 @@ def test_stream_kernel_moves_the_bytes_it_says():
     assert IR.vector_fp_ops(IR.inner_loop_lines(ir), "float", 4)
 
 
+def test_the_stream_floor_of_a_spec_with_reduced_shape_passes_runs():
+    """Adafactor has a pass over its row and column states only (no full-size array moves):
+    the floor skips it instead of building a kernel of no arrays (it raised IndexError)."""
+    from optgen.bench.impls import setup_stream
+    tr = traffic("adafactor")
+    assert any(not p["loads"] and not p["stores"] for p in tr["passes"])
+    setup_stream({"name": "adafactor", "shapes": [(30, 20), (7,)], "dtype": "float32", "traffic": tr})()
+
+
 def test_numpy_and_optgen_implementations_agree():
     cfg = {"name": "adam", "shapes": [(100,), (3, 4)], "dtype": "float64"}
     steps = [setup_numpy(cfg), setup_optgen(cfg)]

@@ -142,3 +142,20 @@ def test_one_dimensional_tensors_are_refused(shape):
 def test_torch_refuses_one_dimensional_tensors_too():
     with pytest.raises(ValueError, match="2D"):
         torch.optim.Muon([torch.zeros(5, requires_grad=True)])
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (9, 5), (6, 6)])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_the_runtime_iteration_in_place_is_the_oracles(shape, dtype, rtol):
+    """The runtime's allocation-free iteration (a tall matrix iterated as itself, buffers kept
+    between calls) gives the oracle's values: the textbook form, transposing a tall matrix."""
+    from optgen.matrix import orthogonalise
+    from optgen.runtime.matrix import newton_schulz_in_place
+    rng = np.random.default_rng(1)
+    work = {}
+    for _ in range(2):  # the second call reuses the buffers the first made
+        x = rng.standard_normal(shape).astype(dtype)
+        want = orthogonalise(x.astype(np.float64), 5, (3.4445, -4.7750, 2.0315), 1e-7)
+        newton_schulz_in_place(x, 5, (3.4445, -4.7750, 2.0315), 1e-7, work)
+        np.testing.assert_allclose(x, want, rtol=rtol, atol=rtol)
+    assert len(work) == 1

@@ -41,23 +41,6 @@ def _modules():
     return out
 
 
-def _axis_module(name, options) -> bool:
-    """Whether a module has passes that reduce over an axis (Adafactor's factored branch)."""
-    return any(p.axis_reductions for _, _, p in _kernels(name, options))
-
-
-#: A known limit, not a property: an axis-reducing pass adds each element into its row's and
-#: column's float64 sum through an index computed per element (i // cols, i % cols), so the loop
-#: neither vectorises nor stays in float32. Strict: these tests fail once the passes loop over
-#: rows and columns (docs/axis-reductions.md, "Performance").
-AXIS_PASSES_ARE_SCALAR = pytest.mark.xfail(strict=True, reason="axis-reducing passes are scalar (known limit)")
-
-
-def _float32_modules():
-    return [pytest.param(*m.values, id=m.id, marks=[AXIS_PASSES_ARE_SCALAR] if _axis_module(*m.values) else [])
-            for m in MODULES]
-
-
 MODULES = _modules()
 
 
@@ -83,8 +66,8 @@ def ir_of(name, options, dtype="float32"):
 
 
 def reducing(name, options) -> set:
-    """Labels of the passes that compute per-tensor sums."""
-    return {label for label, _, p in _kernels(name, options) if p.reductions}
+    """Labels of the passes that compute sums (per tensor, or per row and column: float64 either way)."""
+    return {label for label, _, p in _kernels(name, options) if p.reductions or p.axis_reductions}
 
 
 # -- kernels written to fail each check ---------------------------------------------------
@@ -148,7 +131,7 @@ def test_sum_double_check_finds_promoted_element_arithmetic():
     assert any("fptrunc" in s for s in IR.double_ops_beyond_sums(lines))
 
 
-@pytest.mark.parametrize("name,options", _float32_modules())
+@pytest.mark.parametrize("name,options", MODULES)
 def test_float32_kernels_have_no_double_precision_in_the_loop(name, options):
     sums = reducing(name, options)
     for label, (text, _) in ir_of(name, options).items():
@@ -178,7 +161,7 @@ def test_adam_float32_inner_loop_vectorises():
             "adam: the square root is not vectorised"
 
 
-@pytest.mark.parametrize("name,options", _float32_modules())
+@pytest.mark.parametrize("name,options", MODULES)
 def test_every_float32_kernel_vectorises(name, options):
     sums = reducing(name, options)
     for label, (text, _) in ir_of(name, options).items():

@@ -11,6 +11,7 @@ matter here, and those are the spec's (``traffic``).
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 from typing import Callable
 
@@ -106,8 +107,29 @@ def stream_kernel(n_loads: int, n_inplace: int, n_write_only: int, dtype: str):
     return ns["make"](numba, np)
 
 
+def newton_schulz_matmuls(shapes, steps: int, dtype, rng) -> Callable[[], None]:
+    """The matmuls of ``steps`` Newton–Schulz iterations on each matrix, alone: X X^T, A A and
+    B X per iteration through numpy (BLAS) into buffers made once, without the elementwise
+    work between them. Muon's floor is these plus the streaming kernels of its passes."""
+    from ..matrix import matrix_shape
+    mats = []
+    for shape in shapes:
+        r, c = sorted(matrix_shape(shape))  # the iteration runs on the wide side, as torch's
+        x = rng.standard_normal((r, c)).astype(dtype)
+        mats.append((x, np.empty((r, r), dtype), np.empty((r, r), dtype), np.empty((r, c), dtype)))
+
+    def run():
+        for x, a, b, y in mats:
+            for _ in range(steps):
+                np.matmul(x, x.T, out=a)
+                np.matmul(a, a, out=b)
+                np.matmul(b, x, out=y)
+    return run
+
+
 def setup_stream(cfg) -> Callable[[], None]:
-    """Flat buffers of the total size; one streaming kernel per pass of the spec."""
+    """Flat buffers of the total size; one streaming kernel per pass of the spec, and the
+    matmuls of the matrix steps after a pass (:func:`newton_schulz_matmuls`)."""
     n = sum(math.prod(s) for s in cfg["shapes"])
     dt = np.dtype(cfg["dtype"])
     rng = _rng(cfg)
@@ -121,12 +143,14 @@ def setup_stream(cfg) -> Callable[[], None]:
     calls = []
     for p in cfg["traffic"]["passes"]:
         loads, stores = p["loads"], p["stores"]
-        inplace = [a for a in loads if a in stores]
-        ordered = inplace + [a for a in loads if a not in stores]
-        write_only = [a for a in stores if a not in loads]
-        k = stream_kernel(len(loads), len(inplace), len(write_only), dt.name)
-        arrays = [buf(a) for a in ordered + write_only]
-        calls.append((k, arrays))
+        if loads or stores:  # else a pass over reduced-shape states only (Adafactor's rows, columns)
+            inplace = [a for a in loads if a in stores]
+            ordered = inplace + [a for a in loads if a not in stores]
+            write_only = [a for a in stores if a not in loads]
+            k = stream_kernel(len(loads), len(inplace), len(write_only), dt.name)
+            calls.append((k, [buf(a) for a in ordered + write_only]))
+        for steps in p.get("matrix_steps", ()):
+            calls.append((newton_schulz_matmuls(cfg["shapes"], steps, dt, rng), []))
 
     def step():
         for k, arrays in calls:
@@ -200,6 +224,7 @@ TORCH = {
     "rmsprop": ("RMSprop", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {}),
     "adamax": ("Adamax", {}), "adadelta": ("Adadelta", {}), "adagrad": ("Adagrad", {}),
     "asgd": ("ASGD", {}), "rprop": ("Rprop", {}), "adamw_clip": ("AdamW", {}),
+    "adafactor": ("Adafactor", {}), "muon": ("Muon", {}),
 }
 #: specs that clip the gradient by its global norm first: torch.nn.utils.clip_grad_norm_
 #: (foreach) with this max_norm before the optimizer's step, as a torch training loop does
@@ -216,16 +241,27 @@ def _torch_options(cfg) -> dict:
     return out
 
 
+def _mode_arguments(cls, mode: str) -> dict | None:
+    """The keyword arguments that select ``mode``; a class with one implementation only
+    (torch.optim.Muon takes no ``foreach``) runs as ``torch-forloop`` and nothing else."""
+    if "foreach" in inspect.signature(cls.__init__).parameters:
+        return TORCH_MODES[mode]
+    return {} if mode == "torch-forloop" else None
+
+
 def torch_available(cfg, mode) -> bool:
     if importlib.util.find_spec("torch") is None or cfg["name"] not in TORCH:
         return False
     import torch
     cls_name, kw = TORCH[cfg["name"]]
     cls = getattr(torch.optim, cls_name)
-    try:  # does this class accept the mode (fused is not everywhere on the CPU)?
-        w = torch.zeros(4, dtype=getattr(torch, cfg["dtype"]), requires_grad=True)
+    mode_kw = _mode_arguments(cls, mode)
+    if mode_kw is None:
+        return False
+    try:  # does this class accept the mode (fused is not everywhere on the CPU)? A matrix: Muon needs one
+        w = torch.zeros(2, 2, dtype=getattr(torch, cfg["dtype"]), requires_grad=True)
         w.grad = torch.ones_like(w)
-        opt = cls([w], **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+        opt = cls([w], **kw, **_torch_options(cfg), **mode_kw)
         opt.step()
     except (RuntimeError, TypeError, ValueError):
         return False
@@ -236,7 +272,8 @@ def setup_torch(cfg, mode) -> Callable[[], None]:
     import torch
     cls_name, kw = TORCH[cfg["name"]]
     params = _torch_tensors(cfg)
-    opt = getattr(torch.optim, cls_name)(params, **kw, **_torch_options(cfg), **TORCH_MODES[mode])
+    cls = getattr(torch.optim, cls_name)
+    opt = cls(params, **kw, **_torch_options(cfg), **_mode_arguments(cls, mode))
     max_norm = TORCH_CLIP.get(cfg["name"])
     if max_norm is None:
         return opt.step
@@ -254,7 +291,8 @@ def setup_torch_compile(cfg) -> Callable[[], None]:
     import torch
     cls_name, kw = TORCH[cfg["name"]]
     params = _torch_tensors(cfg)
-    opt = getattr(torch.optim, cls_name)(params, **kw, **_torch_options(cfg), foreach=False)
+    cls = getattr(torch.optim, cls_name)
+    opt = cls(params, **kw, **_torch_options(cfg), **_mode_arguments(cls, "torch-forloop"))
     max_norm = TORCH_CLIP.get(cfg["name"])
 
     @torch.compile(fullgraph=False)

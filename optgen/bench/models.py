@@ -57,6 +57,21 @@ def model_shapes(model: str | None = None, size: int | None = None) -> list[tupl
     return [(int(size if size is not None else 1 << 24),)]
 
 
+def shapes_for_spec(name: str, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """The tensors of ``shapes`` that the spec ``name`` can step: a spec with a matrix step
+    (Muon) takes only tensors of two or more dimensions (the others go to another optimizer,
+    as torch.optim.Muon asks); every other spec takes them all."""
+    from ..matrix import uses_matrices
+    from ..registry import load_spec
+    try:
+        spec = load_spec(name)
+    except Exception:  # an unknown name is the implementations' error to report, with their context
+        return list(shapes)
+    if not uses_matrices(spec):
+        return list(shapes)
+    return [s for s in shapes if len(s) >= 2]
+
+
 def numel(shapes) -> int:
     total = 0
     for s in shapes:

@@ -36,13 +36,14 @@ import time
 from typing import Callable
 
 from .impls import ON_REQUEST
-from .models import model_shapes, numel
+from .models import model_shapes, numel, shapes_for_spec
 from .report import format_ci
 
 # implementations whose thread pools can share a process without spinning
 PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "numpy", "torch-forloop", "torch-foreach",
             "torch-fused", "torch-compile", "pytorch-optimizer")
-PEERS = ("torch-fused", "torch-foreach")  # the peer a table is compared with, first one present
+PEERS = ("torch-fused", "torch-foreach", "torch-forloop")  # the peer a table is compared with, first one present
+# (torch-forloop: for a class with one implementation only, torch.optim.Muon)
 DEFAULT_ROUNDS = 100
 SPIN_COUNT = "1000"  # libgomp spins before an idle thread sleeps (see the module docstring)
 
@@ -129,8 +130,7 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
     (parameters per second relative to the same implementation in float32).
     """
     from .runner import machine, spawn, traffic
-    shapes = model_shapes(model, size)
-    n = numel(shapes)
+    all_shapes = model_shapes(model, size)
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     wanted = list(impls or [i for i in PAIRABLE if i not in ON_REQUEST])
     refused = [i for i in wanted if i not in PAIRABLE]
@@ -139,6 +139,8 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
                          f"pairable: {', '.join(PAIRABLE)}")
     results = []
     for name in names:
+        shapes = shapes_for_spec(name, all_shapes)
+        n = numel(shapes)
         tr = {dt: traffic(name, options, dt) for dt in dtypes}
         base = {"name": name, "shapes": shapes, "options": options or {}, "dtype": dtypes[0], "traffic": tr[dtypes[0]]}
         probe = spawn({**base, "impl": "probe", "impls": wanted})
@@ -147,7 +149,7 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
         out = _spawn_streaming({**base, "impl": "paired", "impls": probe["available"], "dtypes": dtypes,
                                 "traffic": tr, "rounds": rounds}, progress, name)
         if not out.get("ok"):
-            raise RuntimeError(f"paired run of {name}: {out.get('error')}")
+            raise RuntimeError(f"paired run of {name}: {out.get('error')}\n{out.get('traceback', '')}")
         for dt in dtypes:
             results.append({**_summarise(name, dt, tr[dt], out, probe["available"], n, len(shapes),
                                          model, rounds, options, dtypes), "not_run": probe.get("unavailable", {})})

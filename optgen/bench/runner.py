@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .impls import DEFAULT_IMPLS, IMPLS
-from .models import model_shapes, numel
+from .models import model_shapes, numel, shapes_for_spec
 
 WORKER_TIMEOUT_S = 900
 
@@ -22,7 +22,8 @@ def traffic(name: str, options: dict | None = None, dtype: str = "float32", t: i
     """The passes optgen's kernel makes at step ``t`` (steady state) and the bytes each moves.
 
     This is the spec's own traffic floor: the streaming kernel moves exactly these
-    bytes, and every implementation's GB/s is these bytes over its time.
+    bytes, and every implementation's GB/s is these bytes over its time. A pass followed by
+    matrix steps lists their iteration counts (``matrix_steps``): the floor runs their matmuls.
     """
     from .. import abi
     from ..compiler.driver import load_module
@@ -33,8 +34,9 @@ def traffic(name: str, options: dict | None = None, dtype: str = "float32", t: i
     module = load_module(spec, opts, "cpu")
     key = tuple(module.select_variant(t, hyper_values.values_at(spec, values, t)))  # the runtime's own choice
     variant = module.VARIANTS[key]  # the generated module's ABI (optgen/abi.py)
-    passes = [{"loads": list(p.loads), "stores": list(p.stores), "reductions": len(p.reductions)}
-              for p in variant.passes]
+    passes = [{"loads": list(p.loads), "stores": list(p.stores), "reductions": len(p.reductions),
+               "matrix_steps": [m.steps for m in (variant.matrix_steps[q] if q < len(variant.matrix_steps) else ())]}
+              for q, p in enumerate(variant.passes)]
     return {"passes": passes, "bytes_per_element": abi.bytes_per_element(variant.passes, np.dtype(dtype).itemsize),
             "variant": list(key)}
 
@@ -86,8 +88,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
     minute on a shared machine hits every implementation alike. The figure is the
     median over rounds of each process's median step time.
     """
-    shapes = model_shapes(model, size)
-    n = numel(shapes)
+    all_shapes = model_shapes(model, size)
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     wanted = list(impls or DEFAULT_IMPLS)
     unknown = [i for i in wanted if i not in IMPLS]
@@ -97,8 +98,8 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
     for name in names:
         for dt in dtypes:
             tr = traffic(name, options, dt)
-            base = {"name": name, "shapes": shapes, "dtype": dt, "traffic": tr, "options": options or {},
-                    "min_time": min_time}
+            base = {"name": name, "shapes": shapes_for_spec(name, all_shapes), "dtype": dt, "traffic": tr,
+                    "options": options or {}, "min_time": min_time}
             probe = spawn({**base, "impl": "probe", "impls": wanted})
             if not probe.get("ok"):
                 raise RuntimeError(f"probing implementations for {name}: {probe.get('error')}")
@@ -132,6 +133,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
             faults[job].append(statistics.median(out["faults"]))
     results = []
     for q, (base, avail, not_run) in enumerate(plans):
+        n = numel(base["shapes"])
         bytes_per_step = base["traffic"]["bytes_per_element"] * n
         table = {}
         for impl in avail:
@@ -148,7 +150,7 @@ def run_bench(names, *, size: int | None = None, model: str | None = None, dtype
         for row in table.values():
             if "time_s" in row and floor:
                 row["vs_stream"] = floor / row["time_s"]
-        results.append({"name": base["name"], "model": model, "size": n, "tensors": len(shapes),
+        results.append({"name": base["name"], "model": model, "size": n, "tensors": len(base["shapes"]),
                         "dtype": base["dtype"], "options": options or {}, "bytes_per_step": bytes_per_step,
                         "traffic": base["traffic"], "rounds": rounds, "impls": table, "not_run": not_run})
     return {"machine": machine(), "results": results}

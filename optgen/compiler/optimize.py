@@ -25,7 +25,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import BooleanAtom
 
 from ..names import fresh_names
-from .ssa import AXES, HOST, SSA
+from .ssa import AXES, ELEMENT, HOST, SSA, TENSOR
 from .stage import Pass, Staged
 from .traverse import post_order
 
@@ -116,6 +116,49 @@ class HostHoister:
         return e
 
 
+class AxisHoister(HostHoister):
+    """Replaces subexpressions with one value per row (or per column) of a matrix with named axis
+    values, which the per-tensor stage before the first pass that reads them computes (float64,
+    over every row or column of the group at once, then rounded to the kernel's dtype).
+
+    Adafactor's ``r c / max(mean(r), eps1)``: ``c / max(mean(r), eps1)`` is one value per
+    column, so the kernels divide once per column instead of once per element (two divisions
+    and a square root per element were what held its factored passes to 0.4 of the streaming
+    floor on GPT-2 small, ``optgen bench adafactor --model gpt2-small --paired``). Only in a
+    pass after the first (a stage runs before it); host and per-tensor values may join in."""
+
+    def __init__(self, ssa: SSA, host: HostHoister, kind: str):
+        super().__init__(ssa, prefix=kind)
+        self.level = host.level  # one table: the host values, and each kind's named values
+        self.names = host.names
+        self._fresh = fresh_names(f"{kind}_value", self.names, sep="_")
+        self.kind = kind
+        self.first_pass: dict = {}  # symbol -> the first pass that reads it
+        self.current_pass = 0
+
+    def is_host(self, e) -> bool:
+        if e not in self._host:
+            levels = {self.level.get(s, ELEMENT) for s in e.free_symbols}
+            self._host[e] = levels <= {HOST, TENSOR, self.kind}
+        return self._host[e]
+
+    def _name(self, e):
+        if not any(self.level.get(s) == self.kind for s in e.free_symbols) or isinstance(e, sympy.Symbol):
+            return e  # a host or per-tensor value: not this hoister's
+        sym = self.values.get(e)
+        super()._name(e)
+        if sym is None:
+            sym = self.values[e]
+            self.level[sym] = self.kind
+            self.first_pass[sym] = self.current_pass
+        return sym
+
+    def stages(self, tensor_stages: list) -> None:
+        """Append each named value to the stage before the first pass that reads it."""
+        for sym, e in self.assignments:
+            tensor_stages[self.first_pass[sym] - 1].append((sym, e))
+
+
 # An element value whose inlined expression would be bigger than this is not inlined
 # into the values that use it: it stays a named value the kernel assigns. Inlining is
 # what lets CSE and the hoister see across equations, but an inlined tree doubles with
@@ -160,7 +203,7 @@ def _inline(inlined: dict, expr, loaded: set):
     return expr.xreplace(repl) if repl else expr
 
 
-def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
+def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister, axis_hoists: tuple = ()) -> KernelPass:
     loaded = set(p.loads.values())
     inlined, kept = _inline_pass(p, loaded)
     kept_symbols = {s for s, _ in kept}
@@ -172,6 +215,10 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     outputs += [_inline(inlined, s, loaded) for s in p.stores.values()]
     outputs += [_inline(inlined, e, loaded) for _, e in p.reductions]
     outputs = [hoist(o) for o in outputs]
+    for axis_hoist in axis_hoists if p.index > 0 else ():
+        axis_hoist.current_pass = p.index
+        outputs = [axis_hoist(o) for o in outputs]
+    levels = {**ssa.level, **{s: ah.kind for ah in axis_hoists for s in ah.first_pass}}
     hoisted_names = {hoist(k): v for k, v in names.items()}
     # temporaries named outside every name in use (sympy.cse skips only identical symbols)
     symbols = (sympy.Symbol(n) for n in fresh_names("x", set(hoist.names)))
@@ -204,7 +251,8 @@ def optimise_pass(ssa: SSA, p: Pass, hoist: HostHoister) -> KernelPass:
     host_args = sorted((s for s in free - defined if hoist.level.get(s) == HOST), key=lambda s: s.name)
     tensor_args = [s for s in p.tensor_inputs if s in free and ssa.level.get(s) not in AXES]
     axis_args = [s for s in p.tensor_inputs if s in free and ssa.level.get(s) in AXES]
-    kinds = {s: ssa.level[s] for s in [*axis_args, *(r for r, _ in reductions if r in ssa.axis_reductions)]}
+    axis_args += sorted((s for ah in axis_hoists for s in ah.first_pass if s in free), key=lambda s: s.name)
+    kinds = {s: levels[s] for s in [*axis_args, *(r for r, _ in reductions if r in ssa.axis_reductions)]}
     return KernelPass(p.index, p.loads, body, stores, reductions, host_args, tensor_args,
                       frozenset(r for r, _ in reductions if r in ssa.global_sums), axis_args, kinds)
 
@@ -257,11 +305,16 @@ def optimise(staged: Staged) -> dict:
     axis_kinds = {s: level for s, level in staged.ssa.level.items() if level in AXES}
     for key, v in staged.variants.items():
         hoist = HostHoister(staged.ssa)
-        passes = [optimise_pass(staged.ssa, p, hoist) for p in v.passes]
+        axis_hoists = tuple(AxisHoister(staged.ssa, hoist, kind) for kind in AXES) if axis_kinds else ()
+        passes = [optimise_pass(staged.ssa, p, hoist, axis_hoists) for p in v.passes]
         tensor_stages = [[(s, e) for s, e in st] for st in v.tensor_stages]
+        kinds = dict(axis_kinds)
+        for ah in axis_hoists:
+            ah.stages(tensor_stages)
+            kinds.update({s: ah.kind for s in ah.first_pass})
         needed = {s for p in passes for s in p.host_args} | set(host_states.values())
         needed |= {s for st in tensor_stages for _, e in st for s in e.free_symbols}
         out[key] = KernelVariant(key, live_host_values([*v.host, *hoist.assignments], needed), passes,
-                                 tensor_stages, host_states, axis_kinds=axis_kinds,
+                                 tensor_stages, host_states, axis_kinds=kinds,
                                  axis_states=dict(staged.ssa.axis_states), matrix_steps=v.matrix_steps)
     return out

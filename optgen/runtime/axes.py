@@ -34,6 +34,7 @@ class AxisTable:
             first["row"] += batch * rows
             first["col"] += batch * cols
         self.size = dict(first)  # rows, columns of the group
+        self.dtype = np.dtype(dtype)
         self.table = np.array(table, dtype=np.uint64).reshape(len(shapes), 4)
         self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
         self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
@@ -85,10 +86,11 @@ class AxisTable:
                 values[final] = buf.astype(np.float64)
 
     def axis_arguments(self, p, values: dict) -> list:
-        """The pass's row and column values as its kernel takes them: float64, one per row or column."""
+        """The pass's row and column values as its kernel takes them: one per row or column, in the
+        group's dtype (what the kernel computes in; a float32 loop then loads floats, no conversions)."""
         out = []
         for s in p.axis_args:
-            a = np.empty(self.size[p.axis_kinds[s]], np.float64)
+            a = np.empty(self.size[p.axis_kinds[s]], self.dtype)
             a[...] = values[s]
             out.append(a)
         return out

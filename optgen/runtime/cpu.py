@@ -60,6 +60,7 @@ class _Group:
             self.flat[s] = [np.zeros(params[i].size, self.dtype) for i in indices]
         self.shapes = [params[i].shape for i in indices]
         self.matrix_shapes = matrix.shape_values(self.shapes)  # the per-tensor values rows, cols
+        self.matrix_work: dict = {}  # the matrix steps' buffers, per matrix shape (runtime/matrix.py)
         # base addresses of w and of every state: the arrays in self.flat keep them valid
         self.ptrs = {name: address_table(arrs) for name, arrs in self.flat.items()}
         self.sizes = np.array([params[i].size for i in indices], dtype=np.int64)
@@ -217,7 +218,7 @@ class CPUOptimizer(CompiledOptimizer):
                         values.update(totals)
                 for step in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
                     for gr, _, _ in live:  # the tensor's own library (numpy matmul: BLAS)
-                        run_matrix_step(step, gr.flat[step.array], gr.shapes)
+                        run_matrix_step(step, gr.flat[step.array], gr.shapes, gr.matrix_work)
                 if q < len(variant.tensor_stages):
                     with np.errstate(all="ignore"):  # a branch not taken may divide by zero
                         for gr, _, values in live:

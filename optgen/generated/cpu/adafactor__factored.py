@@ -89,7 +89,11 @@ def tensor_v0_0(_values):
 
 def tensor_v0_1(_values):
     """Per-tensor stage after pass 1: arrays over tensors, float64."""
-    return { }
+    col_mean_2 = _values["col_mean_2"]
+    col_var_1 = _values["col_var_1"]
+    eps1 = _values["eps1"]
+    col_value_0 = col_var_1/numpy.maximum(eps1, col_mean_2)
+    return { "col_value_0": col_value_0, }
 
 
 def tensor_v0_2(_values):
@@ -113,16 +117,25 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
-            w = _w_k[_i]
-            g = _g_k[_i]
-            x0 = (g*g)
-            _acc_0 += 1.0
-            _acc_1 += (np.float64(w)*np.float64(w))
-            _axis_sums[0, _row] += np.float64(x0)
-            _axis_sums[1, _col] += np.float64(x0)
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
+            _row_sum_0 = 0.0
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                w = _w_k[_i]
+                g = _g_k[_i]
+                x0 = (g*g)
+                _acc_0 += 1.0
+                _acc_1 += (np.float64(w)*np.float64(w))
+                _row_sum_0 += np.float64(x0)
+                _axis_sums[1, _col] += np.float64(x0)
+            _axis_sums[0, _row] += _row_sum_0
+            _next = _end
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -138,16 +151,25 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
-            w = _w_k[_i]
-            g = _g_k[_i]
-            x0 = (g*g)
-            _acc_0 += 1.0
-            _acc_1 += (w*w)
-            _axis_sums[0, _row] += x0
-            _axis_sums[1, _col] += x0
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
+            _row_sum_0 = 0.0
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                w = _w_k[_i]
+                g = _g_k[_i]
+                x0 = (g*g)
+                _acc_0 += 1.0
+                _acc_1 += (w*w)
+                _row_sum_0 += x0
+                _axis_sums[1, _col] += x0
+            _axis_sums[0, _row] += _row_sum_0
+            _next = _end
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -159,11 +181,18 @@ def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float32(_axis_row_var_1[_row])
-            _axis_sums[0, _col] += np.float64(row_var_1)
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                _axis_sums[0, _col] += np.float64(row_var_1)
+            _next = _end
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -173,15 +202,22 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float64(_axis_row_var_1[_row])
-            _axis_sums[0, _col] += row_var_1
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                _axis_sums[0, _col] += row_var_1
+            _next = _end
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, eps1, h0, _axis_row_var_1, _axis_col_var_1, _axis_col_mean_2, _axes, _partials, _axis_sums):
+def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
     """Pass 2 of variant (), float32: loads g; stores nothing; sums sum_3."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -189,19 +225,25 @@ def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float32(_axis_row_var_1[_row])
-            col_var_1 = np.float32(_axis_col_var_1[_col])
-            col_mean_2 = np.float32(_axis_col_mean_2[_col])
-            g = _g_k[_i]
-            _acc_0 += np.float64((g*g)/max(h0, col_var_1*row_var_1/max(eps1, col_mean_2)))
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                col_value_0 = np.float32(_axis_col_value_0[_col])
+                g = _g_k[_i]
+                _acc_0 += np.float64((g*g)/max(h0, col_value_0*row_var_1))
+            _next = _end
         _partials[_c, 0] = _acc_0
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, eps1, h0, _axis_row_var_1, _axis_col_var_1, _axis_col_mean_2, _axes, _partials, _axis_sums):
+def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
     """Pass 2 of variant (), float64: loads g; stores nothing; sums sum_3."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -209,19 +251,25 @@ def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float64(_axis_row_var_1[_row])
-            col_var_1 = np.float64(_axis_col_var_1[_col])
-            col_mean_2 = np.float64(_axis_col_mean_2[_col])
-            g = _g_k[_i]
-            _acc_0 += (g*g)/max(h0, col_var_1*row_var_1/max(eps1, col_mean_2))
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                col_value_0 = np.float64(_axis_col_value_0[_col])
+                g = _g_k[_i]
+                _acc_0 += (g*g)/max(h0, col_value_0*row_var_1)
+            _next = _end
         _partials[_c, 0] = _acc_0
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, eps1, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_var_1, _axis_col_mean_2, _axes, _partials, _axis_sums):
+def adafactor_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
     """Pass 3 of variant (), float32: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -231,20 +279,26 @@ def adafactor_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         alpha = np.float32(_tensor_alpha[_k])
         denom = np.float32(_tensor_denom[_k])
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float32(_axis_row_var_1[_row])
-            col_var_1 = np.float32(_axis_col_var_1[_col])
-            col_mean_2 = np.float32(_axis_col_mean_2[_col])
-            w = _w_k[_i]
-            g = _g_k[_i]
-            w_1 = -alpha*g/(denom*math.sqrt(max(h0, col_var_1*row_var_1/max(eps1, col_mean_2)))) + h1*w
-            _w_k[_i] = w_1
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                col_value_0 = np.float32(_axis_col_value_0[_col])
+                w = _w_k[_i]
+                g = _g_k[_i]
+                w_1 = -alpha*g/(denom*math.sqrt(max(h0, col_value_0*row_var_1))) + h1*w
+                _w_k[_i] = w_1
+            _next = _end
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_v0_pass3_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, eps1, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_var_1, _axis_col_mean_2, _axes, _partials, _axis_sums):
+def adafactor_v0_pass3_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
     """Pass 3 of variant (), float64: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -254,16 +308,22 @@ def adafactor_v0_pass3_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         alpha = np.float64(_tensor_alpha[_k])
         denom = np.float64(_tensor_denom[_k])
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        for _i in range(_chunk_start[_c], _chunk_stop[_c]):
-            _row = _row0 + _i // _cols  # element (i, j) of matrix b: row b R + i, column b C + j
-            _col = _col0 + (_i // (_rows * _cols)) * _cols + _i % _cols
+        _next = _chunk_start[_c]
+        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
+            _r = _next // _cols
+            _row = _row0 + _r
+            _first = _r * _cols
+            _col_first = _col0 + (_r // _rows) * _cols
+            _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float64(_axis_row_var_1[_row])
-            col_var_1 = np.float64(_axis_col_var_1[_col])
-            col_mean_2 = np.float64(_axis_col_mean_2[_col])
-            w = _w_k[_i]
-            g = _g_k[_i]
-            w_1 = -alpha*g/(denom*math.sqrt(max(h0, col_var_1*row_var_1/max(eps1, col_mean_2)))) + h1*w
-            _w_k[_i] = w_1
+            for _i in range(_next, _end):
+                _col = _col_first + (_i - _first)
+                col_value_0 = np.float64(_axis_col_value_0[_col])
+                w = _w_k[_i]
+                g = _g_k[_i]
+                w_1 = -alpha*g/(denom*math.sqrt(max(h0, col_value_0*row_var_1))) + h1*w
+                _w_k[_i] = w_1
+            _next = _end
 
 
 VARIANT_v0 = Variant(
@@ -283,16 +343,16 @@ VARIANT_v0 = Variant(
              axis_kinds={'row_var_1': 'row', 'col_mean_2': 'col'},
              kernels={"float32": adafactor_v0_pass1_float32, "float64": adafactor_v0_pass1_float64}),
         Pass(index=2, loads=('g',), stores=(),
-             host_args=('eps1', 'h0'), tensor_args=(),
+             host_args=('h0',), tensor_args=(),
              reductions=('sum_3',),
-             axis_args=('row_var_1', 'col_var_1', 'col_mean_2'), axis_reductions=(),
-             axis_kinds={'row_var_1': 'row', 'col_var_1': 'col', 'col_mean_2': 'col'},
+             axis_args=('row_var_1', 'col_value_0'), axis_reductions=(),
+             axis_kinds={'row_var_1': 'row', 'col_value_0': 'col'},
              kernels={"float32": adafactor_v0_pass2_float32, "float64": adafactor_v0_pass2_float64}),
         Pass(index=3, loads=('w', 'g'), stores=('w',),
-             host_args=('eps1', 'h0', 'h1'), tensor_args=('alpha', 'denom'),
+             host_args=('h0', 'h1'), tensor_args=('alpha', 'denom'),
              reductions=(),
-             axis_args=('row_var_1', 'col_var_1', 'col_mean_2'), axis_reductions=(),
-             axis_kinds={'row_var_1': 'row', 'col_var_1': 'col', 'col_mean_2': 'col'},
+             axis_args=('row_var_1', 'col_value_0'), axis_reductions=(),
+             axis_kinds={'row_var_1': 'row', 'col_value_0': 'col'},
              kernels={"float32": adafactor_v0_pass3_float32, "float64": adafactor_v0_pass3_float64}),
     ),
     tensor_stages=(tensor_v0_0, tensor_v0_1, tensor_v0_2, ),
