@@ -154,3 +154,12 @@ def matrix_arrays(variants: Iterable[Variant]) -> tuple[str, ...]:
 
 __all__ = ["VERSION", "DTYPES", "Finish", "MatrixStep", "Pass", "Variant", "bytes_per_element", "max_reductions",
            "sums_over_all_tensors", "matrix_arrays"]
+
+
+def reads_shapes(module) -> bool:
+    """Whether a module's kernels need each tensor's shape, not only its size: matrix steps
+    (Muon views a tensor as its matrix) and axis reductions (Adafactor's rows and columns)."""
+    variants = module.VARIANTS.values()
+    return bool(matrix_arrays(variants) or getattr(module, "AXIS_STATES", None)
+                or any(p.uses_axes for v in variants for p in v.passes))
+

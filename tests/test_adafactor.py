@@ -65,17 +65,6 @@ def test_kernels_match_torch(dtype, hypers):
             np.testing.assert_allclose(st[k], theirs[k], rtol=TOL[dtype] * 10, atol=1e-30)
 
 
-def test_torch_optimizer_refuses_per_tensor_options_clearly():
-    """optgen.torch does not split tensors by a per-tensor option yet: it says so, naming the
-    spec file and the numpy path, instead of refusing an option the user never gave."""
-    import optgen.torch as optgen_torch
-    with pytest.raises(optgen.SpecError) as err:
-        optgen_torch.Optimizer([torch.zeros(3, 4, requires_grad=True)], "adafactor")
-    text = str(err.value)
-    assert "optgen/specs/adafactor.py" in text and "factored" in text and "optgen.create" in text
-    assert "cannot be given" not in text
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_oracle_matches_torch(dtype):
     """The oracle evaluates the equations (row_mean / col_mean as numpy means) in float64."""

@@ -155,9 +155,22 @@ class CompiledOptimizer:
             for k, i in enumerate(gr.indices):
                 for s in self.states:
                     self._write_state(gr, k, s, np.asarray(states[i][s]).reshape(-1))
-                for s in self.axis_states:
-                    gr.axes.view(s, k)[...] = np.asarray(states[i][s]).reshape(-1)
+        self.write_axis_states(states)
         self._restore_host_side(sd)
+
+    def write_axis_states(self, states) -> None:
+        """Set the reduced-shape states (the groups' own buffers, runtime/axes.py) from ``states[i][name]``."""
+        for gr, k, i, s in self._axis_state_places():
+            gr.axes.view(s, k)[...] = np.asarray(states[i][s]).reshape(-1)
+
+    def read_axis_states(self, states) -> None:
+        """Copy the reduced-shape states into the arrays ``states[i][name]`` (flat, of that size)."""
+        for gr, k, i, s in self._axis_state_places():
+            states[i][s][...] = gr.axes.view(s, k)
+
+    def _axis_state_places(self):
+        return [(gr, k, i, s) for gr in self.groups if self.axis_states
+                for k, i in enumerate(gr.indices) for s in self.axis_states]
 
     def _restore_host_side(self, sd: dict) -> None:
         self.t = int(sd["t"])

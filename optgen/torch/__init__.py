@@ -9,10 +9,10 @@ Needs torch; ``import optgen`` alone never imports it. See docs/torch.md.
 from __future__ import annotations
 
 from . import classes
-from .classes import SPEC_CLASSES, Adadelta, Adagrad, Adam, Adamax, AdamW, Muon, NAdam, RAdam, RMSprop, SGD
+from .classes import SPEC_CLASSES, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Muon, NAdam, RAdam, RMSprop, SGD
 from .optimizer import Optimizer
 
-__all__ = ["Optimizer", "Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Muon",
+__all__ = ["Optimizer", "Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Muon", "Adafactor",
            *SPEC_CLASSES]
 
 

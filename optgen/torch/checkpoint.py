@@ -18,6 +18,7 @@ import copy
 
 import torch
 
+from ..axes import reduced_shape
 from . import devices, launch
 
 
@@ -49,7 +50,8 @@ def check_and_convert(opt, sd: dict) -> dict:
                        f"(its groups have {sorted(k for k in saved if k != 'params')})")
         group = {**{k: copy.deepcopy(v) for k, v in form.defaults.items()}, **copy.deepcopy(saved)}
         group["params"] = list(saved["params"])
-        plan = launch.make_plan(form, group, f"{form.title}.load_state_dict: {where}")
+        plan = launch.make_plan(form, {**group, "params": mine["params"]},  # the tensors (a dtype's eps)
+                                f"{form.title}.load_state_dict: {where}")
         form.check_group({k: v for k, v in group.items() if k in form.defaults}, f"{form.title}: {where}")
         new_groups.append(group)
         for index, p in zip(saved["params"], mine["params"]):
@@ -63,12 +65,15 @@ def _convert_state(opt, plan, p: torch.Tensor, saved: dict, where: str) -> dict:
     saved = {k: v for k, v in saved.items() if v is not None}  # torch's SGD keeps momentum_buffer=None
     if not saved:
         return {}
+    plan = plan.for_shape(p.shape)  # a per-tensor option (Adafactor's factored) decides the states
     arrays = {form.torch_name(s) for s in plan.module.STATES}
     hosts = {form.torch_name(h) for h in plan.module.HOST_STATES}
-    extra = sorted(set(saved) - arrays - hosts - {"step"})
+    reduced = {form.torch_name(a): reduced_shape(p.shape, kind)
+               for a, (kind, _) in getattr(plan.module, "AXIS_STATES", {}).items()}
+    extra = sorted(set(saved) - arrays - hosts - set(reduced) - {"step"})
     if extra:
         _fail(opt, f"{where} has state(s) {extra}, which {form.title} ({plan.spec.name}, "
-                   f"options {plan.options}) does not keep; it keeps {sorted(arrays | hosts | {'step'})}")
+                   f"options {plan.options}) does not keep; it keeps {sorted(arrays | hosts | set(reduced) | {'step'})}")
     out = {}
     if "step" in saved:
         out["step"] = torch.tensor(float(saved["step"]), dtype=step_dtype())
@@ -87,6 +92,12 @@ def _convert_state(opt, plan, p: torch.Tensor, saved: dict, where: str) -> dict:
             shape = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
             _fail(opt, f"{where}[{name!r}] has shape {shape}; its parameter has {tuple(p.shape)}")
         out[name] = devices.zeros_like(p).copy_(value)
+    for name, shape in sorted(reduced.items()):
+        value = saved.get(name)
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+            got = tuple(value.shape) if hasattr(value, "shape") else "nothing"
+            _fail(opt, f"{where}[{name!r}] has shape {got}; for a parameter of shape {tuple(p.shape)} it has {shape}")
+        out[name] = p.detach().new_zeros(shape).copy_(value)
     for name in sorted(hosts):
         if name not in saved:
             _fail(opt, f"{where} lacks state {name!r}")

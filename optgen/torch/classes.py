@@ -106,7 +106,16 @@ class Muon(Optimizer):
         self._init_form(params, _form_with(torch_forms.muon(), _given(locals())))
 
 
-TORCH_CLASSES = [Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, Muon]
+class Adafactor(Optimizer):
+    """torch.optim.Adafactor's signature on optgen's ``adafactor``: tensors of two or more axes
+    factored (row_var, col_var), the others not (variance), as torch chooses."""
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
+                 foreach=None, maximize=False):
+        self._init_form(params, _form_with(torch_forms.adafactor(), _given(locals())))
+
+
+TORCH_CLASSES = [Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, Muon, Adafactor]
 
 #: class name -> spec, for the specs torch.optim does not ship
 SPEC_CLASSES = {

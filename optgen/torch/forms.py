@@ -57,12 +57,13 @@ class Form:
     step_in_state: bool = True                   # torch keeps state["step"] (not SGD)
     refuse: Callable[[dict], str | None] = lambda group: None     # why a group cannot run, or None
     eager_state: Callable | None = None          # (p, state, group): torch's states made at construction
+    values: Callable[[dict], dict] | None = None  # group -> its entries in the spec's names, where torch's differ
 
     def spec_and_values(self, group: dict) -> tuple[Spec, dict, dict]:
         """(spec, options, raw hyperparameter values) of a group, in the spec's names."""
         spec, options = self.choose(group)
         spec = load_spec(spec)
-        return spec, options, hyper_values_of(spec, group)
+        return spec, options, hyper_values_of(spec, group if self.values is None else {**group, **self.values(group)})
 
     def check_group(self, group: dict, where: str) -> None:
         """Unknown keys and torch-only arguments that would change the result: refused."""
@@ -105,7 +106,8 @@ def generic_defaults(spec: Spec, given: dict, title: str) -> dict:
     """A spec's group defaults: its hyperparameters (betas joined) and options, overridden by ``given``."""
     names = [h.name for h in spec.hyper_symbols]
     defaults = {h.name: h.default for h in spec.declared("hyper")}
-    defaults.update(spec.options)
+    per_tensor = per_tensor_options(spec)
+    defaults.update({o: v for o, v in spec.options.items() if o not in per_tensor})
     if all(b in names for b in BETAS):
         defaults["betas"] = (defaults.pop("beta1"), defaults.pop("beta2"))
     given = dict(given)
@@ -125,11 +127,7 @@ def generic_form(spec, given: dict) -> Form:
     """The form of any spec (a name, a path, a Spec): group keys are the spec's own names."""
     spec = load_spec(spec)
     title = f"optgen.torch.Optimizer({spec.name!r})"
-    per_tensor = per_tensor_options(spec)
-    if per_tensor:  # its tensors take different kernels by shape: the numpy runtime's split, not here yet
-        raise SpecError(f"{title}: {spec.source or spec.name} sets option(s) {', '.join(sorted(per_tensor))} per tensor "
-                        "from its shape (optgen.dsl.factored), which optgen.torch does not do yet; use "
-                        "optgen.create(spec, [p.detach().numpy() for p in params]) on CPU tensors")
     defaults = generic_defaults(spec, given, title)
-    return Form(title, defaults, lambda group: (spec, {o: bool(group[o]) for o in spec.options}))
+    options = [o for o in spec.options if o not in per_tensor_options(spec)]  # those are set per tensor (launch.py)
+    return Form(title, defaults, lambda group: (spec, {o: bool(group[o]) for o in options}))
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .. import abi
+from ..axes import options_for_shape, per_tensor_options
 from ..compiler.driver import load_module
 from ..runtime import hypers as hyper_values
 from ..runtime.cpu import CPUOptimizer
@@ -53,6 +54,8 @@ class Plan:
     values: dict
     module: object  # the CPU module; its STATES, HOST_STATES and VARIANTS are the CUDA module's too
     cuda_module: object = None  # loaded with the first CUDA tensor
+    by_shape: dict = dataclasses.field(default_factory=dict)  # per-tensor option values -> their Plan
+    per_tensor: bool | None = None  # whether the spec sets options per tensor (known at the first for_shape)
 
     def module_for(self, target: str) -> object:
         if target == "cpu":
@@ -60,6 +63,26 @@ class Plan:
         if self.cuda_module is None:
             self.cuda_module = load_module(self.spec, self.options, "cuda")
         return self.cuda_module
+
+    def for_shape(self, shape) -> "Plan":
+        """The plan of a tensor of ``shape``: this one with the spec's per-tensor options (Adafactor's
+        ``factored``) set from the shape, as the numpy runtime sets them (optgen/runtime/per_tensor.py)."""
+        if self.per_tensor is None:
+            self.per_tensor = bool(per_tensor_options(self.spec))
+        if not self.per_tensor:
+            return self
+        extra = options_for_shape(self.spec, shape)
+        key = tuple(sorted(extra.items()))
+        plan = self.by_shape.get(key)
+        if plan is None:
+            options = {**self.options, **extra}
+            plan = self.by_shape[key] = Plan(self.spec, options, self.values, load_module(self.spec, options, "cpu"))
+        return plan
+
+
+def axis_state_names(plan: Plan) -> tuple:
+    """The module's states of a reduced shape (Adafactor's row and column statistics)."""
+    return tuple(getattr(plan.module, "AXIS_STATES", {}))
 
 
 def group_key(group: dict, form) -> tuple:
@@ -111,10 +134,12 @@ class Launchers:
             if len(self._cache) >= MAX_LAUNCHERS:
                 self._cache.clear()
             view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
-            # a matrix step (Muon) views each parameter as its matrix: it needs the shape, not a flat run
-            shaped = adapter is None and abi.matrix_arrays(plan.module.VARIANTS.values())
+            # a matrix step (Muon) views each parameter as its matrix, an axis reduction reads its rows
+            shaped = adapter is None and abi.reads_shapes(plan.module)
             arrays = [tensors.shaped(p, plan.spec.name) if shaped else view(p) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
+            for v, st in zip(views, states):  # the first values of the reduced-shape states
+                v.update({a: tensors.flat(st[state_names.get(a, a)]) for a in axis_state_names(plan)})
             if adapter is None:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             else:
@@ -171,19 +196,26 @@ def cohorts(params: list, states: list[dict], host_names: list[str]) -> list[Coh
     return list(out.values())
 
 
-def run_cohort(launcher, plan: Plan, cohort: Cohort) -> None:
+def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = None) -> None:
     """One step of one cohort at its own step count; its steps and host states advance.
 
     The launcher knows the host states by the spec's names (``plan.module.HOST_STATES``);
-    ``cohort.hosts`` holds them in the same order."""
+    ``cohort.hosts`` holds them in the same order. ``axis_states``: each member's numpy views of
+    its reduced-shape state tensors (``{spec name: flat view}``), which the launcher keeps in
+    buffers of its own (optgen/runtime/axes.py): copied in before the step, so that a value
+    written or loaded into the tensors counts, and out after it (rows and columns: a small copy)."""
     spec_names = list(plan.module.HOST_STATES)
     launcher.values = plan.values
     launcher.t = cohort.step
     launcher.host_states = dict(zip(spec_names, cohort.host))
     grads = tensors.grads_as_params(cohort.params)  # copies among them: alive through the step
     adapter, device = cohort.place
+    if axis_states:
+        launcher.write_axis_states(axis_states)
     if adapter is None:
         launcher.step_addresses([g.data_ptr() for g in grads])
+        if axis_states:
+            launcher.read_axis_states(axis_states)
     else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
         with adapter.activate(device):
             launcher.step([devices.array(adapter, g) for g in grads], stream=adapter.stream(device))
@@ -209,7 +241,7 @@ class Steady:
     attribute reads per tensor, and the step goes straight to the launch (:func:`run_cohort`)."""
 
     def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher,
-                 state: dict, names: list[str]):
+                 state: dict, names: list[str], axis_states: list | None = None):
         self.keys = tuple(form.defaults)
         self.values = tuple(map(group.get, self.keys))
         # a tensor (or an array) can change in place (group["lr"].fill_(x)), and == on it is elementwise
@@ -219,6 +251,7 @@ class Steady:
         self.members = [p for p in group["params"] if p.grad is not None]
         self.grads = [p.grad for p in self.members]
         self.names = names  # every state tensor's name in optimizer.state, "step" included
+        self.axis_states = axis_states  # views of the reduced-shape state tensors (run_cohort)
         self.addresses = addresses(self.members, [state[p] for p in self.members], names)
 
     def check(self, group: dict, state, plan_of, check_grad) -> bool:
@@ -227,6 +260,8 @@ class Steady:
         values = tuple(map(group.get, self.keys))
         if not (self.equality_suffices and values == self.values):  # == is `is` first, then float ==
             plan = plan_of()
+            if self.members:  # a spec with per-tensor options: the plan of the members' shapes
+                plan = plan.for_shape(self.members[0].shape)
             if plan.module is not self.plan.module:
                 return False
             self.plan, self.values = plan, values
@@ -254,7 +289,7 @@ class Steady:
 
     def run(self) -> None:
         if self.cohort is not None:
-            run_cohort(self.launcher, self.plan, self.cohort)
+            run_cohort(self.launcher, self.plan, self.cohort, self.axis_states)
 
 
 def _position(params: list, p) -> int:

@@ -18,6 +18,7 @@ from torch._C._autograd import _profiler_enabled  # any profiler (autograd's, Ki
 from torch.optim import optimizer as torch_optimizer
 
 from .. import abi
+from ..axes import per_tensor_options, reduced_shape
 
 from . import checkpoint, devices, forms, launch, tensors
 
@@ -180,6 +181,18 @@ class Optimizer(torch.optim.Optimizer):
     def _run(self, index: int, plan: launch.Plan, params: list) -> launch.Steady | None:
         """The group's step through its cohorts; the group's :class:`launch.Steady` when it had one
         cohort (or none: no gradients), which the next step may repeat."""
+        parts: dict = {}  # a spec with per-tensor options (Adafactor's factored): its tensors by their plan
+        for p in params:
+            part = plan.for_shape(p.shape)
+            parts.setdefault(id(part), (part, []))[1].append(p)
+        if len(parts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
+            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum) and sets "
+                             f"an option per tensor ({', '.join(sorted(per_tensor_options(plan.spec)))}); its "
+                             "tensors take different kernels, so no one launch sees every tensor: not supported")
+        steady = [self._run_part(index, part, members) for part, members in parts.values()]
+        return steady[0] if len(steady) == 1 else None
+
+    def _run_part(self, index: int, plan: launch.Plan, params: list) -> launch.Steady | None:
         host_names = [self._form.torch_name(h) for h in plan.module.HOST_STATES]
         states = []
         for p in params:
@@ -198,15 +211,18 @@ class Optimizer(torch.optim.Optimizer):
                              f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
                              "they cannot be updated in one launch; give every parameter a gradient each step")
         launcher = None
+        axis_states = launch.axis_state_names(plan)
         for cohort in cohorts:
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names, cohort.place)
-            launch.run_cohort(launcher, plan, cohort)
+            views = [{a: tensors.flat(self.state[p][self._form.torch_name(a)]) for a in axis_states}
+                     for p in cohort.params] if axis_states else None
+            launch.run_cohort(launcher, plan, cohort, views)
         if len(cohorts) > 1:
             return None
-        names = ["step", *(self._form.torch_name(s) for s in plan.module.STATES), *host_names]
+        names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *axis_states]), *host_names]
         return launch.Steady(self.param_groups[index], self._form, plan, cohorts[0] if cohorts else None,
-                             launcher, self.state, names)
+                             launcher, self.state, names, views if cohorts else None)
 
     # -- state --
     def _init_state(self, p: torch.Tensor, group) -> None:
@@ -223,6 +239,10 @@ class Optimizer(torch.optim.Optimizer):
             name = self._form.torch_name(s)
             if name not in st or st[name] is None:
                 st[name] = devices.zeros_like(p)
+        for s, (kind, _) in getattr(plan.module, "AXIS_STATES", {}).items():  # torch.optim.Adafactor's shapes
+            name = self._form.torch_name(s)
+            if name not in st or st[name] is None:
+                st[name] = p.detach().new_zeros(reduced_shape(p.shape, kind))
         for h in plan.module.HOST_STATES:
             name = self._form.torch_name(h)
             if name not in st:

@@ -7,6 +7,8 @@ values under the same names, so checkpoints move between the two.
 """
 from __future__ import annotations
 
+import torch
+
 from .forms import NO_EFFECT, Form
 
 ADAM_STATES = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}
@@ -134,3 +136,27 @@ def muon() -> Form:
                 lambda g: ("muon", {"nesterov": bool(g["nesterov"]),
                                     "match_rms_adamw": g["adjust_lr_fn"] == "match_rms_adamw"}),
                 step_in_state=False, refuse=_muon_refuse)
+
+
+def _adafactor_eps(g: dict) -> dict:
+    """torch's ``eps=(eps1, eps2)`` as the spec's ``eps1``, ``eps2``; ``eps1=None`` is the machine epsilon
+    of the parameters' dtype (torch takes it per parameter: one dtype per group here)."""
+    eps1, eps2 = g["eps"]
+    if eps1 is None:
+        dtypes = sorted({str(p.dtype) for p in g.get("params", ())})
+        if len(dtypes) > 1:
+            raise ValueError(f"eps=(None, {eps2!r}) is each parameter's machine epsilon, and this group mixes "
+                             f"{' and '.join(dtypes)}; give eps1 (eps=(1e-30, {eps2!r})) or one group per dtype")
+        eps1 = torch.finfo(g["params"][0].dtype).eps if dtypes else torch.finfo(torch.float32).eps
+    return {"eps1": eps1, "eps2": eps2}
+
+
+def adafactor() -> Form:
+    """torch.optim.Adafactor: its states (row_var and col_var of the factored tensors, variance of
+    the others) under its names and shapes, so checkpoints move between the two."""
+    only = _torch_only("foreach")
+    defaults = _defaults(dict(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, maximize=False),
+                         only)
+    return Form("optgen.torch.Adafactor", defaults, lambda g: ("adafactor", _options(g, "maximize")),
+                torch_only=only, values=_adafactor_eps)
+
