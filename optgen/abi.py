@@ -18,8 +18,9 @@ CPU (``numba.njit``)   ``chunk_tensor, chunk_start, chunk_stop, sizes``, one
                        float64 ``partials[chunk, reduction]``; a pass that
                        :attr:`Pass.uses_axes` also takes, before the partials,
                        one array of the kernel's dtype per :attr:`Pass.axis_args` and the
-                       uint64 ``axes`` table, and after them the float64
-                       ``axis_sums[axis reduction, row or column]``.
+                       uint64 ``axes`` table (and, with :attr:`Pass.axis_reductions`, the
+                       uint64 ``chunk_part``: each chunk's first column sum), and after them
+                       the float64 ``axis_sums[axis reduction, row or column sum]``.
 CUDA (``cuda.jit``)    ``chunk_tensor, chunk_start, chunk_stop``, the address
                        tables, the host scalars, then the per-tensor table
                        ``[tensor, column]`` if the pass reads per-tensor values

@@ -80,6 +80,22 @@ def test_batch_axes_reduce_each_matrix_on_its_own(tmp_path, cache):
     assert st["r"].shape == (2, 2, 1) and st["r2"].shape == (2, 1, 2)
 
 
+def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp_path, cache):
+    """A (9000, 20) tensor is split into chunks of whole rows (runtime/axes.py chunk_rows), each with
+    column sums of its own; the means the state keeps are numpy's over all 9000 rows."""
+    from optgen.runtime.axes import AxisTable, chunk_rows
+    assert chunk_rows(9000, 20) < 9000 and chunk_rows(3, 20) == 3
+    table = AxisTable([(9000, 20), (2, 9000, 20)], np.float64, 1, 2, {})
+    assert len(table.chunk_tensor) > 3 and table.chunk_stop[-1] == 2 * 9000 * 20
+    spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
+    g = np.random.default_rng(4).standard_normal((9000, 20))
+    opt = optgen.create(spec, [np.zeros((9000, 20))])
+    opt.step([g])
+    st = opt.state_dict()["states"][0]
+    np.testing.assert_allclose(st["r2"][0], 0.5 * (g**2).mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(st["r"][:, 0], 0.5 * (g**2).mean(axis=1), rtol=1e-13)
+
+
 def test_the_ir_classifies_and_places_axis_reductions():
     spec = optgen.load_spec("adafactor").resolve(factored=True, maximize=False)
     ssa = to_ssa(spec)

@@ -4,9 +4,11 @@ A tensor of shape (..., R, C) is B = N / (R C) matrices; its rows are the group'
 ``first_row .. first_row + B R`` and its columns ``first_col .. first_col + B C`` (the
 flat order of a row state of shape (..., R, 1) and of a column state of shape (..., 1, C)).
 A kernel that adds to row or column sums runs over :attr:`AxisTable.chunk_tensor` & co.,
-one chunk per matrix, so that no two threads add to one sum (a matrix's rows and columns
-are its own); the per-tensor stage computes the values per row over every row of the group
-at once (float64), reading a per-tensor value at ``row_tensor``. States of a reduced shape
+chunks of whole rows of one matrix (:func:`chunk_rows`): a row's sum is one chunk's, and each
+chunk adds its columns into sums of its own (at ``chunk_part``), which :meth:`AxisTable.means`
+adds per column, so that no two threads add to one sum; the per-tensor stage computes the
+values per row over every row of the group at once (float64), reading a per-tensor value at
+``row_tensor``. States of a reduced shape
 are the group's own buffers here, one flat array per state, a view per tensor.
 """
 from __future__ import annotations
@@ -14,6 +16,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..axes import reduced_shape
+
+
+#: A matrix is split into chunks of whole rows of about this many elements, for the threads of a pass
+#: that adds to row and column sums, when its rows are short enough (at least MIN_CHUNK_ROWS rows a
+#: chunk): one chunk per matrix held GPT-2 small's Adafactor to one thread on its 38M-element
+#: embedding while the other finished the rest (`optgen bench adafactor --model gpt2-small --paired`).
+CHUNK_ELEMENTS = 1 << 16
+MIN_CHUNK_ROWS = 16
+
+
+def chunk_rows(rows: int, cols: int) -> int:
+    """Rows per chunk of a (rows, cols) matrix: each chunk has its own column sums (cols of them), so
+    a chunk is at least MIN_CHUNK_ROWS rows, and the column sums stay a sixteenth of the elements."""
+    step = max(-(-CHUNK_ELEMENTS // max(cols, 1)), MIN_CHUNK_ROWS)
+    return rows if step >= rows else step
 
 
 class AxisTable:
@@ -24,11 +41,17 @@ class AxisTable:
         counts = {"row": [], "col": []}
         table, chunks = [], []
         first = {"row": 0, "col": 0}
+        part_columns, n_parts = [], 0  # the group column of each chunk's column sums; how many so far
         for k, shape in enumerate(shapes):
             rows, cols = int(shape[-2]), int(shape[-1])
             batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
-            chunks += [(k, b * rows * cols, (b + 1) * rows * cols) for b in range(batch)]
+            step = chunk_rows(rows, cols)
+            for b in range(batch):
+                for r in range(0, rows, step):
+                    chunks.append((k, (b * rows + r) * cols, (b * rows + min(r + step, rows)) * cols, n_parts))
+                    part_columns.append(np.arange(first["col"] + b * cols, first["col"] + (b + 1) * cols))
+                    n_parts += cols
             counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
             counts["col"].append((batch * cols, rows))
             first["row"] += batch * rows
@@ -39,8 +62,10 @@ class AxisTable:
         self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
         self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
         self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
+        self.chunk_part = np.array([c[3] for c in chunks], dtype=np.uint64)
+        self.part_column = np.concatenate(part_columns).astype(np.int64) if part_columns else np.zeros(0, np.int64)
         self.partials = np.zeros((len(chunks), max(n_reductions, 1)), np.float64)
-        self.sums = np.zeros((max(n_means, 1), max(first["row"], first["col"], 1)), np.float64)
+        self.sums = np.zeros((max(n_means, 1), max(first["row"], n_parts, 1)), np.float64)
         self.count = {kind: np.repeat(np.array([c for _, c in cs], np.float64), [n for n, _ in cs])
                       for kind, cs in counts.items()}
         self.tensor_of = {kind: np.repeat(np.arange(len(shapes)), [n for n, _ in cs]) for kind, cs in counts.items()}
@@ -74,7 +99,11 @@ class AxisTable:
         """The pass's means over an axis into ``values``, from the sums its kernel added."""
         for j, r in enumerate(p.axis_reductions):
             kind = p.axis_kinds[r]
-            values[r] = self.sums[j, :self.size[kind]] / self.count[kind]
+            if kind == "row":
+                total = self.sums[j, :self.size["row"]]
+            else:  # each chunk's column sums, added per column in chunk order (the same sum every step)
+                total = np.bincount(self.part_column, self.sums[j, :len(self.part_column)], self.size["col"])
+            values[r] = total / self.count[kind]
 
     def keep(self, outputs: dict, values: dict) -> None:
         """Store the new values of the reduced-shape states a per-tensor stage made, in their dtype;

@@ -266,12 +266,13 @@ class CPUOptimizer(CompiledOptimizer):
         scalars = [dt(values[h]) for h in p.host_args]
         per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
         chunks, partials, axis_args, axis_sums = (gr.chunk_tensor, gr.chunk_start, gr.chunk_stop), gr.partials, [], []
-        if p.uses_axes:  # the row and column values; a pass that adds to their sums runs over whole matrices
+        if p.uses_axes:  # the row and column values; a pass that adds to their sums runs over runs of whole rows
             ax = gr.axes
             axis_args = [*ax.axis_arguments(p, values), ax.table]
             axis_sums = [ax.sums]
             if p.axis_reductions:
                 chunks, partials = (ax.chunk_tensor, ax.chunk_start, ax.chunk_stop), ax.partials
+                axis_args.append(ax.chunk_part)
                 ax.sums.fill(0.0)
         if threads != available:
             set_threads(threads)

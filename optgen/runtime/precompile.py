@@ -59,11 +59,13 @@ def kernel_signature(p, dtype) -> tuple:
     exactly what :meth:`optgen.runtime.cpu.CPUOptimizer._run_pass` passes, in the order of
     optgen/abi.py (the chunk table's tensor index int64, its bounds uint64, the sizes int64,
     uint64 address tables, scalars and per-tensor arrays of the dtype, float64 partials; a pass
-    that uses axes: its row and column values in the dtype and the uint64 axes table before the
+    that uses axes: its row and column values in the dtype, the uint64 axes table (and, if it adds
+    to axis sums, the chunks' uint64 column-sum offsets) before the
     partials, the float64 axis sums after)."""
     scalar = numba.from_dtype(np.dtype(dtype))
     i64, u64 = types.Array(types.int64, 1, "C"), types.Array(types.uint64, 1, "C")
     axes = (*[types.Array(scalar, 1, "C")] * len(p.axis_args), types.Array(types.uint64, 2, "C")) if p.uses_axes else ()
+    axes += (u64,) if p.axis_reductions else ()  # each chunk's first column sum
     sums = (types.Array(types.float64, 2, "C"),) if p.uses_axes else ()
     return (i64, u64, u64, i64, *[u64] * len(p.arrays), *[scalar] * len(p.host_args),
             *[types.Array(scalar, 1, "C")] * len(p.tensor_args), *axes, types.Array(types.float64, 2, "C"), *sums)

@@ -107,7 +107,7 @@ def tensor_v0_2(_values):
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _axes, _partials, _axis_sums):
+def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _axes, _chunk_part, _partials, _axis_sums):
     """Pass 0 of variant (), float32: loads w, g; stores nothing; sums sum_1, sum_2; means over an axis row_mean_1, col_mean_1."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -117,6 +117,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
+        _part0 = _chunk_part[_c]  # this chunk's own column sums
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -133,7 +134,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 _acc_0 += 1.0
                 _acc_1 += (np.float64(w)*np.float64(w))
                 _row_sum_0 += np.float64(x0)
-                _axis_sums[1, _col] += np.float64(x0)
+                _axis_sums[1, _part0 + (_i - _first)] += np.float64(x0)
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -141,7 +142,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _axes, _partials, _axis_sums):
+def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, _axes, _chunk_part, _partials, _axis_sums):
     """Pass 0 of variant (), float64: loads w, g; stores nothing; sums sum_1, sum_2; means over an axis row_mean_1, col_mean_1."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
@@ -151,6 +152,7 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
+        _part0 = _chunk_part[_c]  # this chunk's own column sums
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -167,7 +169,7 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 _acc_0 += 1.0
                 _acc_1 += (w*w)
                 _row_sum_0 += x0
-                _axis_sums[1, _col] += x0
+                _axis_sums[1, _part0 + (_i - _first)] += x0
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -175,12 +177,13 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _partials, _axis_sums):
+def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _chunk_part, _partials, _axis_sums):
     """Pass 1 of variant (), float32: loads nothing; stores nothing; means over an axis col_mean_2."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
+        _part0 = _chunk_part[_c]  # this chunk's own column sums
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -191,17 +194,18 @@ def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             row_var_1 = np.float32(_axis_row_var_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _col] += np.float64(row_var_1)
+                _axis_sums[0, _part0 + (_i - _first)] += np.float64(row_var_1)
             _next = _end
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _partials, _axis_sums):
+def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _chunk_part, _partials, _axis_sums):
     """Pass 1 of variant (), float64: loads nothing; stores nothing; means over an axis col_mean_2."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
+        _part0 = _chunk_part[_c]  # this chunk's own column sums
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -212,7 +216,7 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             row_var_1 = np.float64(_axis_row_var_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _col] += row_var_1
+                _axis_sums[0, _part0 + (_i - _first)] += row_var_1
             _next = _end
 
 
