@@ -27,6 +27,9 @@ CASES = {
                  lambda ps: torch.optim.SGD(ps, lr=1e-2, momentum=0.9, weight_decay=0.01, foreach=False)),
     "nadam": (lambda ps: ot.NAdam(ps, lr=1e-2), lambda ps: torch.optim.NAdam(ps, lr=1e-2, foreach=False)),
 }
+#: a spec with a per-tensor option: its matrices and its vectors are two launches of one step
+PER_TENSOR = {"adafactor": (lambda ps: ot.Adafactor(ps, lr=1e-2, weight_decay=0.1),
+                            lambda ps: torch.optim.Adafactor(ps, lr=1e-2, weight_decay=0.1, foreach=False))}
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +57,7 @@ class Twins:
 
     def __init__(self, case: str, monkeypatch, groups=None):
         self.mine, self.theirs = tensors(), tensors()
-        make_mine, make_theirs = CASES[case]
+        make_mine, make_theirs = {**CASES, **PER_TENSOR}[case]
         self.opt = make_mine(groups(self.mine) if groups else self.mine)
         self.ref = make_theirs(groups(self.theirs) if groups else self.theirs)
         self.k = 0
@@ -136,16 +139,27 @@ def test_a_parameter_without_a_gradient_for_a_step(monkeypatch):
     for k in range(20):
         t.step(skip=(1,) if k in (5, 6) else ())
     # planned: the first step, the first without the bias's gradient (the second repeats it), and
-    # every step from the bias's return on: it stays two steps behind, two cohorts, no steady path
-    assert t.slow_steps == 1 + 1 + 13
+    # the bias's return: it stays two steps behind, two cohorts, and the two launches repeat
+    assert t.slow_steps == 1 + 1 + 1
     assert float(t.opt.state[t.mine[1]]["step"]) == 18.0
+
+
+def test_the_launches_of_per_tensor_options_repeat(monkeypatch):
+    """Adafactor's factored tensors and its vectors are two launches (two plans, two sets of
+    cohorts); both repeat, also after the vector skipped a step and fell behind."""
+    t = Twins("adafactor", monkeypatch)
+    for k in range(20):
+        t.step(skip=(1,) if k == 4 else ())
+    # cohorts() once per plan (matrices; vectors) on each planned step: the first, the one without
+    # the (5,) vector's gradient, and its return (one step behind the (1,) vector): 2 + 2 + 2
+    assert t.slow_steps == 6
 
 
 def test_a_parameter_skipped_from_the_first_step_rejoins(monkeypatch):
     t = Twins("momentum", monkeypatch)
     for k in range(12):
         t.step(skip=(2,) if k < 4 else ())
-    assert t.slow_steps == 1 + 8  # steady while the members stay; two cohorts once it rejoins
+    assert t.slow_steps == 1 + 1  # steady while the members stay; it rejoins as a second cohort, steady too
 
 
 def test_load_state_dict_mid_run(monkeypatch):

@@ -230,29 +230,45 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     cohort.host = tuple(float(views[0]) for views in cohort.hosts)  # as stored: a float32 tensor rounds
 
 
+@dataclasses.dataclass
+class Launch:
+    """One launch of a group's step: a cohort (one step count, one device) of the tensors of one
+    set of per-tensor option values (``plan``), its launcher and its reduced-shape state views."""
+    plan: Plan
+    cohort: Cohort
+    launcher: object
+    axis_states: list | None
+    names: list  # the cohort's state tensors' names in optimizer.state, "step" included
+    addresses: list | None = None
+
+    def run(self) -> None:
+        run_cohort(self.launcher, self.plan, self.cohort, self.axis_states)
+
+
 class Steady:
     """A group's last step, which the next one repeats while nothing it depends on has changed.
 
-    What it depends on: the plan's module (the group's values decide it: :func:`group_key`;
-    new values of the same module, a scheduler's lr, only replace the plan), which
+    What it depends on: the plans' modules (the group's values decide them: :func:`group_key`;
+    new values of the same modules, a scheduler's lr, only replace the plans), which
     parameters have gradients, the addresses of the parameters and their state tensors
-    (the launcher's tables), and that every member's step count and host states are still
-    the cohort's (a user may have written them). :meth:`check` compares these, a few
-    attribute reads per tensor, and the step goes straight to the launch (:func:`run_cohort`)."""
+    (the launchers' tables), and that every member's step count and host states are still
+    its cohort's (a user may have written them). :meth:`check` compares these, a few
+    attribute reads per tensor, and the step goes straight to the launches (:func:`run_cohort`).
+    A step of several launches repeats as one of one: tensors at different step counts (some
+    skipped a step without a gradient) or of different per-tensor options (Adafactor's biases
+    and matrices) each keep their launch."""
 
-    def __init__(self, group: dict, form, plan: Plan, cohort: Cohort | None, launcher,
-                 state: dict, names: list[str], axis_states: list | None = None):
+    def __init__(self, group: dict, form, launches: list[Launch], state: dict):
         self.keys = tuple(form.defaults)
         self.values = tuple(map(group.get, self.keys))
         # a tensor (or an array) can change in place (group["lr"].fill_(x)), and == on it is elementwise
         self.equality_suffices = not any(map(_changes_in_place, self.values))
-        self.plan, self.cohort, self.launcher = plan, cohort, launcher
+        self.launches = launches
         self.n_params = len(group["params"])
         self.members = [p for p in group["params"] if p.grad is not None]
         self.grads = [p.grad for p in self.members]
-        self.names = names  # every state tensor's name in optimizer.state, "step" included
-        self.axis_states = axis_states  # views of the reduced-shape state tensors (run_cohort)
-        self.addresses = addresses(self.members, [state[p] for p in self.members], names)
+        for la in launches:
+            la.addresses = addresses(la.cohort.params, [state[p] for p in la.cohort.params], la.names)
 
     def check(self, group: dict, state, plan_of, check_grad) -> bool:
         """Whether this step can repeat the last one. ``plan_of()``: the group's plan, checked
@@ -260,11 +276,12 @@ class Steady:
         values = tuple(map(group.get, self.keys))
         if not (self.equality_suffices and values == self.values):  # == is `is` first, then float ==
             plan = plan_of()
-            if self.members:  # a spec with per-tensor options: the plan of the members' shapes
-                plan = plan.for_shape(self.members[0].shape)
-            if plan.module is not self.plan.module:
+            parts = [plan.for_shape(la.cohort.params[0].shape) for la in self.launches]
+            if any(part.module is not la.plan.module for part, la in zip(parts, self.launches)):
                 return False
-            self.plan, self.values = plan, values
+            for part, la in zip(parts, self.launches):
+                la.plan = part
+            self.values = values
         params = group["params"]
         if len(params) != self.n_params:
             return False
@@ -272,12 +289,13 @@ class Steady:
         members = [p for p, g in zip(params, grads) if g is not None]
         if len(members) != len(self.members) or not all(map(operator.is_, members, self.members)):
             return False
-        if addresses(members, [state.get(p, {}) for p in members], self.names) != self.addresses:
-            return False
-        c = self.cohort
-        if c is not None and (any(v[()] != c.step for v in c.steps) or any(
-                v[()] != x for views, x in zip(c.hosts, c.host) for v in views)):
-            return False
+        for la in self.launches:
+            c = la.cohort
+            if addresses(c.params, [state.get(p, {}) for p in c.params], la.names) != la.addresses:
+                return False
+            if any(v[()] != c.step for v in c.steps) or any(
+                    v[()] != x for views, x in zip(c.hosts, c.host) for v in views):
+                return False
         if len(grads) != len(members):
             grads = [g for g in grads if g is not None]
         if not all(map(operator.is_, grads, self.grads)):
@@ -288,8 +306,8 @@ class Steady:
         return True
 
     def run(self) -> None:
-        if self.cohort is not None:
-            run_cohort(self.launcher, self.plan, self.cohort, self.axis_states)
+        for la in self.launches:
+            la.run()
 
 
 def _position(params: list, p) -> int:

@@ -178,9 +178,9 @@ class Optimizer(torch.optim.Optimizer):
                 members.append(p)
         return plan, members
 
-    def _run(self, index: int, plan: launch.Plan, params: list) -> launch.Steady | None:
-        """The group's step through its cohorts; the group's :class:`launch.Steady` when it had one
-        cohort (or none: no gradients), which the next step may repeat."""
+    def _run(self, index: int, plan: launch.Plan, params: list) -> launch.Steady:
+        """The group's step through its launches (one per cohort of each set of per-tensor option
+        values); the group's :class:`launch.Steady`, which the next step may repeat."""
         parts: dict = {}  # a spec with per-tensor options (Adafactor's factored): its tensors by their plan
         for p in params:
             part = plan.for_shape(p.shape)
@@ -189,10 +189,10 @@ class Optimizer(torch.optim.Optimizer):
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum) and sets "
                              f"an option per tensor ({', '.join(sorted(per_tensor_options(plan.spec)))}); its "
                              "tensors take different kernels, so no one launch sees every tensor: not supported")
-        steady = [self._run_part(index, part, members) for part, members in parts.values()]
-        return steady[0] if len(steady) == 1 else None
+        launches = [la for part, members in parts.values() for la in self._run_part(part, members)]
+        return launch.Steady(self.param_groups[index], self._form, launches, self.state)
 
-    def _run_part(self, index: int, plan: launch.Plan, params: list) -> launch.Steady | None:
+    def _run_part(self, plan: launch.Plan, params: list) -> list[launch.Launch]:
         host_names = [self._form.torch_name(h) for h in plan.module.HOST_STATES]
         states = []
         for p in params:
@@ -210,19 +210,18 @@ class Optimizer(torch.optim.Optimizer):
                              f"parameters with gradients are at different step counts "
                              f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
                              "they cannot be updated in one launch; give every parameter a gradient each step")
-        launcher = None
         axis_states = launch.axis_state_names(plan)
+        names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *axis_states]), *host_names]
+        launches = []
         for cohort in cohorts:
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names, cohort.place)
             views = [{a: tensors.flat(self.state[p][self._form.torch_name(a)]) for a in axis_states}
                      for p in cohort.params] if axis_states else None
-            launch.run_cohort(launcher, plan, cohort, views)
-        if len(cohorts) > 1:
-            return None
-        names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *axis_states]), *host_names]
-        return launch.Steady(self.param_groups[index], self._form, plan, cohorts[0] if cohorts else None,
-                             launcher, self.state, names, views if cohorts else None)
+            la = launch.Launch(plan, cohort, launcher, views, names)
+            la.run()
+            launches.append(la)
+        return launches
 
     # -- state --
     def _init_state(self, p: torch.Tensor, group) -> None:
