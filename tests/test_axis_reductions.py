@@ -83,8 +83,8 @@ def test_batch_axes_reduce_each_matrix_on_its_own(tmp_path, cache):
 def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp_path, cache):
     """A (9000, 20) tensor is split into chunks of whole rows (runtime/axes.py chunk_rows), each with
     column sums of its own; the means the state keeps are numpy's over all 9000 rows."""
-    from optgen.runtime.axes import AxisTable, chunk_rows
-    assert chunk_rows(9000, 20) < 9000 and chunk_rows(3, 20) == 3
+    from optgen.runtime.axes import AxisTable, chunk_rows, row_runs
+    assert chunk_rows(9000, 20) < 9000 and chunk_rows(3, 20) == 3 and len(row_runs(3, 3, 8192)) < 8192
     table = AxisTable([(9000, 20), (2, 9000, 20)], np.float64, 1, 2, {})
     assert len(table.chunk_tensor) > 3 and table.chunk_stop[-1] == 2 * 9000 * 20
     spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
@@ -94,6 +94,14 @@ def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp
     st = opt.state_dict()["states"][0]
     np.testing.assert_allclose(st["r2"][0], 0.5 * (g**2).mean(axis=0), rtol=1e-13)
     np.testing.assert_allclose(st["r"][:, 0], 0.5 * (g**2).mean(axis=1), rtol=1e-13)
+    # 10000 matrices of 3 x 3: grouped, several whole matrices a chunk (two chunks here)
+    assert len(row_runs(3, 3, 10000)) == 2
+    g = np.random.default_rng(5).standard_normal((10000, 3, 3))
+    opt = optgen.create(spec, [np.zeros((10000, 3, 3))])
+    opt.step([g])
+    st = opt.state_dict()["states"][0]
+    np.testing.assert_allclose(st["r2"][:, 0, :], 0.5 * (g**2).mean(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(st["r"][..., 0], 0.5 * (g**2).mean(axis=2), rtol=1e-13)
 
 
 def test_the_ir_classifies_and_places_axis_reductions():

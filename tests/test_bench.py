@@ -198,3 +198,18 @@ def test_torch_compile_runs_on_request_only_and_reports_its_compile_time():
     assert set(rows) == {"optgen", "torch-compile"}
     assert rows["torch-compile"]["first_step_s"] > rows["torch-compile"]["time_s"] > 0
     assert rows["optgen"]["first_step_s"] > 0
+
+
+def test_matrix_and_axis_specs_bench_with_their_own_floor_and_peers():
+    """Muon runs on the model's matrices only (five of the CNN's ten tensors), its floor runs the
+    Newton–Schulz matmuls, and torch.optim.Muon, which takes 2-D tensors only, is reported as not
+    run rather than failing the table; Adafactor's floor skips its pass over rows and columns."""
+    from optgen.bench.paired import run_paired
+    res = run_paired(["muon", "adafactor"], model="cnn-1m", rounds=2,
+                     impls=["stream", "optgen", "torch-forloop", "torch-foreach"])
+    muon, adafactor = res["results"]
+    assert muon["tensors"] == 5 and set(muon["impls"]) == {"stream", "optgen"}
+    assert "torch-forloop" in muon["not_run"] and "torch-foreach" in muon["not_run"]
+    assert adafactor["tensors"] == 10 and set(adafactor["impls"]) == {"stream", "optgen", "torch-forloop",
+                                                                       "torch-foreach"}
+    assert traffic("muon")["passes"][0]["matrix_steps"] == [5]

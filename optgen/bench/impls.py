@@ -258,10 +258,13 @@ def torch_available(cfg, mode) -> bool:
     mode_kw = _mode_arguments(cls, mode)
     if mode_kw is None:
         return False
-    try:  # does this class accept the mode (fused is not everywhere on the CPU)? A matrix: Muon needs one
-        w = torch.zeros(2, 2, dtype=getattr(torch, cfg["dtype"]), requires_grad=True)
-        w.grad = torch.ones_like(w)
-        opt = cls([w], **kw, **_torch_options(cfg), **mode_kw)
+    try:  # does this class take the mode (fused is not everywhere on the CPU) and tensors of these ranks
+        # (torch.optim.Muon takes 2-D ones only)?
+        ws = [torch.zeros((2,) * d, dtype=getattr(torch, cfg["dtype"]), requires_grad=True)
+              for d in sorted({len(s) for s in cfg["shapes"]})]
+        for w in ws:
+            w.grad = torch.ones_like(w)
+        opt = cls(ws, **kw, **_torch_options(cfg), **mode_kw)
         opt.step()
     except (RuntimeError, TypeError, ValueError):
         return False

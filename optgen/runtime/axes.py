@@ -4,8 +4,8 @@ A tensor of shape (..., R, C) is B = N / (R C) matrices; its rows are the group'
 ``first_row .. first_row + B R`` and its columns ``first_col .. first_col + B C`` (the
 flat order of a row state of shape (..., R, 1) and of a column state of shape (..., 1, C)).
 A kernel that adds to row or column sums runs over :attr:`AxisTable.chunk_tensor` & co.,
-chunks of whole rows of one matrix (:func:`chunk_rows`): a row's sum is one chunk's, and each
-chunk adds its columns into sums of its own (at ``chunk_part``), which :meth:`AxisTable.means`
+runs of whole rows (:func:`row_runs`): a row's sum is one chunk's, and each chunk adds its
+columns into sums of its own (from ``chunk_part`` on, one per column of the matrices it reaches), which :meth:`AxisTable.means`
 adds per column, so that no two threads add to one sum; the per-tensor stage computes the
 values per row over every row of the group at once (float64), reading a per-tensor value at
 ``row_tensor``. States of a reduced shape
@@ -18,10 +18,12 @@ import numpy as np
 from ..axes import reduced_shape
 
 
-#: A matrix is split into chunks of whole rows of about this many elements, for the threads of a pass
-#: that adds to row and column sums, when its rows are short enough (at least MIN_CHUNK_ROWS rows a
-#: chunk): one chunk per matrix held GPT-2 small's Adafactor to one thread on its 38M-element
-#: embedding while the other finished the rest (`optgen bench adafactor --model gpt2-small --paired`).
+#: The chunks of a pass that adds to row and column sums are runs of whole rows of about this many
+#: elements: a large matrix is split into runs of its rows (at least MIN_CHUNK_ROWS a run), small
+#: ones are grouped, several whole matrices a run. One chunk per matrix held GPT-2 small's
+#: Adafactor to one thread on its 38M-element embedding while the other finished the rest, and a
+#: small CNN's 3x3 kernels to a chunk of nine elements each (`optgen bench adafactor --model
+#: gpt2-small --paired`, `--model cnn-1m`).
 CHUNK_ELEMENTS = 1 << 16
 MIN_CHUNK_ROWS = 16
 
@@ -31,6 +33,17 @@ def chunk_rows(rows: int, cols: int) -> int:
     a chunk is at least MIN_CHUNK_ROWS rows, and the column sums stay a sixteenth of the elements."""
     step = max(-(-CHUNK_ELEMENTS // max(cols, 1)), MIN_CHUNK_ROWS)
     return rows if step >= rows else step
+
+
+def row_runs(rows: int, cols: int, batch: int) -> list[tuple[int, int]]:
+    """The chunks of a tensor of ``batch`` (rows, cols) matrices: ``[(first row, stop row)]`` counted
+    over the tensor's rows (matrix b's row r is b rows + r); each run lies in one matrix or covers
+    whole ones."""
+    if rows * cols >= CHUNK_ELEMENTS:
+        step = chunk_rows(rows, cols)
+        return [(b * rows + r, b * rows + min(r + step, rows)) for b in range(batch) for r in range(0, rows, step)]
+    per_chunk = -(-CHUNK_ELEMENTS // max(rows * cols, 1))
+    return [(b * rows, min(b + per_chunk, batch) * rows) for b in range(0, batch, per_chunk)]
 
 
 class AxisTable:
@@ -46,12 +59,11 @@ class AxisTable:
             rows, cols = int(shape[-2]), int(shape[-1])
             batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
-            step = chunk_rows(rows, cols)
-            for b in range(batch):
-                for r in range(0, rows, step):
-                    chunks.append((k, (b * rows + r) * cols, (b * rows + min(r + step, rows)) * cols, n_parts))
-                    part_columns.append(np.arange(first["col"] + b * cols, first["col"] + (b + 1) * cols))
-                    n_parts += cols
+            for r0, r1 in row_runs(rows, cols, batch):
+                b0, b1 = r0 // rows, -(-r1 // rows)  # the matrices the run reaches
+                chunks.append((k, r0 * cols, r1 * cols, n_parts))
+                part_columns.append(np.arange(first["col"] + b0 * cols, first["col"] + b1 * cols))
+                n_parts += (b1 - b0) * cols
             counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
             counts["col"].append((batch * cols, rows))
             first["row"] += batch * rows

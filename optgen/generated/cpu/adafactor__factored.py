@@ -117,7 +117,8 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -125,6 +126,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -134,7 +136,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 _acc_0 += 1.0
                 _acc_1 += (np.float64(w)*np.float64(w))
                 _row_sum_0 += np.float64(x0)
-                _axis_sums[1, _part0 + (_i - _first)] += np.float64(x0)
+                _axis_sums[1, _part_row + (_i - _first)] += np.float64(x0)
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -152,7 +154,8 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -160,6 +163,7 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -169,7 +173,7 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 _acc_0 += 1.0
                 _acc_1 += (w*w)
                 _row_sum_0 += x0
-                _axis_sums[1, _part0 + (_i - _first)] += x0
+                _axis_sums[1, _part_row + (_i - _first)] += x0
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -183,7 +187,8 @@ def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -191,10 +196,11 @@ def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             row_var_1 = np.float32(_axis_row_var_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += np.float64(row_var_1)
+                _axis_sums[0, _part_row + (_i - _first)] += np.float64(row_var_1)
             _next = _end
 
 
@@ -205,7 +211,8 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -213,10 +220,11 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             row_var_1 = np.float64(_axis_row_var_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += row_var_1
+                _axis_sums[0, _part_row + (_i - _first)] += row_var_1
             _next = _end
 
 

@@ -118,7 +118,8 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -126,6 +127,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -133,7 +135,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                 s = eps + (g*g)
                 _acc_0 += 1.0
                 _row_sum_0 += np.float64(s)
-                _axis_sums[1, _part0 + (_i - _first)] += np.float64(s)
+                _axis_sums[1, _part_row + (_i - _first)] += np.float64(s)
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -148,7 +150,8 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -156,6 +159,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -163,7 +167,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
                 s = eps + (g*g)
                 _acc_0 += 1.0
                 _row_sum_0 += s
-                _axis_sums[1, _part0 + (_i - _first)] += s
+                _axis_sums[1, _part_row + (_i - _first)] += s
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -176,7 +180,8 @@ def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -184,10 +189,11 @@ def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             v_row_1 = np.float32(_axis_v_row_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += np.float64(v_row_1)
+                _axis_sums[0, _part_row + (_i - _first)] += np.float64(v_row_1)
             _next = _end
 
 
@@ -198,7 +204,8 @@ def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -206,10 +213,11 @@ def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             v_row_1 = np.float64(_axis_v_row_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += v_row_1
+                _axis_sums[0, _part_row + (_i - _first)] += v_row_1
             _next = _end
 
 

@@ -109,7 +109,8 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -117,6 +118,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -126,7 +128,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                 _acc_0 += 1.0
                 _acc_1 += (np.float64(w)*np.float64(w))
                 _row_sum_0 += np.float64(s)
-                _axis_sums[1, _part0 + (_i - _first)] += np.float64(s)
+                _axis_sums[1, _part_row + (_i - _first)] += np.float64(s)
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -144,7 +146,8 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -152,6 +155,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
@@ -161,7 +165,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
                 _acc_0 += 1.0
                 _acc_1 += (w*w)
                 _row_sum_0 += s
-                _axis_sums[1, _part0 + (_i - _first)] += s
+                _axis_sums[1, _part_row + (_i - _first)] += s
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
         _partials[_c, 0] = _acc_0
@@ -175,7 +179,8 @@ def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -183,10 +188,11 @@ def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             v_row_1 = np.float32(_axis_v_row_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += np.float64(v_row_1)
+                _axis_sums[0, _part_row + (_i - _first)] += np.float64(v_row_1)
             _next = _end
 
 
@@ -197,7 +203,8 @@ def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _r = _next // _cols
@@ -205,10 +212,11 @@ def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             _first = _r * _cols
             _col_first = _col0 + (_r // _rows) * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
+            _part_row = _part0 + (_col_first - _chunk_col0)
             v_row_1 = np.float64(_axis_v_row_1[_row])
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
-                _axis_sums[0, _part0 + (_i - _first)] += v_row_1
+                _axis_sums[0, _part_row + (_i - _first)] += v_row_1
             _next = _end
 
 
