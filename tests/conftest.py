@@ -48,3 +48,17 @@ def one_thread():
 def one_thread_module():
     with numba_threads(1):
         yield
+
+
+@pytest.fixture
+def x64():
+    """``x64(dtype)`` sets jax_enable_x64 for that dtype (optax in float64); restored afterwards,
+    since the setting is process-wide."""
+    import jax
+    before = bool(jax.config.read("jax_enable_x64"))
+
+    def use(dtype):
+        jax.config.update("jax_enable_x64", np.dtype(dtype) == np.float64)
+    yield use
+    jax.config.update("jax_enable_x64", before)
+

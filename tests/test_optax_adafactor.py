@@ -27,7 +27,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
@@ -58,17 +57,6 @@ HYPERS = [
     ("momentum", dict(use_momentum=True, momentum=0.8, lr=0.1, weight_decay_rate=1e-2)),
     ("min-scale", dict(min_scale=2.0, lr=0.05)),   # the floor of rms(w) binds (optax's chain: not an argument)
 ]
-
-
-@pytest.fixture
-def x64():
-    """Set jax_enable_x64 for a dtype; restore it afterwards (it is process-wide)."""
-    before = bool(jax.config.read("jax_enable_x64"))
-
-    def use(dtype):
-        jax.config.update("jax_enable_x64", np.dtype(dtype) == np.float64)
-    yield use
-    jax.config.update("jax_enable_x64", before)
 
 
 def _decay_rate_pow_float64(i, exponent=0.8):
