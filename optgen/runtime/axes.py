@@ -4,12 +4,13 @@ A tensor of shape (..., R, C) is B = N / (R C) matrices; its rows are the group'
 ``first_row .. first_row + B R`` and its columns ``first_col .. first_col + B C`` (the
 flat order of a row state of shape (..., R, 1) and of a column state of shape (..., 1, C)).
 A kernel that adds to row or column sums runs over :attr:`AxisTable.chunk_tensor` & co.,
-runs of whole rows (:func:`row_runs`): a row's sum is one chunk's, and each chunk adds its
-columns into sums of its own (from ``chunk_part`` on, one per column of the matrices it reaches), which :meth:`AxisTable.means`
+runs of whole rows (:func:`row_runs`): a row's sum is one chunk's; a matrix's first chunk adds
+into its columns' sums and each later chunk of a split matrix into sums of its own after them
+(from ``chunk_part`` on, one per column of the matrices it reaches), which :meth:`AxisTable.means`
 adds per column, so that no two threads add to one sum; the per-tensor stage computes the
 values per row over every row of the group at once (float64), reading a per-tensor value at
-``row_tensor``. States of a reduced shape
-are the group's own buffers here, one flat array per state, a view per tensor.
+``row_tensor``. States of a reduced shape are the group's own buffers here, one flat array
+per state, a view per tensor.
 """
 from __future__ import annotations
 
@@ -54,21 +55,28 @@ class AxisTable:
         counts = {"row": [], "col": []}
         table, chunks = [], []
         first = {"row": 0, "col": 0}
-        part_columns, n_parts = [], 0  # the group column of each chunk's column sums; how many so far
+        later = []  # (chunk, its first column, how many): the chunks after a matrix's first
         for k, shape in enumerate(shapes):
             rows, cols = int(shape[-2]), int(shape[-1])
             batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
             for r0, r1 in row_runs(rows, cols, batch):
                 b0, b1 = r0 // rows, -(-r1 // rows)  # the matrices the run reaches
-                chunks.append((k, r0 * cols, r1 * cols, n_parts))
-                part_columns.append(np.arange(first["col"] + b0 * cols, first["col"] + b1 * cols))
-                n_parts += (b1 - b0) * cols
+                col = first["col"] + b0 * cols
+                if r0 % rows:  # a matrix's later run of rows: its column sums go after the columns
+                    later.append((len(chunks), col, (b1 - b0) * cols))
+                chunks.append([k, r0 * cols, r1 * cols, col])  # else its column sums are the columns'
             counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
             counts["col"].append((batch * cols, rows))
             first["row"] += batch * rows
             first["col"] += batch * cols
         self.size = dict(first)  # rows, columns of the group
+        n_parts = first["col"]
+        part_columns = []  # the column of each sum after the columns
+        for c, col, n in later:
+            chunks[c][3] = n_parts
+            part_columns.append(np.arange(col, col + n))
+            n_parts += n
         self.dtype = np.dtype(dtype)
         self.table = np.array(table, dtype=np.uint64).reshape(len(shapes), 4)
         self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
@@ -113,8 +121,11 @@ class AxisTable:
             kind = p.axis_kinds[r]
             if kind == "row":
                 total = self.sums[j, :self.size["row"]]
-            else:  # each chunk's column sums, added per column in chunk order (the same sum every step)
-                total = np.bincount(self.part_column, self.sums[j, :len(self.part_column)], self.size["col"])
+            else:  # a matrix's first chunk added to its columns, each later one to sums of its own
+                n = self.size["col"]
+                total = self.sums[j, :n]
+                if len(self.part_column):  # added per column in chunk order (the same sum every step)
+                    total = total + np.bincount(self.part_column, self.sums[j, n:n + len(self.part_column)], n)
             values[r] = total / self.count[kind]
 
     def keep(self, outputs: dict, values: dict) -> None:
