@@ -11,7 +11,7 @@ import pytest
 
 import optgen
 from optgen.compiler import driver
-from optgen.compiler.ssa import COL, ROW, to_ssa
+from optgen.compiler.ssa import COL, ROW, ColMeanOfRows, to_ssa
 from optgen.compiler.stage import stage
 from optgen.reference import reference
 from optgen.spec import SpecError
@@ -107,13 +107,17 @@ def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp
 def test_the_ir_classifies_and_places_axis_reductions():
     spec = optgen.load_spec("adafactor").resolve(factored=True, maximize=False)
     ssa = to_ssa(spec)
-    assert sorted(ssa.axis_reductions.values()) == [COL, COL, ROW]
+    assert sorted(ssa.axis_reductions.values()) == [COL, ROW]
+    # col_mean(r) of the row values r: no pass, the per-tensor stage's mean of each matrix's rows
+    (mean_of_rows,) = [s for s, e in ssa.nodes.items() if isinstance(e, ColMeanOfRows)]
+    assert ssa.level[mean_of_rows] == COL and mean_of_rows not in ssa.reductions
     assert ssa.axis_states == {"row_var": ROW, "col_var": COL}
     assert "variance" not in ssa.arrays and "row_var" not in ssa.arrays  # unread in this branch; not arrays
     (variant,) = stage(ssa).variants.values()
     means = [[r.name for r, _ in p.reductions if r in ssa.axis_reductions] for p in variant.passes]
-    # the row and column means of g^2 end pass 0; the mean of the new r over the rows ends pass 1
-    assert [len(m) for m in means] == [2, 1, 0, 0]
+    # the row and column means of g^2 end pass 0; then the sum of u^2, then the update
+    assert [len(m) for m in means] == [2, 0, 0]
+    assert mean_of_rows in {s for s, _ in variant.tensor_stages[0]}
     assert [f.name for f in (ssa.finals["row_var"], ssa.finals["col_var"])] == [
         s.name for s, _ in variant.tensor_stages[0] if s.name.startswith(("row_var", "col_var"))]
     unfactored = to_ssa(optgen.load_spec("adafactor").resolve(factored=False, maximize=False))
@@ -122,15 +126,40 @@ def test_the_ir_classifies_and_places_axis_reductions():
 
 def test_values_per_column_are_computed_once_per_column():
     """Adafactor's r c / max(mean(r), eps1): the part c / max(mean(r), eps1) has one value per
-    column, so the stage before pass 2 computes it and the kernels no longer read mean(r)."""
+    column, so the stage before pass 1 computes it and the kernels no longer read mean(r)."""
     from optgen.compiler.optimize import optimise
     staged = stage(to_ssa(optgen.load_spec("adafactor").resolve(factored=True, maximize=False)))
     (variant,) = optimise(staged).values()
-    hoisted = [s for s, _ in variant.tensor_stages[1] if s.name.startswith("col_value")]
+    hoisted = [s for s, _ in variant.tensor_stages[0] if s.name.startswith("col_value")]
     assert len(hoisted) == 1 and variant.axis_kinds[hoisted[0]] == COL
-    for p in variant.passes[2:]:
+    for p in variant.passes[1:]:
         assert hoisted[0] in p.axis_args and p.axis_kinds[hoisted[0]] == COL
         assert not any(s.name.startswith("col_mean") for s in p.axis_args)
+
+
+# Each matrix's mean of its rows' r, and of its columns' c: the stage's, with no pass; three
+# matrices of other sizes in one group (one with a batch axis)
+MEANS_OVER_MATRIX = """
+r = state('r', 0, shape='row')
+c = state('c', 0, shape='col')
+spec = Spec('over_matrix', [(r, r + row_mean(g**2)), (c, c + col_mean(g)),
+                            (w, w - col_mean(r) * g - row_mean(c))])
+"""
+
+
+def test_the_mean_of_row_values_is_each_matrixs_own(tmp_path, cache):
+    """Hand values: after one step r = row means of g^2 and c = column means of g, so
+    w = -(mean of r over the matrix) g - (mean of c over the matrix), per matrix of each tensor."""
+    spec = optgen.load_spec(write_spec(tmp_path, MEANS_OVER_MATRIX))
+    rng = np.random.default_rng(6)
+    shapes = [(3, 4), (2, 5, 2), (6, 1)]
+    grads = [rng.standard_normal(s) for s in shapes]
+    opt = optgen.create(spec, [np.zeros(s) for s in shapes])
+    assert len(opt.module.VARIANTS[()].passes) == 2  # the means of g^2 and g; then w
+    opt.step(grads)
+    for p, g in zip(opt.params, grads):
+        want = -(g**2).mean(axis=(-2, -1), keepdims=True) * g - g.mean(axis=(-2, -1), keepdims=True)
+        np.testing.assert_allclose(p, want, rtol=1e-13, atol=1e-15)
 
 
 # A column value made of a per-tensor sum (each column reads its own tensor's) and a row value

@@ -21,6 +21,7 @@ from .lower import free_symbols as _free
 from .lower import host_lines, kernels, module_context, pass_context
 from .lower import variant_context as _variant_context
 from .printers import KernelPrinter
+from .ssa import MeanOverMatrix
 
 #: the per-tensor stage's index from each row (column) of the group to its tensor
 _ROW_TENSOR = {"row": sympy.Symbol("_row_tensor", integer=True), "col": sympy.Symbol("_col_tensor", integer=True)}
@@ -31,6 +32,7 @@ def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
     reads a per-tensor value at its row's (column's) tensor; and the extra inputs that needs."""
     out, extra = [], []
     for s, e in st:
+        extra += [f"_{m.shape}_mean_of_{m.source}s" for m in e.atoms(MeanOverMatrix)]
         kind = axis_kinds.get(s)
         tensor_level = [x for x in e.free_symbols if x in per_tensor and x not in axis_kinds]
         if kind and tensor_level:

@@ -181,6 +181,12 @@ class HostPrinter(_BranchesAndFolds, NumPyPrinter):
     def _print_Mod(self, expr):
         return f"numpy.mod({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    def _print_ColMeanOfRows(self, expr):  # the runtime's (runtime/axes.py AxisTable.inputs)
+        return f"_col_mean_of_rows({self._print(expr.args[0])})"
+
+    def _print_RowMeanOfCols(self, expr):
+        return f"_row_mean_of_cols({self._print(expr.args[0])})"
+
     def _print_erf(self, expr):
         # numpy has no erf (NumPyPrinter's math.erf takes no array): math.erf elementwise, a
         # float64 scalar for a scalar (the [()]) and an array over tensors for an array

@@ -127,6 +127,36 @@ def join_levels(a: str, b: str) -> str:
     return a if ra > rb else b
 
 
+class MeanOverMatrix(sympy.Function):
+    """``col_mean`` of a value with one value per row (``row_mean`` of one per column): the mean of
+    those values over each matrix, the same in every column (row). It needs no pass over the
+    elements: the per-tensor stage computes it from the row (column) values. Adafactor's
+    ``col_mean(r)``, the mean of its row statistics, was a whole pass that loaded nothing
+    (``optgen bench adafactor --model gpt2-small --paired``, docs/axis-reductions.md)."""
+
+    nargs = 1
+    is_real = True
+    shape = ""   # the shape of the result: "col" (from row values) or "row"
+    source = ""  # the level of the argument
+
+
+class ColMeanOfRows(MeanOverMatrix):
+    shape, source = "col", "row"
+
+
+class RowMeanOfCols(MeanOverMatrix):
+    shape, source = "row", "col"
+
+
+def _over_matrix(ts, level: dict):
+    """The stage's form of an axis mean whose argument is constant along the reduced axis (a row
+    value's col_mean), or None. Only over row (column) and host values: a per-tensor value in it
+    would need indexing by the other axis's tensor."""
+    cls = {"col": ColMeanOfRows, "row": RowMeanOfCols}[ts.shape]
+    levels = {level[x] for x in ts.args[0].free_symbols}
+    return cls(ts.args[0]) if cls.source in levels and levels <= {HOST, cls.source} else None
+
+
 def _level_of(expr, level: dict) -> str:
     out = HOST
     for s in expr.free_symbols:
@@ -189,6 +219,11 @@ def to_ssa(spec: Spec) -> SSA:
         for ts in sorted(expr.atoms(TensorSum, GlobalSum, AxisMean), key=sympy.count_ops):  # innermost first
             red = fresh("gsum" if isinstance(ts, GlobalSum) else f"{ts.shape}_mean" if isinstance(ts, AxisMean)
                         else "sum")
+            over_matrix = _over_matrix(ts, level) if isinstance(ts, AxisMean) else None
+            if over_matrix is not None:  # a value of the per-tensor stage, not a sum of a pass
+                nodes[red], level[red] = over_matrix, ts.shape
+                expr = expr.xreplace({ts: red})
+                continue
             reductions[red] = ts.args[0]
             level[red] = ts.shape if isinstance(ts, AxisMean) else TENSOR
             if isinstance(ts, GlobalSum):

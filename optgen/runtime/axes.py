@@ -71,6 +71,13 @@ class AxisTable:
             first["row"] += batch * rows
             first["col"] += batch * cols
         self.size = dict(first)  # rows, columns of the group
+        # each row's (column's) matrix, over the group's matrices; rows (columns) per matrix
+        batches = [int(np.prod(sh[:-2], dtype=np.int64)) for sh in shapes]
+        self.n_matrices = sum(batches)
+        self.matrix_of = {kind: np.repeat(np.arange(self.n_matrices), np.repeat(
+            [int(sh[axis]) for sh in shapes], batches)) for kind, axis in (("row", -2), ("col", -1))}
+        self.matrix_size = {kind: np.repeat([float(sh[axis]) for sh in shapes], batches)
+                            for kind, axis in (("row", -2), ("col", -1))}
         n_parts = first["col"]
         part_columns = []  # the column of each sum after the columns
         for c, col, n in later:
@@ -111,9 +118,23 @@ class AxisTable:
     def inputs(self) -> dict:
         """What the per-tensor stages and kernels read of the layout: each row's (column's) tensor and
         the reduced-shape states' values before the step, in float64."""
-        out = {"_row_tensor": self.tensor_of["row"], "_col_tensor": self.tensor_of["col"]}
+        out = {"_row_tensor": self.tensor_of["row"], "_col_tensor": self.tensor_of["col"],
+               "_col_mean_of_rows": self.col_mean_of_rows, "_row_mean_of_cols": self.row_mean_of_cols}
         out.update({name: buf.astype(np.float64) for name, buf in self.flat.items()})
         return out
+
+    def col_mean_of_rows(self, x):
+        """``col_mean`` of a value per row (an array over the group's rows): each matrix's mean of
+        its rows' values, for each of its columns (compiler/ssa.py, ``ColMeanOfRows``)."""
+        return self._over_matrix(x, "row", "col")
+
+    def row_mean_of_cols(self, x):
+        return self._over_matrix(x, "col", "row")
+
+    def _over_matrix(self, x, source: str, kind: str):
+        x = np.broadcast_to(np.asarray(x, np.float64), (self.size[source],))
+        means = np.bincount(self.matrix_of[source], x, self.n_matrices) / self.matrix_size[source]
+        return means[self.matrix_of[kind]]
 
     def means(self, p, values: dict) -> None:
         """The pass's means over an axis into ``values``, from the sums its kernel added."""

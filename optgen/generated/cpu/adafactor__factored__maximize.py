@@ -19,9 +19,8 @@
 #
 # Passes over memory, bytes moved per element (float32 / float64):
 #   variant 0 pass 0: 8 / 16 B (loads w, g; stores nothing; sums sum_1, sum_2; means over an axis row_mean_1, col_mean_1)
-#   variant 0 pass 1: 0 / 0 B (loads nothing; stores nothing; means over an axis col_mean_2)
-#   variant 0 pass 2: 4 / 8 B (loads g; stores nothing; sums sum_3)
-#   variant 0 pass 3: 12 / 24 B (loads w, g; stores w)
+#   variant 0 pass 1: 4 / 8 B (loads g; stores nothing; sums sum_3)
+#   variant 0 pass 2: 12 / 24 B (loads w, g; stores w)
 """Adafactor: factored second moment, relative step size, update clipping (torch.optim.Adafactor's form)."""
 import math
 
@@ -74,30 +73,25 @@ def tensor_v0_0(_values):
     b2 = _values["b2"]
     col_mean_1 = _values["col_mean_1"]
     col_var = _values["col_var"]
+    eps1 = _values["eps1"]
     eps2 = _values["eps2"]
     rho = _values["rho"]
     row_mean_1 = _values["row_mean_1"]
     row_var = _values["row_var"]
     sum_1 = _values["sum_1"]
     sum_2 = _values["sum_2"]
+    _col_mean_of_rows = _values["_col_mean_of_rows"]
     n = sum_1
     alpha = rho*numpy.maximum(eps2, numpy.sqrt(sum_2/n))
     row_var_1 = b2*row_mean_1 + row_var*(1 - b2)
     col_var_1 = b2*col_mean_1 + col_var*(1 - b2)
-    return { "n": n, "alpha": alpha, "row_var_1": row_var_1, "col_var_1": col_var_1, }
+    col_mean_2 = _col_mean_of_rows(row_var_1)
+    col_value_0 = col_var_1/numpy.maximum(eps1, col_mean_2)
+    return { "n": n, "alpha": alpha, "row_var_1": row_var_1, "col_var_1": col_var_1, "col_mean_2": col_mean_2, "col_value_0": col_value_0, }
 
 
 def tensor_v0_1(_values):
     """Per-tensor stage after pass 1: arrays over tensors, float64."""
-    col_mean_2 = _values["col_mean_2"]
-    col_var_1 = _values["col_var_1"]
-    eps1 = _values["eps1"]
-    col_value_0 = col_var_1/numpy.maximum(eps1, col_mean_2)
-    return { "col_value_0": col_value_0, }
-
-
-def tensor_v0_2(_values):
-    """Per-tensor stage after pass 2: arrays over tensors, float64."""
     d = _values["d"]
     n = _values["n"]
     sum_3 = _values["sum_3"]
@@ -181,56 +175,8 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _chunk_part, _partials, _axis_sums):
-    """Pass 1 of variant (), float32: loads nothing; stores nothing; means over an axis col_mean_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
-        _next = _chunk_start[_c]
-        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
-            _row = _row0 + _r
-            _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
-            _part_row = _part0 + (_col_first - _chunk_col0)
-            row_var_1 = np.float32(_axis_row_var_1[_row])
-            for _i in range(_next, _end):
-                _col = _col_first + (_i - _first)
-                _axis_sums[0, _part_row + (_i - _first)] += np.float64(row_var_1)
-            _next = _end
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_row_var_1, _axes, _chunk_part, _partials, _axis_sums):
-    """Pass 1 of variant (), float64: loads nothing; stores nothing; means over an axis col_mean_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
-        _next = _chunk_start[_c]
-        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
-            _row = _row0 + _r
-            _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
-            _part_row = _part0 + (_col_first - _chunk_col0)
-            row_var_1 = np.float64(_axis_row_var_1[_row])
-            for _i in range(_next, _end):
-                _col = _col_first + (_i - _first)
-                _axis_sums[0, _part_row + (_i - _first)] += row_var_1
-            _next = _end
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
-    """Pass 2 of variant (), float32: loads g; stores nothing; sums sum_3."""
+def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
+    """Pass 1 of variant (), float32: loads g; stores nothing; sums sum_3."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -255,8 +201,8 @@ def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
-    """Pass 2 of variant (), float64: loads g; stores nothing; sums sum_3."""
+def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, h0, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
+    """Pass 1 of variant (), float64: loads g; stores nothing; sums sum_3."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -281,8 +227,8 @@ def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
-    """Pass 3 of variant (), float32: loads w, g; stores w."""
+def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
+    """Pass 2 of variant (), float32: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -310,8 +256,8 @@ def adafactor_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_v0_pass3_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
-    """Pass 3 of variant (), float64: loads w, g; stores w."""
+def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, h1, _tensor_alpha, _tensor_denom, _axis_row_var_1, _axis_col_value_0, _axes, _partials, _axis_sums):
+    """Pass 2 of variant (), float64: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -348,26 +294,20 @@ VARIANT_v0 = Variant(
              axis_args=(), axis_reductions=('row_mean_1', 'col_mean_1'),
              axis_kinds={'row_mean_1': 'row', 'col_mean_1': 'col'},
              kernels={"float32": adafactor_v0_pass0_float32, "float64": adafactor_v0_pass0_float64}),
-        Pass(index=1, loads=(), stores=(),
-             host_args=(), tensor_args=(),
-             reductions=(),
-             axis_args=('row_var_1',), axis_reductions=('col_mean_2',),
-             axis_kinds={'row_var_1': 'row', 'col_mean_2': 'col'},
-             kernels={"float32": adafactor_v0_pass1_float32, "float64": adafactor_v0_pass1_float64}),
-        Pass(index=2, loads=('g',), stores=(),
+        Pass(index=1, loads=('g',), stores=(),
              host_args=('h0',), tensor_args=(),
              reductions=('sum_3',),
              axis_args=('row_var_1', 'col_value_0'), axis_reductions=(),
              axis_kinds={'row_var_1': 'row', 'col_value_0': 'col'},
-             kernels={"float32": adafactor_v0_pass2_float32, "float64": adafactor_v0_pass2_float64}),
-        Pass(index=3, loads=('w', 'g'), stores=('w',),
+             kernels={"float32": adafactor_v0_pass1_float32, "float64": adafactor_v0_pass1_float64}),
+        Pass(index=2, loads=('w', 'g'), stores=('w',),
              host_args=('h0', 'h1'), tensor_args=('alpha', 'denom'),
              reductions=(),
              axis_args=('row_var_1', 'col_value_0'), axis_reductions=(),
              axis_kinds={'row_var_1': 'row', 'col_value_0': 'col'},
-             kernels={"float32": adafactor_v0_pass3_float32, "float64": adafactor_v0_pass3_float64}),
+             kernels={"float32": adafactor_v0_pass2_float32, "float64": adafactor_v0_pass2_float64}),
     ),
-    tensor_stages=(tensor_v0_0, tensor_v0_1, tensor_v0_2, ),
+    tensor_stages=(tensor_v0_0, tensor_v0_1, ),
 )
 
 

@@ -19,9 +19,8 @@
 #
 # Passes over memory, bytes moved per element (float32 / float64):
 #   variant 0 pass 0: 8 / 16 B (loads w, g; stores nothing; sums sum_1, sum_3; means over an axis row_mean_1, col_mean_1)
-#   variant 0 pass 1: 0 / 0 B (loads nothing; stores nothing; means over an axis col_mean_2)
-#   variant 0 pass 2: 4 / 8 B (loads g; stores nothing; sums sum_2)
-#   variant 0 pass 3: 12 / 24 B (loads w, g; stores w)
+#   variant 0 pass 1: 4 / 8 B (loads g; stores nothing; sums sum_2)
+#   variant 0 pass 2: 12 / 24 B (loads w, g; stores w)
 """Adafactor: factored second moment, update clipping, step scaled by rms(w) (optax.adafactor's form)."""
 import math
 
@@ -79,25 +78,19 @@ def tensor_v0_0(_values):
     sum_3 = _values["sum_3"]
     v_col = _values["v_col"]
     v_row = _values["v_row"]
+    _col_mean_of_rows = _values["_col_mean_of_rows"]
     n = sum_1
     v_row_1 = beta*v_row + row_mean_1*(1 - beta)
     v_col_1 = beta*v_col + col_mean_1*(1 - beta)
+    col_mean_2 = _col_mean_of_rows(v_row_1)
     scale = lr*numpy.maximum(min_scale, numpy.sqrt(sum_3/n))
-    return { "n": n, "v_row_1": v_row_1, "v_col_1": v_col_1, "scale": scale, }
+    row_value_0 = v_row_1**(-1.0)
+    col_value_0 = col_mean_2/v_col_1
+    return { "n": n, "v_row_1": v_row_1, "v_col_1": v_col_1, "col_mean_2": col_mean_2, "scale": scale, "row_value_0": row_value_0, "col_value_0": col_value_0, }
 
 
 def tensor_v0_1(_values):
     """Per-tensor stage after pass 1: arrays over tensors, float64."""
-    col_mean_2 = _values["col_mean_2"]
-    v_col_1 = _values["v_col_1"]
-    v_row_1 = _values["v_row_1"]
-    row_value_0 = v_row_1**(-1.0)
-    col_value_0 = col_mean_2/v_col_1
-    return { "row_value_0": row_value_0, "col_value_0": col_value_0, }
-
-
-def tensor_v0_2(_values):
-    """Per-tensor stage after pass 2: arrays over tensors, float64."""
     clipping_threshold = _values["clipping_threshold"]
     col_mean_2 = _values["col_mean_2"]
     n = _values["n"]
@@ -184,56 +177,8 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_v_row_1, _axes, _chunk_part, _partials, _axis_sums):
-    """Pass 1 of variant (), float32: loads nothing; stores nothing; means over an axis col_mean_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
-        _next = _chunk_start[_c]
-        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
-            _row = _row0 + _r
-            _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
-            _part_row = _part0 + (_col_first - _chunk_col0)
-            v_row_1 = np.float32(_axis_v_row_1[_row])
-            for _i in range(_next, _end):
-                _col = _col_first + (_i - _first)
-                _axis_sums[0, _part_row + (_i - _first)] += np.float64(v_row_1)
-            _next = _end
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _axis_v_row_1, _axes, _chunk_part, _partials, _axis_sums):
-    """Pass 1 of variant (), float64: loads nothing; stores nothing; means over an axis col_mean_2."""
-    for _c in numba.prange(_chunk_tensor.shape[0]):
-        _k = _chunk_tensor[_c]
-        _n = _sizes[_k]
-        _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
-        _next = _chunk_start[_c]
-        while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
-            _row = _row0 + _r
-            _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
-            _part_row = _part0 + (_col_first - _chunk_col0)
-            v_row_1 = np.float64(_axis_v_row_1[_row])
-            for _i in range(_next, _end):
-                _col = _col_first + (_i - _first)
-                _axis_sums[0, _part_row + (_i - _first)] += v_row_1
-            _next = _end
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_optax_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, _axis_col_value_0, _axis_row_value_0, _axes, _partials, _axis_sums):
-    """Pass 2 of variant (), float32: loads g; stores nothing; sums sum_2."""
+def adafactor_optax_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, _axis_col_value_0, _axis_row_value_0, _axes, _partials, _axis_sums):
+    """Pass 1 of variant (), float32: loads g; stores nothing; sums sum_2."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -258,8 +203,8 @@ def adafactor_optax_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
-def adafactor_optax_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, _axis_col_value_0, _axis_row_value_0, _axes, _partials, _axis_sums):
-    """Pass 2 of variant (), float64: loads g; stores nothing; sums sum_2."""
+def adafactor_optax_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_g, _axis_col_value_0, _axis_row_value_0, _axes, _partials, _axis_sums):
+    """Pass 1 of variant (), float64: loads g; stores nothing; sums sum_2."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -284,8 +229,8 @@ def adafactor_optax_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_optax_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, _tensor_denom, _tensor_scale, _axis_v_row_1, _axis_col_value_1, _axes, _partials, _axis_sums):
-    """Pass 3 of variant (), float32: loads w, g; stores w."""
+def adafactor_optax_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, _tensor_denom, _tensor_scale, _axis_v_row_1, _axis_col_value_1, _axes, _partials, _axis_sums):
+    """Pass 2 of variant (), float32: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -313,8 +258,8 @@ def adafactor_optax_v0_pass3_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
 
 
 @numba.njit(parallel=True, cache=True)
-def adafactor_optax_v0_pass3_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, _tensor_denom, _tensor_scale, _axis_v_row_1, _axis_col_value_1, _axes, _partials, _axis_sums):
-    """Pass 3 of variant (), float64: loads w, g; stores w."""
+def adafactor_optax_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _ptr_w, _ptr_g, h0, _tensor_denom, _tensor_scale, _axis_v_row_1, _axis_col_value_1, _axes, _partials, _axis_sums):
+    """Pass 2 of variant (), float64: loads w, g; stores w."""
     for _c in numba.prange(_chunk_tensor.shape[0]):
         _k = _chunk_tensor[_c]
         _n = _sizes[_k]
@@ -351,26 +296,20 @@ VARIANT_v0 = Variant(
              axis_args=(), axis_reductions=('row_mean_1', 'col_mean_1'),
              axis_kinds={'row_mean_1': 'row', 'col_mean_1': 'col'},
              kernels={"float32": adafactor_optax_v0_pass0_float32, "float64": adafactor_optax_v0_pass0_float64}),
-        Pass(index=1, loads=(), stores=(),
-             host_args=(), tensor_args=(),
-             reductions=(),
-             axis_args=('v_row_1',), axis_reductions=('col_mean_2',),
-             axis_kinds={'v_row_1': 'row', 'col_mean_2': 'col'},
-             kernels={"float32": adafactor_optax_v0_pass1_float32, "float64": adafactor_optax_v0_pass1_float64}),
-        Pass(index=2, loads=('g',), stores=(),
+        Pass(index=1, loads=('g',), stores=(),
              host_args=(), tensor_args=(),
              reductions=('sum_2',),
              axis_args=('col_value_0', 'row_value_0'), axis_reductions=(),
              axis_kinds={'col_value_0': 'col', 'row_value_0': 'row'},
-             kernels={"float32": adafactor_optax_v0_pass2_float32, "float64": adafactor_optax_v0_pass2_float64}),
-        Pass(index=3, loads=('w', 'g'), stores=('w',),
+             kernels={"float32": adafactor_optax_v0_pass1_float32, "float64": adafactor_optax_v0_pass1_float64}),
+        Pass(index=2, loads=('w', 'g'), stores=('w',),
              host_args=('h0',), tensor_args=('denom', 'scale'),
              reductions=(),
              axis_args=('v_row_1', 'col_value_1'), axis_reductions=(),
              axis_kinds={'v_row_1': 'row', 'col_value_1': 'col'},
-             kernels={"float32": adafactor_optax_v0_pass3_float32, "float64": adafactor_optax_v0_pass3_float64}),
+             kernels={"float32": adafactor_optax_v0_pass2_float32, "float64": adafactor_optax_v0_pass2_float64}),
     ),
-    tensor_stages=(tensor_v0_0, tensor_v0_1, tensor_v0_2, ),
+    tensor_stages=(tensor_v0_0, tensor_v0_1, ),
 )
 
 
