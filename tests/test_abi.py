@@ -27,6 +27,7 @@ def _cpu_parameters(p: abi.Pass) -> list[str]:
     return (["_chunk_tensor", "_chunk_start", "_chunk_stop", "_sizes"] + [f"_ptr_{a}" for a in p.arrays]
             + list(p.host_args) + [f"_tensor_{s}" for s in p.tensor_args]
             + ([f"_axis_{s}" for s in p.axis_args] + ["_axes"] if p.uses_axes else [])  # docs/axis-reductions.md
+            + (["_chunk_part"] if p.axis_reductions else [])  # each chunk's first column sum
             + ["_partials"] + (["_axis_sums"] if p.uses_axes else []))
 
 

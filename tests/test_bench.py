@@ -51,13 +51,20 @@ def test_stream_kernel_moves_the_bytes_it_says():
     assert IR.vector_fp_ops(IR.inner_loop_lines(ir), "float", 4)
 
 
-def test_the_stream_floor_of_a_spec_with_reduced_shape_passes_runs():
-    """Adafactor has a pass over its row and column states only (no full-size array moves):
-    the floor skips it instead of building a kernel of no arrays (it raised IndexError)."""
+def test_the_stream_floor_of_a_spec_with_reduced_shape_passes_runs(tmp_path):
+    """A pass over rows and columns only (the row means of r c, an element value made of a row and
+    a column state) moves no full-size array: the floor skips it instead of building a kernel of
+    no arrays (Adafactor's mean of r was such a pass, and raised IndexError here)."""
     from optgen.bench.impls import setup_stream
-    tr = traffic("adafactor")
+    path = tmp_path / "rows_only.py"
+    path.write_text(
+        "from optgen.dsl import Spec, col_mean, g, row_mean, state, var, w\n"
+        "r, c, x = state('r', 0, shape='row'), state('c', 0, shape='col'), var('x')\n"
+        "spec = Spec('rows_only', [(r, row_mean(g**2)), (c, col_mean(g**2)), (x, row_mean(r * c)),\n"
+        "                          (w, w - g / (x + 1))])\n")
+    tr = traffic(str(path))
     assert any(not p["loads"] and not p["stores"] for p in tr["passes"])
-    setup_stream({"name": "adafactor", "shapes": [(30, 20), (7,)], "dtype": "float32", "traffic": tr})()
+    setup_stream({"name": str(path), "shapes": [(30, 20), (7, 3)], "dtype": "float32", "traffic": tr})()
 
 
 def test_numpy_and_optgen_implementations_agree():
