@@ -10,7 +10,8 @@ import pytest
 from optgen.bench import ir as IR
 from optgen.bench.cli import parse_size
 from optgen.bench.contention import contention
-from optgen.bench.impls import IMPLS, setup_numpy, setup_optgen, stream_kernel
+from optgen.bench.floor import setup_stream, stream_kernel
+from optgen.bench.impls import IMPLS, setup_numpy, setup_optgen
 from optgen.bench.models import MODELS, model_shapes, numel
 from optgen.bench.runner import format_table, run_bench, traffic
 from optgen.cli import main
@@ -55,7 +56,6 @@ def test_the_stream_floor_of_a_spec_with_reduced_shape_passes_runs(tmp_path):
     """A pass over rows and columns only (the row means of r c, an element value made of a row and
     a column state) moves no full-size array: the floor skips it instead of building a kernel of
     no arrays (Adafactor's mean of r was such a pass, and raised IndexError here)."""
-    from optgen.bench.impls import setup_stream
     path = tmp_path / "rows_only.py"
     path.write_text(
         "from optgen.dsl import Spec, col_mean, g, row_mean, state, var, w\n"
