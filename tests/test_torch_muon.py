@@ -57,6 +57,28 @@ def test_trajectory_matches_torch(dtype, kwargs, no_bf16):
             np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol, err_msg=f"step {step + 1}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_other_newton_schulz_constants_follow_torch(dtype, no_bf16):
+    """ns_coefficients, ns_steps and eps other than torch's defaults: a spec of their own, compiled
+    once, stepping as torch.optim.Muon does with the same arguments."""
+    kwargs = dict(ns_coefficients=(3.0, -3.2, 1.2), ns_steps=3, eps=1e-5, lr=0.02)
+    mine, theirs = _model(dtype), _model(dtype)
+    ours, ref = optgen.torch.Muon(mine.parameters(), **kwargs), torch.optim.Muon(theirs.parameters(), **kwargs)
+    gen = torch.Generator().manual_seed(3)
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == torch.float64 else dict(rtol=2e-4, atol=2e-5)
+    for step in range(STEPS):
+        for a, b in zip(mine.parameters(), theirs.parameters()):
+            b.grad = torch.randn(b.shape, dtype=dtype, generator=gen)
+            a.grad = b.grad.clone()
+        ours.step()
+        ref.step()
+        for a, b in zip(mine.parameters(), theirs.parameters()):
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol, err_msg=f"step {step + 1}")
+    from optgen.torch.torch_forms import muon_spec  # torch's defaults: the shipped spec itself
+    assert muon_spec((3.0, -3.2, 1.2), 3, 1e-5) is not optgen.load_spec("muon")
+    assert muon_spec((3.4445, -4.775, 2.0315), 5, 1e-7) is optgen.load_spec("muon")
+
+
 def test_torchs_checkpoint_loads_and_continues(no_bf16):
     mine, theirs = _model(torch.float64), _model(torch.float64)
     ref = torch.optim.Muon(theirs.parameters(), lr=0.05)
@@ -103,8 +125,10 @@ def test_refusals():
         optgen.torch.Muon([bias]).step()
     w = torch.nn.Parameter(torch.zeros(4, 3))
     w.grad = torch.ones(4, 3)
-    with pytest.raises(ValueError, match="ns_steps=3.*optgen/specs/muon.py"):
-        optgen.torch.Muon([w], ns_steps=3).step()
+    with pytest.raises(ValueError, match=r"ns_steps=0.*newton_schulz: steps=0; an integer from 1 to 99"):
+        optgen.torch.Muon([w], ns_steps=0).step()
+    with pytest.raises(ValueError, match=r"eps=0.0.*a positive number"):
+        optgen.torch.Muon([w], eps=0.0).step()
     with pytest.raises(ValueError, match="adjust_lr_fn='other'"):
         optgen.torch.Muon([w], adjust_lr_fn="other").step()
     t = torch.nn.Parameter(torch.zeros(3, 4).T)

@@ -7,8 +7,12 @@ values under the same names, so checkpoints move between the two.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
+from ..registry import load_spec
+from ..spec import SpecError
 from .forms import NO_EFFECT, Form
 
 ADAM_STATES = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq"}
@@ -118,23 +122,41 @@ MUON_CONSTANTS = dict(ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_st
 MUON_ADJUST_LR = (None, "original", "match_rms_adamw")
 
 
+@functools.lru_cache(maxsize=32)
+def muon_spec(ns_coefficients: tuple, ns_steps: int, eps: float):
+    """optgen/specs/muon.py with these Newton–Schulz constants: the spec itself for torch's defaults,
+    else the spec with its ``newton_schulz`` rewritten (compiled once per set, into the cache)."""
+    from ..matrix import NewtonSchulz, newton_schulz
+    spec = load_spec("muon")
+    if (ns_coefficients, ns_steps, eps) == tuple(MUON_CONSTANTS[k] for k in ("ns_coefficients", "ns_steps", "eps")):
+        return spec
+    def rewrite(node):
+        return newton_schulz(node.args[0], steps=ns_steps, coefficients=ns_coefficients, eps=eps)
+    equations = [(lhs, rhs.replace(lambda e: isinstance(e, NewtonSchulz), rewrite)) for lhs, rhs in spec.equations]
+    return spec.with_equations(equations)
+
+
+def _muon_constants(g: dict) -> tuple:
+    return (tuple(float(c) for c in g["ns_coefficients"]), g["ns_steps"], float(g["eps"]))
+
+
 def _muon_refuse(g: dict):
     if g["adjust_lr_fn"] not in MUON_ADJUST_LR:
         return f"adjust_lr_fn={g['adjust_lr_fn']!r} is not supported; allowed: None, 'original', 'match_rms_adamw'"
-    for name, value in MUON_CONSTANTS.items():
-        given = tuple(g[name]) if name == "ns_coefficients" else g[name]
-        if given != value:
-            return (f"{name}={g[name]!r}: optgen/specs/muon.py runs Newton-Schulz with {name}={value!r} "
-                    "(the iteration's constants are the spec's; another set is a spec of its own)")
+    try:
+        muon_spec(*_muon_constants(g))
+    except (SpecError, TypeError, ValueError) as exc:  # newton_schulz says what is allowed
+        return f"ns_coefficients={g['ns_coefficients']!r}, ns_steps={g['ns_steps']!r}, eps={g['eps']!r}: {exc}"
     return None
 
 
 def muon() -> Form:
-    """torch.optim.Muon: no step in its state; ``adjust_lr_fn`` is the spec's ``match_rms_adamw`` option."""
+    """torch.optim.Muon: no step in its state; ``adjust_lr_fn`` is the spec's ``match_rms_adamw`` option;
+    Newton–Schulz constants other than torch's defaults make a spec of their own (:func:`muon_spec`)."""
     defaults = dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn=None, **MUON_CONSTANTS)
     return Form("optgen.torch.Muon", defaults,
-                lambda g: ("muon", {"nesterov": bool(g["nesterov"]),
-                                    "match_rms_adamw": g["adjust_lr_fn"] == "match_rms_adamw"}),
+                lambda g: (muon_spec(*_muon_constants(g)),
+                           {"nesterov": bool(g["nesterov"]), "match_rms_adamw": g["adjust_lr_fn"] == "match_rms_adamw"}),
                 step_in_state=False, refuse=_muon_refuse)
 
 
