@@ -153,14 +153,19 @@ def matrix_arrays(variants: Iterable[Variant]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.array for v in variants for after in v.matrix_steps for m in after))
 
 
-__all__ = ["VERSION", "DTYPES", "Finish", "MatrixStep", "Pass", "Variant", "bytes_per_element", "max_reductions",
-           "sums_over_all_tensors", "matrix_arrays"]
+def axis_states(module) -> dict:
+    """A module's reduced-shape states, ``name -> (kind, new value)`` (``{}`` for a module without)."""
+    return getattr(module, "AXIS_STATES", {})
 
 
 def reads_shapes(module) -> bool:
     """Whether a module's kernels need each tensor's shape, not only its size: matrix steps
     (Muon views a tensor as its matrix) and axis reductions (Adafactor's rows and columns)."""
     variants = module.VARIANTS.values()
-    return bool(matrix_arrays(variants) or getattr(module, "AXIS_STATES", None)
+    return bool(matrix_arrays(variants) or axis_states(module)
                 or any(p.uses_axes for v in variants for p in v.passes))
+
+
+__all__ = ["VERSION", "DTYPES", "Finish", "MatrixStep", "Pass", "Variant", "bytes_per_element", "max_reductions",
+           "sums_over_all_tensors", "matrix_arrays", "axis_states", "reads_shapes"]
 

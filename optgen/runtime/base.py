@@ -46,7 +46,7 @@ class CompiledOptimizer:
         self.t = 0
         self.states = list(module.STATES)
         #: states of a reduced shape (one value per row or column): name -> (kind, its new value's name)
-        self.axis_states = dict(getattr(module, "AXIS_STATES", {}))
+        self.axis_states = dict(abi.axis_states(module))
         self.host_states = {name: 0.0 for name in module.HOST_STATES}
         self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
         self.skipped_steps = 0  # steps not applied for a non-finite gradient (nonfinite="skip")

@@ -18,6 +18,7 @@ import copy
 
 import torch
 
+from .. import abi
 from ..axes import reduced_shape
 from . import devices, launch
 
@@ -69,7 +70,7 @@ def _convert_state(opt, plan, p: torch.Tensor, saved: dict, where: str) -> dict:
     arrays = {form.torch_name(s) for s in plan.module.STATES}
     hosts = {form.torch_name(h) for h in plan.module.HOST_STATES}
     reduced = {form.torch_name(a): reduced_shape(p.shape, kind)
-               for a, (kind, _) in getattr(plan.module, "AXIS_STATES", {}).items()}
+               for a, (kind, _) in abi.axis_states(plan.module).items()}
     extra = sorted(set(saved) - arrays - hosts - set(reduced) - {"step"})
     if extra:
         _fail(opt, f"{where} has state(s) {extra}, which {form.title} ({plan.spec.name}, "

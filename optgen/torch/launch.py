@@ -80,9 +80,13 @@ class Plan:
         return plan
 
 
-def axis_state_names(plan: Plan) -> tuple:
-    """The module's states of a reduced shape (Adafactor's row and column statistics)."""
-    return tuple(getattr(plan.module, "AXIS_STATES", {}))
+def axis_state_views(plan: Plan, states: list[dict], state_names: dict) -> list[dict] | None:
+    """Each member's flat numpy views of its reduced-shape state tensors (Adafactor's row and column
+    statistics), by the spec's names; None for a module without such states."""
+    names = abi.axis_states(plan.module)
+    if not names:
+        return None
+    return [{a: tensors.flat(st[state_names.get(a, a)]) for a in names} for st in states]
 
 
 def group_key(group: dict, form) -> tuple:
@@ -138,8 +142,8 @@ class Launchers:
             shaped = adapter is None and abi.reads_shapes(plan.module)
             arrays = [tensors.shaped(p, plan.spec.name) if shaped else view(p) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
-            for v, st in zip(views, states):  # the first values of the reduced-shape states
-                v.update({a: tensors.flat(st[state_names.get(a, a)]) for a in axis_state_names(plan)})
+            for v, reduced in zip(views, axis_state_views(plan, states, state_names) or ()):
+                v.update(reduced)  # the first values of the reduced-shape states
             if adapter is None:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             else:

@@ -210,14 +210,13 @@ class Optimizer(torch.optim.Optimizer):
                              f"parameters with gradients are at different step counts "
                              f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
                              "they cannot be updated in one launch; give every parameter a gradient each step")
-        axis_states = launch.axis_state_names(plan)
-        names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *axis_states]), *host_names]
+        names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *abi.axis_states(plan.module)]),
+                 *host_names]
         launches = []
         for cohort in cohorts:
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names, cohort.place)
-            views = [{a: tensors.flat(self.state[p][self._form.torch_name(a)]) for a in axis_states}
-                     for p in cohort.params] if axis_states else None
+            views = launch.axis_state_views(plan, [self.state[p] for p in cohort.params], self._form.state_names)
             la = launch.Launch(plan, cohort, launcher, views, names)
             la.run()
             launches.append(la)
@@ -238,7 +237,7 @@ class Optimizer(torch.optim.Optimizer):
             name = self._form.torch_name(s)
             if name not in st or st[name] is None:
                 st[name] = devices.zeros_like(p)
-        for s, (kind, _) in getattr(plan.module, "AXIS_STATES", {}).items():  # torch.optim.Adafactor's shapes
+        for s, (kind, _) in abi.axis_states(plan.module).items():  # torch.optim.Adafactor's shapes
             name = self._form.torch_name(s)
             if name not in st or st[name] is None:
                 st[name] = p.detach().new_zeros(reduced_shape(p.shape, kind))
