@@ -8,10 +8,11 @@ kernel's summand squares in float64 too, ``KernelPrinter.summand``); the runtime
 adds the chunk partials per tensor.
 
 A pass that reads or makes values per row or column (``row_mean``, ``col_mean``,
-docs/axis-reductions.md) runs over a table of whole matrices, one chunk each, so that
-the float64 row and column sums it adds to are each one thread's; the per-tensor stage
-computes those values over every row (column) of the group at once, a per-tensor value
-read there indexed by each row's tensor.
+docs/axis-reductions.md) walks a row at a time (runtime/axes.py: chunks of whole rows, whose
+float64 row and column sums are each one thread's); in a float32 kernel a sum whose summand is
+a float32 value anyway adds each run of a row in float32 first (``KernelPrinter.narrow_summand``).
+The per-tensor stage computes the values per row (column) over every row of the group at once,
+a per-tensor value read there indexed by each row's tensor.
 """
 from __future__ import annotations
 

@@ -19,31 +19,41 @@ import numpy as np
 from ..axes import reduced_shape
 
 
-#: The chunks of a pass that adds to row and column sums are runs of whole rows of about this many
-#: elements: a large matrix is split into runs of its rows (at least MIN_CHUNK_ROWS a run), small
-#: ones are grouped, several whole matrices a run. One chunk per matrix held GPT-2 small's
-#: Adafactor to one thread on its 38M-element embedding while the other finished the rest, and a
-#: small CNN's 3x3 kernels to a chunk of nine elements each (`optgen bench adafactor --model
-#: gpt2-small --paired`, `--model cnn-1m`).
+#: The chunks of a pass that adds to row and column sums are runs of whole rows of about
+#: :func:`chunk_elements` elements: a large matrix is split into runs of its rows (at least
+#: MIN_CHUNK_ROWS a run), small ones are grouped, several whole matrices a run. One chunk per matrix
+#: held GPT-2 small's Adafactor to one thread on its 38M-element embedding while the other finished
+#: the rest, and a small CNN's 3x3 kernels to a chunk of nine elements each (`optgen bench adafactor
+#: --model gpt2-small --paired`, `--model cnn-1m`).
 CHUNK_ELEMENTS = 1 << 16
+#: ... but no smaller than a 64th of the group, up to this: each chunk of a split matrix has column
+#: sums of its own, which every pass clears, and adds and reads; at 2^16 elements GPT-2 small's
+#: 1881 chunks had 2.8M of them (46 MB), and clearing and adding them took 14 of the step's 166 ms.
+MAX_CHUNK_ELEMENTS = 1 << 20
 MIN_CHUNK_ROWS = 16
 
 
-def chunk_rows(rows: int, cols: int) -> int:
+def chunk_elements(total: int) -> int:
+    """Elements per chunk for a group of ``total``: 64 chunks or more (enough to share among the
+    threads), each of CHUNK_ELEMENTS to MAX_CHUNK_ELEMENTS."""
+    return min(max(total // 64, CHUNK_ELEMENTS), MAX_CHUNK_ELEMENTS)
+
+
+def chunk_rows(rows: int, cols: int, target: int = CHUNK_ELEMENTS) -> int:
     """Rows per chunk of a (rows, cols) matrix: each chunk has its own column sums (cols of them), so
     a chunk is at least MIN_CHUNK_ROWS rows, and the column sums stay a sixteenth of the elements."""
-    step = max(-(-CHUNK_ELEMENTS // max(cols, 1)), MIN_CHUNK_ROWS)
+    step = max(-(-target // max(cols, 1)), MIN_CHUNK_ROWS)
     return rows if step >= rows else step
 
 
-def row_runs(rows: int, cols: int, batch: int) -> list[tuple[int, int]]:
-    """The chunks of a tensor of ``batch`` (rows, cols) matrices: ``[(first row, stop row)]`` counted
-    over the tensor's rows (matrix b's row r is b rows + r); each run lies in one matrix or covers
-    whole ones."""
-    if rows * cols >= CHUNK_ELEMENTS:
-        step = chunk_rows(rows, cols)
+def row_runs(rows: int, cols: int, batch: int, target: int = CHUNK_ELEMENTS) -> list[tuple[int, int]]:
+    """The chunks of a tensor of ``batch`` (rows, cols) matrices, of about ``target`` elements each:
+    ``[(first row, stop row)]`` counted over the tensor's rows (matrix b's row r is b rows + r); each
+    run lies in one matrix or covers whole ones."""
+    if rows * cols >= target:
+        step = chunk_rows(rows, cols, target)
         return [(b * rows + r, b * rows + min(r + step, rows)) for b in range(batch) for r in range(0, rows, step)]
-    per_chunk = -(-CHUNK_ELEMENTS // max(rows * cols, 1))
+    per_chunk = -(-target // max(rows * cols, 1))
     return [(b * rows, min(b + per_chunk, batch) * rows) for b in range(0, batch, per_chunk)]
 
 
@@ -56,11 +66,12 @@ class AxisTable:
         table, chunks = [], []
         first = {"row": 0, "col": 0}
         later = []  # (chunk, its first column, how many): the chunks after a matrix's first
+        target = chunk_elements(sum(int(np.prod(sh, dtype=np.int64)) for sh in shapes))
         for k, shape in enumerate(shapes):
             rows, cols = int(shape[-2]), int(shape[-1])
             batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
-            for r0, r1 in row_runs(rows, cols, batch):
+            for r0, r1 in row_runs(rows, cols, batch, target):
                 b0, b1 = r0 // rows, -(-r1 // rows)  # the matrices the run reaches
                 col = first["col"] + b0 * cols
                 if r0 % rows:  # a matrix's later run of rows: its column sums go after the columns

@@ -111,17 +111,19 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + _b * _cols
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
+            _col_first = _col0 + _b * _cols
+            _end = min(_chunk_stop[_c], _first + _cols, _next + np.uint64(1024))  # float32 sums over at most 1024 elements
             _part_row = _part0 + (_col_first - _chunk_col0)
-            _row_sum_0 = 0.0
+            _row_sum_0 = np.float32(0.0)
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
                 w = _w_k[_i]
@@ -129,10 +131,16 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 x0 = (g*g)
                 _acc_0 += 1.0
                 _acc_1 += (np.float64(w)*np.float64(w))
-                _row_sum_0 += np.float64(x0)
+                _row_sum_0 += x0
                 _axis_sums[1, _part_row + (_i - _first)] += np.float64(x0)
-            _axis_sums[0, _row] += _row_sum_0
+            _axis_sums[0, _row] += np.float64(_row_sum_0)
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -148,14 +156,16 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _acc_1 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
-        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + (_chunk_start[_c] // _cols // _rows) * _cols
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
+        _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
+        _chunk_col0 = _col0 + _b * _cols
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
+            _col_first = _col0 + _b * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
             _part_row = _part0 + (_col_first - _chunk_col0)
             _row_sum_0 = 0.0
@@ -170,6 +180,12 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 _axis_sums[1, _part_row + (_i - _first)] += x0
             _axis_sums[0, _row] += _row_sum_0
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -184,19 +200,29 @@ def adafactor_v0_pass1_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
-            _end = min(_chunk_stop[_c], _first + _cols)
+            _col_first = _col0 + _b * _cols
+            _end = min(_chunk_stop[_c], _first + _cols, _next + np.uint64(1024))  # float32 sums over at most 1024 elements
             row_var_1 = np.float32(_axis_row_var_1[_row])
+            _run_acc_0 = np.float32(0.0)
             for _i in range(_next, _end):
                 _col = _col_first + (_i - _first)
                 col_value_0 = np.float32(_axis_col_value_0[_col])
                 g = _g_k[_i]
-                _acc_0 += np.float64((g*g)/max(h0, col_value_0*row_var_1))
+                _run_acc_0 += (g*g)/max(h0, col_value_0*row_var_1)
+            _acc_0 += np.float64(_run_acc_0)
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
         _partials[_c, 0] = _acc_0
 
 
@@ -210,11 +236,13 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _acc_0 = 0.0
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
+            _col_first = _col0 + _b * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float64(_axis_row_var_1[_row])
             for _i in range(_next, _end):
@@ -223,6 +251,12 @@ def adafactor_v0_pass1_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 g = _g_k[_i]
                 _acc_0 += (g*g)/max(h0, col_value_0*row_var_1)
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
         _partials[_c, 0] = _acc_0
 
 
@@ -238,11 +272,13 @@ def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         denom = np.float32(_tensor_denom[_k])
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
+            _col_first = _col0 + _b * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float32(_axis_row_var_1[_row])
             for _i in range(_next, _end):
@@ -253,6 +289,12 @@ def adafactor_v0_pass2_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 w_1 = alpha*g/(denom*math.sqrt(max(h0, col_value_0*row_var_1))) + h1*w
                 _w_k[_i] = w_1
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -267,11 +309,13 @@ def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         denom = np.float64(_tensor_denom[_k])
         _rows, _cols, _row0, _col0 = _axes[_k, 0], _axes[_k, 1], _axes[_k, 2], _axes[_k, 3]
         _next = _chunk_start[_c]
+        _r = _next // _cols  # the tensor's row at _next: row _rb of its matrix _b (counted on, not divided per row)
+        _b = _r // _rows
+        _rb = _r - _b * _rows
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
-            _r = _next // _cols
             _row = _row0 + _r
             _first = _r * _cols
-            _col_first = _col0 + (_r // _rows) * _cols
+            _col_first = _col0 + _b * _cols
             _end = min(_chunk_stop[_c], _first + _cols)
             row_var_1 = np.float64(_axis_row_var_1[_row])
             for _i in range(_next, _end):
@@ -282,6 +326,12 @@ def adafactor_v0_pass2_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
                 w_1 = alpha*g/(denom*math.sqrt(max(h0, col_value_0*row_var_1))) + h1*w
                 _w_k[_i] = w_1
             _next = _end
+            if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
+                _r += np.uint64(1)
+                _rb += np.uint64(1)
+                if _rb == _rows:
+                    _rb = np.uint64(0)
+                    _b += np.uint64(1)
 
 
 VARIANT_v0 = Variant(
