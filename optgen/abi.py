@@ -115,6 +115,7 @@ class MatrixStep:
     coefficients: tuple[float, ...]
     eps: float
     equation: str               # the spec file and equation, for errors
+    dtype: str | None = None    # the iteration's precision ("bfloat16"), None: the array's own
 
 
 @dataclasses.dataclass(frozen=True)

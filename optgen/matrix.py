@@ -18,6 +18,11 @@ what reads it is elementwise, and the compiler fuses it on either side
 (``optgen/compiler/matrix.py`` places the step between passes,
 ``optgen/runtime/matrix.py`` runs it on the tensor's own array library).
 
+``dtype="bfloat16"`` runs the iteration in bfloat16, as torch.optim.Muon does
+(``grad.bfloat16()`` before its loop): X is rounded to bfloat16, the loop's matmuls are
+torch's bfloat16 ones (numpy has no bfloat16), and the result is widened back. It is how
+the kernels compute, not what: the oracle evaluates the same equation in float64.
+
 ``rows`` and ``cols`` are per-tensor values: the matrix's shape (Muon's learning-rate
 adjustment, torch's ``adjust_lr_fn``). A tensor of fewer than two dimensions has no
 matrix: a spec with a matrix step refuses it (so does torch.optim.Muon).
@@ -28,6 +33,7 @@ import math
 
 import numpy as np
 import sympy
+from sympy.core.symbol import Str
 
 from .declarations import SpecError
 
@@ -36,6 +42,8 @@ DEFAULT_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 DEFAULT_STEPS = 5
 DEFAULT_EPS = 1e-7
 MAX_STEPS = 99  # torch: "Number of steps must be less than 100"
+#: the precisions an iteration may run in other than its input's own (None)
+MATRIX_DTYPES = ("bfloat16",)
 
 ALLOWED = "tensors of two or more dimensions (an N-D tensor is its first dimension by the product of the rest)"
 
@@ -52,11 +60,17 @@ cols = TensorShape("cols")
 
 
 class NewtonSchulz(sympy.Function):
-    """``newton_schulz(expr, steps, a, b, c, eps)``: the orthogonalised matrix of ``expr``, an
-    element value. Its arguments after the first are numbers (the iteration's constants)."""
+    """``newton_schulz(expr, steps, a, b, c, eps[, dtype])``: the orthogonalised matrix of ``expr``,
+    an element value. Its arguments after the first are the iteration's constants (numbers) and,
+    where given, the precision it runs in (a ``Str``)."""
 
-    nargs = 6
+    nargs = (6, 7)
     is_real = True
+
+    @property
+    def dtype(self) -> str | None:
+        """The precision of the iteration (``MATRIX_DTYPES``), or None: the dtype of its input."""
+        return str(self.args[6]) if len(self.args) > 6 else None
 
     @property
     def steps(self) -> int:
@@ -72,14 +86,17 @@ class NewtonSchulz(sympy.Function):
 
     def _sympystr(self, printer):
         return (f"newton_schulz({printer._print(self.args[0])}, steps={self.steps}, "
-                f"coefficients={self.coefficients}, eps={self.eps:g})")
+                f"coefficients={self.coefficients}, eps={self.eps:g}"
+                + (f", dtype={self.dtype!r})" if self.dtype else ")"))
 
     def _latex(self, printer):
         return r"\operatorname{NS}_{%d}\left(%s\right)" % (self.steps, printer._print(self.args[0]))
 
 
-def newton_schulz(expr, steps: int = DEFAULT_STEPS, coefficients=DEFAULT_COEFFICIENTS, eps: float = DEFAULT_EPS):
-    """Muon's orthogonalisation of ``expr`` viewed as a matrix (module docstring)."""
+def newton_schulz(expr, steps: int = DEFAULT_STEPS, coefficients=DEFAULT_COEFFICIENTS, eps: float = DEFAULT_EPS,
+                  dtype: str | None = None):
+    """Muon's orthogonalisation of ``expr`` viewed as a matrix (module docstring); ``dtype`` None
+    iterates in the parameter's dtype, "bfloat16" as torch.optim.Muon does."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise SpecError(f"newton_schulz: steps={steps!r}; an integer from 1 to {MAX_STEPS} is allowed")
     coefficients = tuple(coefficients)
@@ -87,8 +104,11 @@ def newton_schulz(expr, steps: int = DEFAULT_STEPS, coefficients=DEFAULT_COEFFIC
         raise SpecError(f"newton_schulz: coefficients={coefficients!r}; three finite numbers (a, b, c) are allowed")
     if not isinstance(eps, (int, float)) or not eps > 0:
         raise SpecError(f"newton_schulz: eps={eps!r}; a positive number is allowed")
+    if dtype is not None and dtype not in MATRIX_DTYPES:
+        raise SpecError(f"newton_schulz: dtype={dtype!r}; allowed: None (the parameter's dtype) or 'bfloat16' "
+                        "(torch.optim.Muon's precision, through torch's matmul)")
     return NewtonSchulz(sympy.sympify(expr), sympy.Integer(steps), *[sympy.Float(c) for c in coefficients],
-                        sympy.Float(eps))
+                        sympy.Float(eps), *([Str(dtype)] if dtype else []))
 
 
 def matrix_equations(spec) -> list[int]:
@@ -140,4 +160,5 @@ def shape_values(shapes) -> dict:
 
 
 __all__ = ["newton_schulz", "uses_matrices", "NewtonSchulz", "TensorShape", "rows", "cols", "matrix_shape", "check_matrix",
-           "orthogonalise", "shape_values", "DEFAULT_COEFFICIENTS", "DEFAULT_STEPS", "DEFAULT_EPS", "ALLOWED"]
+           "orthogonalise", "shape_values", "DEFAULT_COEFFICIENTS", "DEFAULT_STEPS", "DEFAULT_EPS", "MATRIX_DTYPES",
+           "ALLOWED"]

@@ -99,7 +99,8 @@ class _Equation:
         self.fn = sympy.lambdify(self.args, expr, modules=_MODULES, printer=_BroadcastingPrinter)
 
     def matrix_steps(self, env: dict, shape) -> None:
-        """Put the value of each of its matrix steps into the tensor's environment."""
+        """Put the value of each of its matrix steps into the tensor's environment: the iteration in
+        float64 whatever precision the kernels run it in (``dtype``: how they compute, not what)."""
         for sym, inner, step in self.matrices:
             x = np.broadcast_to(np.asarray(inner(env), np.float64), shape).reshape(check_matrix(shape, self.where))
             env[sym.name] = orthogonalise(x, step.steps, step.coefficients, step.eps).reshape(shape)

@@ -5,6 +5,7 @@ import keyword
 import warnings
 
 import sympy
+from sympy.core.symbol import Str
 from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.matrices import MatrixBase
 
@@ -40,6 +41,8 @@ def _unsupported(expr):
         if isinstance(node, (sympy.Symbol, sympy.Number, BooleanAtom, sympy.NumberSymbol)):
             continue
         if isinstance(node, sympy.Tuple):
+            continue
+        if isinstance(node, Str):  # newton_schulz's dtype, the one place a spec holds a name that is no symbol
             continue
         if not isinstance(node, SUPPORTED):
             return node

@@ -159,3 +159,51 @@ def test_the_runtime_iteration_in_place_is_the_oracles(shape, dtype, rtol):
         newton_schulz_in_place(x, 5, (3.4445, -4.7750, 2.0315), 1e-7, work)
         np.testing.assert_allclose(x, want, rtol=rtol, atol=rtol)
     assert len(work) == 1
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (9, 5), (6, 6), (40, 24)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_the_bfloat16_iteration_is_torchs_to_the_bit(shape, dtype):
+    """``newton_schulz(..., dtype="bfloat16")`` runs torch.optim.Muon's own iteration: the runtime's
+    result (kept buffers, a tall matrix transposed as torch does) equals torch's
+    ``_zeropower_via_newtonschulz`` exactly, widened to the parameter's dtype."""
+    from torch.optim._muon import _zeropower_via_newtonschulz
+    from optgen.runtime.matrix import newton_schulz_bfloat16
+    rng = np.random.default_rng(2)
+    work = {}
+    for _ in range(2):  # the second call reuses the buffers the first made
+        x = rng.standard_normal(shape).astype(dtype)
+        want = _zeropower_via_newtonschulz(torch.tensor(x), (3.4445, -4.7750, 2.0315), 5, 1e-7)
+        newton_schulz_bfloat16(x, 5, (3.4445, -4.7750, 2.0315), 1e-7, work)
+        np.testing.assert_array_equal(x, want.to(torch.float64).numpy().astype(dtype))
+
+
+BF16_MUON = '''
+from optgen.dsl import Spec, g, hyper, newton_schulz, w
+lr = hyper('lr', 0.1)
+spec = Spec('ns_bf16', [(w, w - lr * newton_schulz(g, dtype="bfloat16"))])
+'''
+
+
+def test_a_bfloat16_iteration_is_the_oracles_to_bfloat16_rounding(tmp_path):
+    """The spec's kernels iterate in bfloat16, the oracle evaluates the same equation in float64:
+    they differ by bfloat16's rounding (a few 1e-3 of the update), no more, and the printed
+    equation and the module say which precision the step runs in."""
+    path = tmp_path / "ns_bf16.py"
+    path.write_text(BF16_MUON)
+    spec = optgen.load_spec(str(path))
+    assert "dtype='bfloat16'" in str(spec.equations[0][1])
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((24, 16))
+    ours, oracle = [np.zeros_like(g)], [np.zeros_like(g)]
+    opt = optgen.create(spec, ours)
+    assert opt.module.VARIANTS[()].matrix_steps[0][0].dtype == "bfloat16"
+    opt.step([g])
+    optgen.reference(spec, oracle).step([g])
+    diff = np.abs(ours[0] - oracle[0]).max() / np.abs(oracle[0]).max()
+    assert 1e-5 < diff < 3e-2
+
+
+def test_an_unknown_iteration_dtype_is_refused():
+    with pytest.raises(SpecError, match=r"newton_schulz: dtype='float16'; allowed: None .* or 'bfloat16'"):
+        optgen.dsl.newton_schulz(optgen.dsl.g, dtype="float16")

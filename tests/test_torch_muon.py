@@ -1,8 +1,9 @@
 """optgen.torch.Muon against torch.optim.Muon: same signature, same trajectories, checkpoints that move.
 
-torch's Newton–Schulz runs in bfloat16 and optgen's in the parameter's dtype: the comparison puts
-torch's own loop without the cast in place of torch's (tests/_torch_muon.py); everything else is
-torch.optim.Muon.
+torch's Newton–Schulz runs in bfloat16, and so does optgen.torch.Muon's by default (``ns_dtype``):
+those are compared as they are. With ``ns_dtype=None`` optgen's iterates in the parameter's dtype,
+and is compared with torch's own loop without the cast in place of torch's (tests/_torch_muon.py);
+everything else is torch.optim.Muon.
 """
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ def _model(dtype):
 
 
 def test_the_signature_is_torchs():
+    """torch's parameters, then optgen's one keyword of its own: the iteration's precision."""
     ours, theirs = inspect.signature(optgen.torch.Muon), inspect.signature(torch.optim.Muon)
     assert [(p.name, p.default) for p in ours.parameters.values()] == \
-           [(p.name, p.default) for p in theirs.parameters.values()]
+           [(p.name, p.default) for p in theirs.parameters.values()] + [("ns_dtype", torch.bfloat16)]
+    assert ours.parameters["ns_dtype"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
@@ -38,7 +41,7 @@ def test_trajectory_matches_torch(dtype, kwargs, no_bf16):
     """Each model computes its own gradients (closed loop) for a few steps, then random gradients for
     150 steps (open loop: rounding differences do not feed back)."""
     mine, theirs = _model(dtype), _model(dtype)
-    ours = optgen.torch.Muon(mine.parameters(), lr=0.02, momentum=0.9, **kwargs)
+    ours = optgen.torch.Muon(mine.parameters(), lr=0.02, momentum=0.9, ns_dtype=None, **kwargs)
     ref = torch.optim.Muon(theirs.parameters(), lr=0.02, momentum=0.9, **kwargs)
     x, y = torch.randn(32, 6, dtype=dtype), torch.randn(32, 4, dtype=dtype)
     gen = torch.Generator().manual_seed(1)
@@ -63,7 +66,8 @@ def test_other_newton_schulz_constants_follow_torch(dtype, no_bf16):
     once, stepping as torch.optim.Muon does with the same arguments."""
     kwargs = dict(ns_coefficients=(3.0, -3.2, 1.2), ns_steps=3, eps=1e-5, lr=0.02)
     mine, theirs = _model(dtype), _model(dtype)
-    ours, ref = optgen.torch.Muon(mine.parameters(), **kwargs), torch.optim.Muon(theirs.parameters(), **kwargs)
+    ours = optgen.torch.Muon(mine.parameters(), ns_dtype=None, **kwargs)
+    ref = torch.optim.Muon(theirs.parameters(), **kwargs)
     gen = torch.Generator().manual_seed(3)
     tol = dict(rtol=1e-9, atol=1e-11) if dtype == torch.float64 else dict(rtol=2e-4, atol=2e-5)
     for step in range(STEPS):
@@ -80,6 +84,8 @@ def test_other_newton_schulz_constants_follow_torch(dtype, no_bf16):
 
 
 def test_torchs_checkpoint_loads_and_continues(no_bf16):
+    """torch's param groups have no ns_dtype: the loaded groups keep this optimizer's (None here), so
+    the run goes on as torch's without its cast does."""
     mine, theirs = _model(torch.float64), _model(torch.float64)
     ref = torch.optim.Muon(theirs.parameters(), lr=0.05)
     x, y = torch.randn(32, 6, dtype=torch.float64), torch.randn(32, 4, dtype=torch.float64)
@@ -92,8 +98,9 @@ def test_torchs_checkpoint_loads_and_continues(no_bf16):
     for _ in range(5):
         step(theirs, ref)
     mine.load_state_dict(theirs.state_dict())
-    ours = optgen.torch.Muon(mine.parameters(), lr=0.05)
+    ours = optgen.torch.Muon(mine.parameters(), lr=0.05, ns_dtype=None)
     ours.load_state_dict(copy.deepcopy(ref.state_dict()))
+    assert ours.param_groups[0]["ns_dtype"] is None
     for _ in range(20):
         step(theirs, ref)
         step(mine, ours)
@@ -107,7 +114,7 @@ def test_torchs_checkpoint_loads_and_continues(no_bf16):
 def test_a_4d_weight_is_its_first_dimension_by_the_rest(no_bf16):
     conv = torch.nn.Conv2d(3, 8, 3, bias=False).double()
     flat = torch.nn.Parameter(conv.weight.detach().reshape(8, 27).clone())
-    ours, ref = optgen.torch.Muon(conv.parameters(), lr=0.1), torch.optim.Muon([flat], lr=0.1)
+    ours, ref = optgen.torch.Muon(conv.parameters(), lr=0.1, ns_dtype=None), torch.optim.Muon([flat], lr=0.1)
     gen = torch.Generator().manual_seed(2)
     for _ in range(STEPS):
         g = torch.randn(8, 3, 3, 3, dtype=torch.float64, generator=gen)
@@ -116,6 +123,37 @@ def test_a_4d_weight_is_its_first_dimension_by_the_rest(no_bf16):
         ref.step()
     np.testing.assert_allclose(conv.weight.detach().reshape(8, 27).numpy(), flat.detach().numpy(),
                                rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_by_default_it_iterates_in_bfloat16_as_torch_does(dtype):
+    """Against torch.optim.Muon as it is (its bfloat16 cast): the same iteration, so the first
+    steps agree to the parameters' rounding; later, a rounding difference of the momentum pass
+    can flip a bfloat16 rounding, and the parameters drift apart by a few 1e-4 at most, a tenth
+    of what the float32 iteration (ns_dtype=None) leaves (4e-3 on this model)."""
+    mine, theirs = _model(dtype), _model(dtype)
+    ours = optgen.torch.Muon(mine.parameters(), lr=0.02, momentum=0.9)
+    ref = torch.optim.Muon(theirs.parameters(), lr=0.02, momentum=0.9)
+    x, y = torch.randn(32, 6, dtype=dtype), torch.randn(32, 4, dtype=dtype)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(STEPS):
+        for model in (mine, theirs):
+            model.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+        if step >= 3:
+            for a, b in zip(mine.parameters(), theirs.parameters()):
+                b.grad = torch.randn(b.shape, dtype=dtype, generator=gen)
+                a.grad = b.grad.clone()
+        ours.step()
+        ref.step()
+        worst = max(float((a - b).abs().max()) for a, b in zip(mine.parameters(), theirs.parameters()))
+        assert worst < (1e-6 if step < 3 else 1e-3), f"step {step + 1}"
+
+
+def test_ns_dtype_other_than_bfloat16_or_none_is_refused():
+    w = torch.nn.Parameter(torch.ones(3, 4))
+    with pytest.raises(ValueError, match=r"ns_dtype=torch.float16 is not supported; allowed: torch.bfloat16"):
+        optgen.torch.Muon([w], ns_dtype=torch.float16)
 
 
 def test_refusals():

@@ -65,6 +65,22 @@ def _optgen_torch_available(cfg) -> bool:
     return importlib.util.find_spec("torch") is not None and _spec_known(cfg)
 
 
+def setup_optgen_torch_class(cfg) -> Callable[[], None]:
+    """optgen's drop-in class for the torch.optim one (``optgen.torch.Muon`` for ``torch.optim.Muon``),
+    made with the same arguments as the torch peers: what swapping the import gives (for Muon,
+    torch's bfloat16 iteration, where ``optgen-torch`` runs the spec's, in the parameter's dtype)."""
+    import optgen.torch as optgen_torch
+    cls_name, kw = TORCH[cfg["name"]]
+    return getattr(optgen_torch, cls_name)(_torch_tensors(cfg), **kw, **_torch_options(cfg)).step
+
+
+def _optgen_torch_class_available(cfg) -> bool:
+    if importlib.util.find_spec("torch") is None or cfg["name"] not in TORCH or cfg["name"] in TORCH_CLIP:
+        return False
+    import optgen.torch as optgen_torch
+    return hasattr(optgen_torch, TORCH[cfg["name"]][0])
+
+
 def setup_optgen_one_tensor(cfg) -> Callable[[], None]:
     """optgen on one tensor holding as many parameters as the whole list."""
     n = sum(math.prod(s) for s in cfg["shapes"])
@@ -311,6 +327,7 @@ IMPLS: dict[str, tuple[Callable, Callable]] = {
     "optgen": (_spec_known, setup_optgen),
     "optgen-1tensor": (lambda cfg: _spec_known(cfg) and len(cfg["shapes"]) > 1, setup_optgen_one_tensor),
     "optgen-torch": (_optgen_torch_available, setup_optgen_torch),
+    "optgen-torch-class": (_optgen_torch_class_available, setup_optgen_torch_class),
     "numpy": (_spec_known, setup_numpy),
     "torch-forloop": (lambda cfg: torch_available(cfg, "torch-forloop"), lambda cfg: setup_torch(cfg, "torch-forloop")),
     "torch-foreach": (lambda cfg: torch_available(cfg, "torch-foreach"), lambda cfg: setup_torch(cfg, "torch-foreach")),
@@ -320,8 +337,9 @@ IMPLS: dict[str, tuple[Callable, Callable]] = {
     "pytorch-optimizer": (pytorch_optimizer_available, setup_pytorch_optimizer),
 }
 
-#: Asked for by name only: torch.compile's first step compiles for tens of seconds per process.
-ON_REQUEST = ("torch-compile",)
+#: Asked for by name only: torch.compile's first step compiles for tens of seconds per process;
+#: optgen's torch.optim-named class is optgen-torch but for Muon.
+ON_REQUEST = ("torch-compile", "optgen-torch-class")
 DEFAULT_IMPLS = [i for i in IMPLS if i not in ON_REQUEST]
 
 # implementation -> (the Python package it needs, its table of optimizers by spec name)

@@ -40,8 +40,8 @@ from .models import model_shapes, numel, shapes_for_spec
 from .report import format_ci
 
 # implementations whose thread pools can share a process without spinning
-PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "numpy", "torch-forloop", "torch-foreach",
-            "torch-fused", "torch-compile", "pytorch-optimizer")
+PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "optgen-torch-class", "numpy", "torch-forloop",
+            "torch-foreach", "torch-fused", "torch-compile", "pytorch-optimizer")
 PEERS = ("torch-fused", "torch-foreach", "torch-forloop")  # the peer a table is compared with, first one present
 # (torch-forloop: for a class with one implementation only, torch.optim.Muon)
 DEFAULT_ROUNDS = 100

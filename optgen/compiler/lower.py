@@ -80,7 +80,8 @@ def pass_summary(variants) -> list[str]:
 def matrix_summary(sym, step) -> str:
     """One line for a matrix step: what it runs on which array."""
     return (f"matrix step newton_schulz({sym.name}, steps={step.steps}, coefficients={step.coefficients}, "
-            f"eps={step.eps:g}) on each tensor as a matrix (the array library's matmul)")
+            f"eps={step.eps:g}{f', dtype={step.dtype!r}' if step.dtype else ''}) on each tensor as a matrix "
+            f"(the array library's matmul{'; torch for bfloat16' if step.dtype == 'bfloat16' else ''})")
 
 
 def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[dict]:

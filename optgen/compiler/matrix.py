@@ -56,7 +56,8 @@ def steps_after_passes(ssa: SSA, passes: list) -> list:
 def step_abi(ssa: SSA, symbol, step) -> abi.MatrixStep:
     """The ABI of one matrix step: its array, its constants, and its equation (for errors)."""
     return abi.MatrixStep(array=symbol.name, kind="newton_schulz", steps=step.steps,
-                          coefficients=step.coefficients, eps=step.eps, equation=ssa.matrix_where[symbol])
+                          coefficients=step.coefficients, eps=step.eps, equation=ssa.matrix_where[symbol],
+                          dtype=step.dtype)
 
 
 __all__ = ["input_passes", "input_stores", "shape_inputs", "known_before_passes", "steps_after_passes", "step_abi"]

@@ -39,7 +39,7 @@ def check_and_convert(opt, sd: dict) -> dict:
     if len(groups) != len(opt.param_groups):
         _fail(opt, f"the checkpoint has {len(groups)} param groups, this optimizer {len(opt.param_groups)}")
     form = opt._form
-    needed = [k for k in form.defaults if k not in form.torch_only]
+    needed = [k for k in form.defaults if k not in form.torch_only and k not in form.optgen_only]
     new_groups, new_state = [], {}
     for i, (saved, mine) in enumerate(zip(groups, opt.param_groups)):
         where = f"param_groups[{i}]"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 
+import torch
+
 from . import forms, torch_forms
 from .optimizer import Optimizer
 
@@ -98,11 +100,14 @@ class RAdam(Optimizer):
 
 
 class Muon(Optimizer):
-    """torch.optim.Muon's signature on optgen's ``muon`` (2-D and N-D weights; the Newton–Schulz
-    iteration in the parameter's dtype, where torch's runs in bfloat16: docs/matrix-steps.md)."""
+    """torch.optim.Muon's signature on optgen's ``muon`` (2-D and N-D weights), and one argument of
+    optgen's: ``ns_dtype``, the Newton–Schulz iteration's precision. ``torch.bfloat16`` (the default)
+    iterates as torch.optim.Muon does, through torch's bfloat16 matmul; None iterates in the
+    parameter's dtype, as optgen's ``muon`` spec and its oracle do (docs/matrix-steps.md)."""
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
-                 ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+                 ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None, *,
+                 ns_dtype=torch.bfloat16):
         self._init_form(params, _form_with(torch_forms.muon(), _given(locals())))
 
 

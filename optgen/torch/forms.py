@@ -58,6 +58,7 @@ class Form:
     refuse: Callable[[dict], str | None] = lambda group: None     # why a group cannot run, or None
     eager_state: Callable | None = None          # (p, state, group): torch's states made at construction
     values: Callable[[dict], dict] | None = None  # group -> its entries in the spec's names, where torch's differ
+    optgen_only: tuple = ()                      # group keys torch's class lacks: a torch checkpoint keeps ours
 
     def spec_and_values(self, group: dict) -> tuple[Spec, dict, dict]:
         """(spec, options, raw hyperparameter values) of a group, in the spec's names."""

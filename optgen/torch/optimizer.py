@@ -263,7 +263,11 @@ class Optimizer(torch.optim.Optimizer):
         """torch's load_state_dict, after checking that every state fits this optimizer (nothing is
         changed when a check fails); loaded tensors are copied, laid out as their parameters."""
         converted = checkpoint.check_and_convert(self, state_dict)
+        before = [dict(g) for g in self.param_groups]
         super().load_state_dict(converted)
+        for group, mine in zip(self.param_groups, before):  # torch.optim.Muon's groups have no ns_dtype:
+            for key in self._form.optgen_only:              # such a key keeps this optimizer's value
+                group.setdefault(key, mine[key])
         for group, saved in zip(self.param_groups, converted["param_groups"]):
             for p, index in zip(group["params"], saved["params"]):  # torch's cast copies: replaced
                 self.state.pop(p, None)

@@ -120,29 +120,37 @@ def radam() -> Form:
 #: torch.optim.Muon's Newton-Schulz constants: the ones optgen/specs/muon.py is written with
 MUON_CONSTANTS = dict(ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5)
 MUON_ADJUST_LR = (None, "original", "match_rms_adamw")
+#: optgen.torch.Muon's ``ns_dtype`` -> the iteration's dtype in the spec (newton_schulz's ``dtype``)
+MUON_NS_DTYPES = {torch.bfloat16: "bfloat16", None: None}
 
 
 @functools.lru_cache(maxsize=32)
-def muon_spec(ns_coefficients: tuple, ns_steps: int, eps: float):
-    """optgen/specs/muon.py with these Newton–Schulz constants: the spec itself for torch's defaults,
-    else the spec with its ``newton_schulz`` rewritten (compiled once per set, into the cache)."""
+def muon_spec(ns_coefficients: tuple, ns_steps: int, eps: float, dtype: str | None = None):
+    """optgen/specs/muon.py with these Newton–Schulz constants and precision: the spec itself for
+    torch's constants in the parameter's dtype, else the spec with its ``newton_schulz`` rewritten
+    (compiled once per set, into the cache)."""
     from ..matrix import NewtonSchulz, newton_schulz
     spec = load_spec("muon")
-    if (ns_coefficients, ns_steps, eps) == tuple(MUON_CONSTANTS[k] for k in ("ns_coefficients", "ns_steps", "eps")):
+    if (ns_coefficients, ns_steps, eps, dtype) == (*(MUON_CONSTANTS[k] for k in ("ns_coefficients", "ns_steps", "eps")),
+                                                   None):
         return spec
     def rewrite(node):
-        return newton_schulz(node.args[0], steps=ns_steps, coefficients=ns_coefficients, eps=eps)
+        return newton_schulz(node.args[0], steps=ns_steps, coefficients=ns_coefficients, eps=eps, dtype=dtype)
     equations = [(lhs, rhs.replace(lambda e: isinstance(e, NewtonSchulz), rewrite)) for lhs, rhs in spec.equations]
     return spec.with_equations(equations)
 
 
 def _muon_constants(g: dict) -> tuple:
-    return (tuple(float(c) for c in g["ns_coefficients"]), g["ns_steps"], float(g["eps"]))
+    return (tuple(float(c) for c in g["ns_coefficients"]), g["ns_steps"], float(g["eps"]),
+            MUON_NS_DTYPES[g["ns_dtype"]])
 
 
 def _muon_refuse(g: dict):
     if g["adjust_lr_fn"] not in MUON_ADJUST_LR:
         return f"adjust_lr_fn={g['adjust_lr_fn']!r} is not supported; allowed: None, 'original', 'match_rms_adamw'"
+    if g["ns_dtype"] not in tuple(MUON_NS_DTYPES):  # compared with ==: an unhashable value is refused too
+        return (f"ns_dtype={g['ns_dtype']!r} is not supported; allowed: torch.bfloat16 (torch.optim.Muon's "
+                "precision) or None (the parameter's dtype)")
     try:
         muon_spec(*_muon_constants(g))
     except (SpecError, TypeError, ValueError) as exc:  # newton_schulz says what is allowed
@@ -152,12 +160,14 @@ def _muon_refuse(g: dict):
 
 def muon() -> Form:
     """torch.optim.Muon: no step in its state; ``adjust_lr_fn`` is the spec's ``match_rms_adamw`` option;
-    Newton–Schulz constants other than torch's defaults make a spec of their own (:func:`muon_spec`)."""
-    defaults = dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn=None, **MUON_CONSTANTS)
+    Newton–Schulz constants other than torch's defaults, and ``ns_dtype`` (optgen's: torch.bfloat16,
+    torch's own precision, or None, the parameter's), make a spec of their own (:func:`muon_spec`)."""
+    defaults = dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn=None, **MUON_CONSTANTS,
+                    ns_dtype=torch.bfloat16)
     return Form("optgen.torch.Muon", defaults,
                 lambda g: (muon_spec(*_muon_constants(g)),
                            {"nesterov": bool(g["nesterov"]), "match_rms_adamw": g["adjust_lr_fn"] == "match_rms_adamw"}),
-                step_in_state=False, refuse=_muon_refuse)
+                step_in_state=False, refuse=_muon_refuse, optgen_only=("ns_dtype",))
 
 
 def _adafactor_eps(g: dict) -> dict:

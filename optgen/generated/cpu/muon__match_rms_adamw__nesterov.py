@@ -145,7 +145,7 @@ VARIANT_v0 = Variant(
              kernels={"float32": muon_v0_pass1_float32, "float64": muon_v0_pass1_float64}),
     ),
     tensor_stages=(tensor_v0_0, ),
-    matrix_steps=((MatrixStep(array='ns_1', kind='newton_schulz', steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1e-07, equation="optgen/specs/muon.py, spec 'muon', equation 3 (ortho = newton_schulz(update, steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1e-07))"),),),
+    matrix_steps=((MatrixStep(array='ns_1', kind='newton_schulz', steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1e-07, equation="optgen/specs/muon.py, spec 'muon', equation 3 (ortho = newton_schulz(update, steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1e-07))", dtype=None),),),
 )
 
 

@@ -243,7 +243,7 @@ VARIANT_v0 = Variant(
              kernels={"float32": muon_optax_v0_pass3_float32, "float64": muon_optax_v0_pass3_float64}),
     ),
     tensor_stages=(tensor_v0_0, tensor_v0_1, tensor_v0_2, ),
-    matrix_steps=((), (MatrixStep(array='ns_1', kind='newton_schulz', steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1.0, equation="optgen/specs/muon_optax.py, spec 'muon_optax', equation 5 (ortho = newton_schulz(u/(eps + sqrt(TensorSum(u**2))), steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1))"),)),
+    matrix_steps=((), (MatrixStep(array='ns_1', kind='newton_schulz', steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1.0, equation="optgen/specs/muon_optax.py, spec 'muon_optax', equation 5 (ortho = newton_schulz(u/(eps + sqrt(TensorSum(u**2))), steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1))", dtype=None),)),
 )
 
 
