@@ -275,3 +275,32 @@ def states_are_the_devices_memory(where: Where) -> None:
     need = 2 * sum(p.numel() * p.element_size() for p in params)
     assert need <= grown <= need + 2 * len(params) * 512, (grown, need)  # torch rounds to 512 bytes
     assert math.isclose(float(opt.state[params[0]]["step"]), 1.0)
+
+
+def muon_follows_torch(where: Where, dtype) -> None:
+    """optgen.torch.Muon on device matrices (its Newton–Schulz step between two CUDA kernels: on a
+    GPU torch's bfloat16 matmuls on the device, under the simulator through the host) follows
+    torch.optim.Muon on the twin: the same bfloat16 iteration, so the parameters agree to a few
+    1e-4 (tests/test_torch_muon.py has the reasons), over a model without biases (Muon takes
+    matrices only)."""
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(torch.nn.Linear(12, 16, bias=False), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 4, bias=False)).to(dtype)
+    theirs = copy.deepcopy(ours).to(where.reference)
+    where.place(ours)
+    opt = ot.Muon(ours.parameters(), lr=0.02, momentum=0.9)
+    ref = torch.optim.Muon(theirs.parameters(), lr=0.02, momentum=0.9)
+    x, y = data("mlp", dtype)
+    xs, ys = x.to(where.reference), y.to(where.reference)
+    xo, yo = _on(where, ours, x), _on(where, ours, y)
+    for step in range(STEPS):
+        backward(ours, xo, yo, step)
+        backward(theirs, xs, ys, step)
+        opt.step()
+        ref.step()
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            worst = float((p.detach().cpu() - q.detach().cpu()).abs().max())
+            assert worst < (1e-6 if step < 3 else 1e-3), f"Muon {dtype} step {step}: {worst}"
+    assert launchers(opt) and all(isinstance(lo, CUDAOptimizer) for lo in launchers(opt))
+    for p in ours.parameters():
+        assert where.owns(opt.state[p]["momentum_buffer"])

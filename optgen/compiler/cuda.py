@@ -59,10 +59,13 @@ single-precision device functions (``sqrt.rn.f32``, libdevice ``__nv_expf``,
 """
 from __future__ import annotations
 
+import functools
+
 import sympy
 from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _print_known_func
 
 from .lower import free_symbols as _free
+from .matrix import shape_inputs
 from .lower import kernels, module_context, pass_context
 from .lower import names as _names
 from .lower import variant_context as _variant_context
@@ -137,12 +140,13 @@ def finish_signature(dtype: str, n_host: int, totals: bool = False) -> str:
     return f"void({', '.join(args)})"
 
 
-def variant_context(name: str, index: int, v, conditions) -> dict:
+def variant_context(name: str, index: int, v, conditions, shape_columns=()) -> dict:
     vid = f"v{index}"
 
     # every per-tensor value (a reduction's sum or a tensor-stage output) gets a column
-    # of the per-tensor tables, in the order the step computes them
-    columns: dict = {}
+    # of the per-tensor tables, in the order the step computes them; a tensor's matrix shape
+    # (rows, cols: the runtime writes them once) comes first, at the same column in every variant
+    columns: dict = {s: j for j, s in enumerate(shape_columns)}
     for q, p in enumerate(v.passes):
         for s, _ in p.reductions:
             columns.setdefault(s, len(columns))
@@ -194,7 +198,9 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
 
 def context(build) -> dict:
     """The template context for one build (spec + options)."""
-    ctx = module_context(build, variant_context)
+    shapes = sorted({s for v in build.variants.values() for p in v.passes for s in shape_inputs(p.tensor_args)},
+                    key=lambda s: s.name)
+    ctx = module_context(build, functools.partial(variant_context, shape_columns=shapes))
     variants = ctx["variants"]
     ctx.update(max_block=MAX_BLOCK, uses_finish=any(p["finish"] for v in variants for p in v["passes"]),
                n_reductions=max((len(p["abi"].reductions) for v in variants for p in v["passes"]), default=0),

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from .. import abi
 from .._version import __version__
-from ..matrix import matrix_equations
 from ..registry import GENERATED_DIR, ROOT, SPECS_DIR, TEMPLATES_DIR, load_spec, loaded_hash
 from ..spec import Spec, SpecError
 from . import cpu, cuda
@@ -157,23 +156,20 @@ def spec_hash(spec: Spec) -> str:
 
 def unsupported(spec: Spec, target: str) -> str | None:
     """Why ``target`` cannot compile ``spec``, or None. The CUDA target has no axis reductions
-    (row_mean, col_mean), per-tensor options (docs/axis-reductions.md) or matrix steps
-    (docs/matrix-steps.md) yet; ``optgen build`` of every spec skips such a pair and says why."""
+    (row_mean, col_mean) or per-tensor options (docs/axis-reductions.md) yet; ``optgen build`` of
+    every spec skips such a pair and says why. Matrix steps it runs (docs/matrix-steps.md)."""
     from ..axes import axis_reductions, per_tensor_options
     if target == "cpu":
         return None
     found = axis_reductions(spec)
-    allowed = f"The {target} target compiles elementwise steps, tensor_sum/norm and global_sum/global_norm"
+    allowed = (f"The {target} target compiles elementwise steps, tensor_sum/norm, global_sum/global_norm and "
+               "matrix steps (newton_schulz, rows, cols)")
     if found or per_tensor_options(spec):
         what = (f"{found[0][1]} in {spec.where(found[0][0])}" if found
                 else f"the per-tensor option {next(iter(per_tensor_options(spec)))!r}")
         return (f"{_source_text(spec)}: the {target} target does not compile axis reductions (row_mean, col_mean) "
                 f"or per-tensor options yet, and spec {spec.name!r} has {what}; it runs on the CPU "
                 f"(device='cpu'). {allowed}")
-    uses = matrix_equations(spec)
-    if uses:
-        return (f"{spec.where(uses[0])}: the {target} target does not run matrix steps (newton_schulz) or tensor "
-                f"shapes (rows, cols) yet; build this spec for target='cpu' (device='cpu'). {allowed}")
     return None
 
 

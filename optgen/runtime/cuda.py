@@ -34,6 +34,8 @@ from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
 from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
+from .cuda_matrix import run_device_matrix_step, shape_columns, shape_table, torch_reaches_device_arrays
+from .matrix import check_matrix_shapes
 from .nonfinite import check_policy
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
@@ -101,10 +103,11 @@ class _Group:
     """The tensors of one dtype: chunk table, address tables, states, per-tensor tables."""
 
     def __init__(self, cuda, dtype, indices, params, state_names, n_red, n_cols, launch, simulator,
-                 states=None):
+                 states=None, scratch=(), shape_cols=None):
         self.dtype = np.dtype(dtype)
         self.indices = indices
         self.sizes = [params[i].size for i in indices]
+        self.shapes = [params[i].shape for i in indices]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)]).astype(np.int64)
         total = int(self.offsets[-1])
         self.n_tensors = len(indices)
@@ -131,18 +134,30 @@ class _Group:
                 self.tables[s] = to_dev(np.array([states[i][s].address for i in indices], dtype=np.uint64))
         else:  # one buffer per state, the group's tensors one after another
             self.states = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in state_names}
-            for s, buf in self.states.items():
-                base = int(_interface(buf, simulator)["data"][0])
-                addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
-                self.tables[s] = to_dev(addrs.astype(np.uint64))
+        # the matrix steps' arrays (runtime/cuda_matrix.py): buffers of the runtime's, not states
+        self.scratch = {s: _zeros(cuda, max(total, 1), self.dtype, simulator) for s in scratch}
+        for s, buf in {**(self.states or {}), **self.scratch}.items():
+            base = int(_interface(buf, simulator)["data"][0])
+            addrs = base + self.offsets[:-1].astype(np.uint64) * np.uint64(self.dtype.itemsize)
+            self.tables[s] = to_dev(addrs.astype(np.uint64))
+        self.matrix_work: dict = {}
         self.partials = cuda.device_array((max(self.n_chunks, 1), max(n_red, 1)), np.float64)
-        self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
-        self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
+        if shape_cols:  # each tensor's rows and cols, written once (no kernel writes those columns)
+            table = shape_table(self.shapes, shape_cols, n_cols)
+            self.values, self.per_tensor = to_dev(table), to_dev(table.astype(self.dtype))
+        else:
+            self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
+            self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
         max_blocks = launch["max_blocks"] or 65535
         self.grid = max(1, min(self.n_chunks, max_blocks))
         self.block = launch["block"]
         self.finish_grid = max(1, -(-self.n_tensors // FINISH_BLOCK))
         self._grads_key: tuple = ()
+
+    def matrix_views(self, name: str) -> list:
+        """Each tensor's part of the scratch buffer ``name``: a flat device array (a view)."""
+        buf = self.scratch[name]
+        return [buf[int(a):int(b)] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
     def grads_table(self, cuda, grads: list):
         """The gradients' address table: uploaded again only when an address changed."""
@@ -205,9 +220,13 @@ class CUDAOptimizer(CompiledOptimizer):
         placement = self._place([p.shape for p in self._tensors], [p.dtype for p in self._tensors],
                                 _device_ranges(self._tensors))
         self._caller_states = None if states is None else self._check_states(states)
+        check_matrix_shapes(module, [p.shape for p in self._tensors], self._where)
+        scratch, shape_cols = abi.matrix_arrays(module.VARIANTS.values()), shape_columns(module)
         self.groups = [_Group(self.cuda, dt, idx, self._tensors, self.states, module.N_REDUCTIONS,
-                              module.N_COLUMNS, self.launch, self.simulator, self._caller_states)
+                              module.N_COLUMNS, self.launch, self.simulator, self._caller_states, scratch,
+                              shape_cols)
                        for dt, idx in placement]
+        self._matrix_on_device = bool(scratch) and torch_reaches_device_arrays(self.simulator)
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
 
     def _check_states(self, states: Sequence[dict]) -> list[dict]:
@@ -255,7 +274,7 @@ class CUDAOptimizer(CompiledOptimizer):
         if needs_g:
             for gr in live:
                 gr.grads_table(self.cuda, tensors)
-        for p in variant.passes:  # each pass over every group before the next: sums over all tensors
+        for q, p in enumerate(variant.passes):  # each pass over every group before the next: sums over all tensors
             for gr in live:
                 self._run_pass(gr, p, host, stream)
             totals = self.global_sums(p, live, stream) if p.global_reductions else None
@@ -266,6 +285,10 @@ class CUDAOptimizer(CompiledOptimizer):
                             *[np.float64(host[h]) for h in f.host_args]]
                     f.kernels[gr.dtype.name][gr.finish_grid, FINISH_BLOCK, stream](
                         *args, *([totals] if totals is not None else []))
+            for m in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
+                for gr in live:
+                    run_device_matrix_step(m, gr.matrix_views(m.array), gr.shapes, gr.matrix_work,
+                                           self._matrix_on_device, stream)
         self._finish_step(t, {**self._device_host_states(variant, live, host, stream), **host})
 
     def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:

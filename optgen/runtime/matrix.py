@@ -78,36 +78,39 @@ def newton_schulz_in_place(x: np.ndarray, steps: int, coefficients, eps: float, 
 
 
 def newton_schulz_bfloat16(x: np.ndarray, steps: int, coefficients, eps: float, work: dict) -> None:
-    """The iteration as torch.optim.Muon runs it (``newton_schulz(..., dtype="bfloat16")``): ``x``
-    rounded to bfloat16, a tall matrix transposed, torch's bfloat16 matmuls in torch's order
-    (``A = X X^T``, ``B = b A + c A A``, ``X = a X + B X``, each an ``addmm``), and the result widened
-    back into ``x``. numpy has no bfloat16, so this runs on torch (CPU tensors share ``x``'s memory);
-    the products go into bfloat16 buffers kept in ``work``.
+    """The iteration as torch.optim.Muon runs it (``newton_schulz(..., dtype="bfloat16")``) on the
+    numpy matrix ``x``: :func:`newton_schulz_torch` in bfloat16 on a torch view of ``x``'s memory
+    (numpy has no bfloat16).
 
     On GPT-2 small's matrices torch's bfloat16 iteration ran 2.4x faster than numpy's float32 one
     on the 2-core machine (`optgen bench muon --model gpt2-small --paired`); it rounds each product
     to 8 bits of mantissa, as torch.optim.Muon does."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is installed wherever the tests run
-        raise RuntimeError("newton_schulz(dtype='bfloat16') runs on torch's bfloat16 matmul (numpy has none): "
-                           "install torch (pip install torch), or leave dtype out to iterate in the "
-                           "parameter's dtype") from None
+    torch = _torch()
+    newton_schulz_torch(torch.from_numpy(x), steps, coefficients, eps, work, torch.bfloat16)
+
+
+def newton_schulz_torch(target, steps: int, coefficients, eps: float, work: dict, dtype=None) -> None:
+    """torch.optim.Muon's iteration on the torch matrix ``target`` (CPU or CUDA), overwriting it:
+    ``target`` rounded to ``dtype`` (None: its own), a tall matrix transposed, torch's matmuls in
+    torch's order (``A = X X^T``, ``B = b A + c A A``, ``X = a X + B X``, each an ``addmm``), and the
+    result written back in ``target``'s dtype. In bfloat16 the result is torch's
+    ``_zeropower_via_newtonschulz`` to the bit (tests/test_muon.py). The products go into buffers
+    kept in ``work``, contiguous ones only: X starts as a transposed view for a tall matrix, and an
+    ``out=`` of that layout made torch compute into a temporary and copy (GPT-2's embedding, 922 ms
+    a step against torch's 656)."""
+    torch = _torch()
     a, b, c = (float(v) for v in coefficients)
-    target = torch.from_numpy(x)
-    tall = x.shape[0] > x.shape[1]
-    X = target.to(torch.bfloat16)
+    tall = target.shape[0] > target.shape[1]
+    X = target.to(dtype or target.dtype, copy=True)
     X = X.T if tall else X
-    key = ("bfloat16", tuple(X.shape))
+    key = ("torch", str(X.dtype), str(X.device), tuple(X.shape))
     if key not in work:
         k = X.shape[0]
-        work[key] = tuple(torch.empty(shape, dtype=torch.bfloat16) for shape in ((k, k), (k, k), *[X.shape] * 2))
+        work[key] = tuple(torch.empty(shape, dtype=X.dtype, device=X.device)
+                          for shape in ((k, k), (k, k), *[X.shape] * 2))
     gram, update, *results = work[key]
     X.div_(X.norm().clamp(min=eps))
     for i in range(steps):
-        # into contiguous buffers only: X starts as a transposed view for a tall matrix, and an
-        # ``out=`` of that layout made torch compute into a temporary and copy (GPT-2's embedding,
-        # 922 ms a step against torch's 656)
         out = results[i % 2]
         torch.mm(X, X.T, out=gram)
         torch.addmm(gram, gram, gram, beta=b, alpha=c, out=update)
@@ -116,4 +119,15 @@ def newton_schulz_bfloat16(x: np.ndarray, steps: int, coefficients, eps: float, 
     target.copy_(X.T if tall else X)
 
 
-__all__ = ["check_matrix_shapes", "run_matrix_step", "newton_schulz_in_place", "newton_schulz_bfloat16"]
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is installed wherever the tests run
+        raise RuntimeError("this matrix step runs on torch's matmul (a bfloat16 iteration, or a CUDA array): "
+                           "install torch (pip install torch), or leave newton_schulz's dtype out to iterate "
+                           "in the parameter's dtype through numpy") from None
+    return torch
+
+
+__all__ = ["check_matrix_shapes", "run_matrix_step", "newton_schulz_in_place", "newton_schulz_bfloat16",
+           "newton_schulz_torch"]

@@ -139,8 +139,12 @@ class Launchers:
                 self._cache.clear()
             view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
             # a matrix step (Muon) views each parameter as its matrix, an axis reduction reads its rows
-            shaped = adapter is None and abi.reads_shapes(plan.module)
-            arrays = [tensors.shaped(p, plan.spec.name) if shaped else view(p) for p in params]
+            if not abi.reads_shapes(plan.module):
+                arrays = [view(p) for p in params]
+            elif adapter is None:
+                arrays = [tensors.shaped(p, plan.spec.name) for p in params]
+            else:  # a CUDA tensor with its shape: its own __cuda_array_interface__
+                arrays = [adapter.interface(tensors.contiguous(p, plan.spec.name)) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
             for v, reduced in zip(views, axis_state_views(plan, states, state_names) or ()):
                 v.update(reduced)  # the first values of the reduced-shape states
@@ -222,7 +226,9 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
             launcher.read_axis_states(axis_states)
     else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
         with adapter.activate(device):
-            launcher.step([devices.array(adapter, g) for g in grads], stream=adapter.stream(device))
+            shaped = abi.reads_shapes(plan.module)  # as the parameters were given (Launchers.get)
+            launcher.step([adapter.interface(g.detach()) if shaped else devices.array(adapter, g) for g in grads],
+                          stream=adapter.stream(device))
     after = cohort.step + 1
     for v in cohort.steps:
         v[()] = after

@@ -64,13 +64,18 @@ def flat(t: torch.Tensor) -> np.ndarray:
     return flat_view(t).numpy()
 
 
-def shaped(t: torch.Tensor, spec_name: str) -> np.ndarray:
-    """A numpy view of a contiguous CPU tensor with its shape (a matrix step reads its rows and columns)."""
+def contiguous(t: torch.Tensor, spec_name: str) -> torch.Tensor:
+    """``t`` (detached), which must be contiguous: a matrix step views a parameter as its matrix."""
     if not t.is_contiguous():
         raise ValueError(f"optgen.torch ({spec_name}): a parameter of shape {tuple(t.shape)} and strides "
                          f"{t.stride()} is not contiguous; a matrix step (newton_schulz) views a parameter as its "
                          "matrix in memory order, so it takes contiguous parameters only")
-    return t.detach().numpy()
+    return t.detach()
+
+
+def shaped(t: torch.Tensor, spec_name: str) -> np.ndarray:
+    """A numpy view of a contiguous CPU tensor with its shape (a matrix step reads its rows and columns)."""
+    return contiguous(t, spec_name).numpy()
 
 
 def check_grad(p: torch.Tensor, g, where: str) -> None:

@@ -36,14 +36,15 @@ pytestmark = pytest.mark.skipif(not numba.config.ENABLE_CUDASIM,
 
 
 class _Interface:
-    """What a torch CUDA tensor's ``__cuda_array_interface__`` says of a flat view, for a tensor
-    in simulator device memory (a torch CPU tensor has none)."""
+    """What a torch CUDA tensor's ``__cuda_array_interface__`` says of a contiguous tensor (a flat
+    view, or a matrix step's parameter with its shape), for a tensor in simulator device memory (a
+    torch CPU tensor has none)."""
 
-    def __init__(self, flat: torch.Tensor):
-        self.tensor = flat  # keeps the memory alive while the runtime holds the address
+    def __init__(self, t: torch.Tensor):
+        self.tensor = t  # keeps the memory alive while the runtime holds the address
         self.__cuda_array_interface__ = {
-            "shape": (flat.numel(),), "typestr": flat.numpy().dtype.str, "strides": None,
-            "data": (flat.data_ptr(), False), "version": 3}
+            "shape": tuple(t.shape), "typestr": t.numpy().dtype.str, "strides": None,
+            "data": (t.data_ptr(), False), "version": 3}
 
 
 class SimulatedCUDA(devices.TorchCUDA):
@@ -110,6 +111,11 @@ def where(monkeypatch):
 def test_training_on_device_tensors_follows_torch_optim(where, name):
     training.train_against_reference(where, name, torch.float32)
     assert where.sim.streams >= training.STEPS  # every launch on the adapter's (torch's) stream
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_muon_on_device_matrices_follows_torch_optim(where, dtype):
+    training.muon_follows_torch(where, dtype)
 
 
 def test_float64_training_on_device_tensors(where):
