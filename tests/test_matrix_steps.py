@@ -65,18 +65,13 @@ def test_show_passes_puts_the_matrix_step_between_the_passes(capsys):
     assert "newton_schulz(ns_1, steps=5" in lines[where[1]]
 
 
-def test_cuda_builds_muon_and_refuses_muon_optax_and_build_goes_on():
-    """The CUDA target runs matrix steps (runtime/cuda_matrix.py); muon_optax's per-tensor option
-    is still CPU-only, and says so naming its spec."""
-    compile_spec(load_spec("muon"), target="cuda")
-    with pytest.raises(UnsupportedTarget) as err:
-        compile_spec(load_spec("muon_optax"), target="cuda")
-    text = str(err.value)
-    assert "optgen/specs/muon_optax.py" in text and "per-tensor option 'is_matrix'" in text
-    assert "The cuda target compiles elementwise steps, tensor_sum/norm, global_sum/global_norm and matrix" in text
-    assert [s for _, s in build(["muon"], targets=("cpu", "cuda"), check=True)] == ["current"] * 8
-    statuses = [s for _, s in build(["muon_optax"], targets=("cpu", "cuda"), check=True)]
-    assert statuses.count("current") == statuses.count("skipped") > 0  # each CPU module; no CUDA one
+def test_cuda_builds_muon_and_muon_optax():
+    """The CUDA target runs matrix steps (runtime/cuda_matrix.py) and per-tensor options (muon_optax's
+    is_matrix: one module per value, as on the CPU); tests/cuda_sim/test_matrix_steps_cuda.py runs them."""
+    assert [s for _, s in build(["muon", "muon_optax"], targets=("cuda",), check=True)] == ["current"] * 20
+    spec = load_spec("muon_optax")
+    assert "MatrixStep(array=" in compile_spec(spec, {"is_matrix": True}, target="cuda").code
+    assert "MatrixStep(" not in compile_spec(spec, {"is_matrix": False}, target="cuda").code  # the vectors' Adam
 
 
 def test_rows_and_cols_are_the_first_columns_of_every_cuda_variant():

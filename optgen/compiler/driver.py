@@ -156,19 +156,17 @@ def spec_hash(spec: Spec) -> str:
 
 def unsupported(spec: Spec, target: str) -> str | None:
     """Why ``target`` cannot compile ``spec``, or None. The CUDA target has no axis reductions
-    (row_mean, col_mean) or per-tensor options (docs/axis-reductions.md) yet; ``optgen build`` of
-    every spec skips such a pair and says why. Matrix steps it runs (docs/matrix-steps.md)."""
-    from ..axes import axis_reductions, per_tensor_options
+    (row_mean, col_mean: docs/axis-reductions.md) yet; ``optgen build`` of every spec skips such a
+    pair and says why. Matrix steps and per-tensor options it runs (docs/matrix-steps.md)."""
+    from ..axes import axis_reductions
     if target == "cpu":
         return None
     found = axis_reductions(spec)
-    allowed = (f"The {target} target compiles elementwise steps, tensor_sum/norm, global_sum/global_norm and "
-               "matrix steps (newton_schulz, rows, cols)")
-    if found or per_tensor_options(spec):
-        what = (f"{found[0][1]} in {spec.where(found[0][0])}" if found
-                else f"the per-tensor option {next(iter(per_tensor_options(spec)))!r}")
+    allowed = (f"The {target} target compiles elementwise steps, tensor_sum/norm, global_sum/global_norm, "
+               "per-tensor options and matrix steps (newton_schulz, rows, cols)")
+    if found:
         return (f"{_source_text(spec)}: the {target} target does not compile axis reductions (row_mean, col_mean) "
-                f"or per-tensor options yet, and spec {spec.name!r} has {what}; it runs on the CPU "
+                f"yet, and spec {spec.name!r} has {found[0][1]} in {spec.where(found[0][0])}; it runs on the CPU "
                 f"(device='cpu'). {allowed}")
     return None
 

@@ -39,5 +39,5 @@ def create(name, params: Sequence, device: str = "cpu", nonfinite: str = "propag
     from ..axes import per_tensor_options
     if per_tensor_options(spec):  # options set per tensor from its shape: one optimizer per set of values
         from .per_tensor import PerTensorOptions
-        return PerTensorOptions(spec, params, options, values, nonfinite, create_on_device)
+        return PerTensorOptions(spec, params, options, values, nonfinite, create_on_device, device)
     return create_on_device(spec, params, options, values, nonfinite=nonfinite)

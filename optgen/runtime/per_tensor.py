@@ -27,18 +27,25 @@ class PerTensorOptions:
     """Same interface as the compiled optimizers: ``step``, ``state_dict``, ``load_state_dict``,
     ``set_hyper``, ``t``, ``hypers``; ``parts`` are ``[(indices, optimizer)]``."""
 
-    def __init__(self, spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str, create_on_device):
+    def __init__(self, spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str, create_on_device,
+                 device: str = "cpu"):
         self._where = where = f"optgen.create({spec.name!r})"
-        self.spec, self.options, self.values = spec, dict(options), values
-        self.params = check_params(params, where)
-        self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
+        self.spec, self.options, self.values, self.device = spec, dict(options), values, device
+        nonfinite = nonfinite_policy.check_policy(nonfinite, where)
+        if device == "cpu":
+            self.params = check_params(params, where)
+            part_policy = "propagate"  # the policy on non-finite gradients is this object's: every part steps, or none
+        else:  # device arrays: each part's runtime checks its own, and its policy (CUDA: "propagate" only)
+            if isinstance(params, np.ndarray) or hasattr(params, "__cuda_array_interface__"):
+                raise TypeError(f"{where}: params must be a list of arrays, not one array (wrap it: [w])")
+            self.params, part_policy, nonfinite = list(params), nonfinite, "propagate"
+        self.nonfinite = nonfinite
         self.skipped_steps = 0
         by_values: dict = {}
         for i, p in enumerate(self.params):
             by_values.setdefault(tuple(sorted(options_for_shape(spec, p.shape).items())), []).append(i)
-        # the policy on non-finite gradients is this object's: every part steps, or none
         self.parts = [(idx, create_on_device(spec, [self.params[i] for i in idx], {**options, **dict(key)},
-                                             values, nonfinite="propagate"))
+                                             values, nonfinite=part_policy))
                       for key, idx in by_values.items()]
         if len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
                                        for _, opt in self.parts):
@@ -58,8 +65,14 @@ class PerTensorOptions:
         for _, opt in self.parts:  # one table of values, shared: the first sets it, each checks it
             opt.set_hyper(name, value)
 
-    def step(self, grads: Sequence) -> None:
-        grads = check_grads(grads, self.params, self._where)
+    def step(self, grads: Sequence, **device_args) -> None:
+        """One step of every part; ``device_args``: what the device's step takes besides (CUDA: ``stream``)."""
+        if self.device == "cpu":
+            grads = check_grads(grads, self.params, self._where)
+        else:
+            grads = list(grads)
+            if len(grads) != len(self.params):
+                raise ValueError(f"{self._where}: got {len(grads)} gradients for {len(self.params)} parameters")
         if self.nonfinite != "propagate":
             bad = [i for i, gr in enumerate(grads) if not np.all(np.isfinite(gr))]
             if bad:
@@ -69,7 +82,7 @@ class PerTensorOptions:
                 self.skipped_steps += 1
                 return
         for idx, opt in self.parts:
-            opt.step([grads[i] for i in idx])
+            opt.step([grads[i] for i in idx], **device_args)
 
     def state_dict(self) -> dict:
         states: list = [None] * len(self.params)

@@ -109,3 +109,45 @@ def test_a_one_dimensional_tensor_is_refused_naming_the_equation():
     spec = optgen.load_spec("muon")
     with pytest.raises(SpecError, match=r"equation 3 .*shape \(5,\).*two or more dimensions"):
         create_cuda(spec, [cuda.to_device(np.zeros(5, np.float32))], *hyper_values.resolve(spec, {}))
+
+
+MIXED = [((9, 4), np.float32), ((7,), np.float32), ((6, 3, 2, 2), np.float64), ((5,), np.float64),
+         ((4, 11), np.float32)]
+
+
+def test_muon_optax_splits_matrices_and_vectors_on_the_device():
+    """A per-tensor option on the CUDA target (muon_optax's is_matrix): each tensor's branch is
+    chosen from its shape, one CUDA optimizer per value, stepped together: Muon's iteration on the
+    matrices, Adam on the vectors, against the oracle and the CPU runtime; its checkpoint (the
+    states of each tensor's branch, by position) goes to the CPU runtime and back."""
+    spec = optgen.load_spec("muon_optax")
+    rng = np.random.default_rng(6)
+    host = [rng.standard_normal(shape).astype(dt) for shape, dt in MIXED]
+    ref = optgen.reference(spec, [w.astype(np.float64) for w in host], lr=0.05)
+    cpu = optgen.create(spec, [w.copy() for w in host], lr=0.05)
+    dev = [cuda.to_device(w) for w in host]
+    gpu = optgen.create(spec, dev, device="cuda", lr=0.05)
+    assert len(gpu.parts) == 2
+    for _ in range(STEPS):
+        grads = [rng.standard_normal(shape).astype(dt) for shape, dt in MIXED]
+        ref.step([x.astype(np.float64) for x in grads])
+        cpu.step(grads)
+        gpu.step([cuda.to_device(x) for x in grads])
+    for i, ((shape, dt), d) in enumerate(zip(MIXED, dev)):
+        np.testing.assert_allclose(d.copy_to_host(), ref.params[i], **TOL[dt], err_msg=f"w[{i}] vs the oracle")
+        np.testing.assert_allclose(d.copy_to_host(), cpu.params[i], **TOL[dt], err_msg=f"w[{i}] vs the CPU")
+    sd = gpu.state_dict()
+    assert [sorted(st) for st in sd["states"]] == [sorted(st) for st in cpu.state_dict()["states"]]
+    again = optgen.create(spec, [cuda.to_device(d.copy_to_host()) for d in dev], device="cuda", lr=0.05)
+    again.load_state_dict(sd)
+    grads = [rng.standard_normal(shape).astype(dt) for shape, dt in MIXED]
+    gpu.step([cuda.to_device(x) for x in grads])
+    again.step([cuda.to_device(x) for x in grads])
+    for a, b in zip(gpu.params, again.params):
+        np.testing.assert_array_equal(a.copy_to_host(), b.copy_to_host())
+
+
+def test_a_per_tensor_option_on_the_device_takes_only_propagate():
+    spec = optgen.load_spec("muon_optax")
+    with pytest.raises(NotImplementedError, match=r"nonfinite='skip' is implemented for device='cpu' only"):
+        optgen.create(spec, [cuda.to_device(np.zeros((3, 4), np.float32))], device="cuda", nonfinite="skip")
