@@ -88,6 +88,24 @@ def test_the_optgen_torch_implementation_steps_like_torch_adam(one_thread):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-6, atol=1e-7)
 
 
+def test_the_torch_named_class_steps_muon_as_torch_optim_muon(one_thread):
+    """``optgen-torch-class`` is optgen.torch.Muon with the torch peer's arguments: its bfloat16
+    iteration is torch's, so three steps match torch.optim.Muon's to 1e-7 (the float32 iteration of
+    ``optgen-torch`` is 3e-5 away); it exists where optgen.torch has torch's class, not for the
+    clipped AdamW."""
+    from optgen.bench.impls import DEFAULT_IMPLS
+    cfg = {"name": "muon", "shapes": [(12, 8), (5, 9)], "dtype": "float32"}
+    available, setup = IMPLS["optgen-torch-class"]
+    assert available(cfg) and not available({**cfg, "name": "adamw_clip"})
+    assert "optgen-torch-class" not in DEFAULT_IMPLS
+    ours, theirs = setup(cfg), IMPLS["torch-forloop"][1](cfg)
+    for _ in range(3):
+        ours()
+        theirs()
+    for a, b in zip(ours.__self__.param_groups[0]["params"], theirs.__self__.param_groups[0]["params"]):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=0, atol=1e-7)
+
+
 def _neighbours() -> list[int]:
     """Processes running the contention loop (Linux: /proc)."""
     out = []
