@@ -15,6 +15,7 @@ twins of the same values (tests/_torch_device_training.py).
 from __future__ import annotations
 
 import contextlib
+import copy
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import optgen.torch  # noqa: E402
+from optgen.runtime.cuda import CUDAOptimizer  # noqa: E402
 from optgen.torch import devices  # noqa: E402
 import _torch_device_training as training  # noqa: E402
 
@@ -165,3 +168,25 @@ def test_caller_owned_device_states_are_checked_and_not_saved_by_the_runtime():
     np.testing.assert_allclose(dw.copy_to_host(), w - 0.1 * g / (np.abs(g) + 1e-8), rtol=1e-6)
     with pytest.raises(ValueError, match="the states are the caller's arrays"):
         opt.state_dict()
+
+
+def test_a_per_tensor_option_on_device_tensors_runs_a_launcher_per_branch(where):
+    """muon_optax through optgen.torch on device tensors: the matrices (Muon) and the biases (Adam)
+    are two CUDA launchers, and the training is the CPU run's (which tests/test_optax_muon.py
+    checks against optax), step for step."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    twin = copy.deepcopy(model)
+    where.place(model)
+    opt = optgen.torch.Optimizer(model.parameters(), "muon_optax", lr=0.05)
+    ref = optgen.torch.Optimizer(twin.parameters(), "muon_optax", lr=0.05)
+    x, y = torch.randn(16, 6), torch.randn(16, 3)
+    for _ in range(5):
+        for m, o in ((model, opt), (twin, ref)):
+            m.zero_grad()
+            torch.nn.functional.mse_loss(m(x), y).backward()
+            o.step()
+        for a, b in zip(model.parameters(), twin.parameters()):
+            torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-6, atol=1e-7)
+    launchers = training.launchers(opt)
+    assert len(launchers) == 2 and all(isinstance(lo, CUDAOptimizer) for lo in launchers)
