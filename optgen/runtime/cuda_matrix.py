@@ -66,7 +66,7 @@ def run_device_matrix_step(step: abi.MatrixStep, views, shapes, work: dict, on_d
         dtype = torch.bfloat16 if step.dtype == "bfloat16" else None
         for view, shape in zip(views, shapes):
             rows, cols = matrix.check_matrix(shape, step.equation)
-            target = torch.as_tensor(view, device="cuda").view(rows, cols)
+            target = torch.as_tensor(view).view(rows, cols)  # on the array's own device (its interface says)
             newton_schulz_torch(target, step.steps, step.coefficients, step.eps, work, dtype)
         if not ordered:
             torch.cuda.current_stream().synchronize()
