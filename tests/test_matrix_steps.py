@@ -94,3 +94,28 @@ def test_a_step_inside_another_is_refused():
     spec = Spec("nested", [(w, w - lr * newton_schulz(newton_schulz(g)))])
     with pytest.raises(SpecError, match="newton_schulz inside another"):
         compile_spec(spec)
+
+
+def test_the_cuda_matrix_step_knows_torchs_stream_in_either_binding():
+    """On a GPU the step runs on torch's current stream; kernels on that stream (optgen.torch's
+    numba view of it, whose handle is a ctypes pointer or a cuda-python CUstream) or on the
+    default stream need no synchronisation, any other stream does (runtime/cuda_matrix.py)."""
+    import ctypes
+    import types
+    from optgen.runtime.cuda_matrix import _is_torchs_stream
+
+    class CUstream:  # cuda-python's handle: an int() of the address
+        def __init__(self, address):
+            self.address = address
+
+        def __int__(self):
+            return self.address
+
+    fake_torch = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        current_stream=lambda: types.SimpleNamespace(cuda_stream=4096)))
+    stream = types.SimpleNamespace
+    assert _is_torchs_stream(0, fake_torch)
+    assert _is_torchs_stream(stream(handle=ctypes.c_void_p(4096)), fake_torch)
+    assert _is_torchs_stream(stream(handle=CUstream(4096)), fake_torch)
+    assert not _is_torchs_stream(stream(handle=ctypes.c_void_p(8192)), fake_torch)
+    assert not _is_torchs_stream(stream(handle=None), fake_torch)

@@ -86,8 +86,12 @@ def _is_torchs_stream(stream, torch) -> bool:
     numba view of torch's current stream that optgen.torch launches on."""
     if isinstance(stream, int):
         return True
-    handle = getattr(getattr(stream, "handle", None), "value", None)
-    return handle is not None and handle == torch.cuda.current_stream().cuda_stream
+    handle = getattr(stream, "handle", None)  # ctypes (c_void_p: .value) or cuda-python (CUstream: int())
+    try:
+        address = handle.value if hasattr(handle, "value") else int(handle)
+    except (TypeError, ValueError):
+        return False  # unknown: order them by synchronising
+    return address == torch.cuda.current_stream().cuda_stream
 
 
 __all__ = ["shape_columns", "shape_table", "torch_reaches_device_arrays", "run_device_matrix_step"]
