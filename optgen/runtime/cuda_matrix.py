@@ -22,7 +22,7 @@ import importlib.util
 import numpy as np
 
 from .. import abi, matrix
-from .matrix import newton_schulz_bfloat16, newton_schulz_in_place, newton_schulz_torch
+from .matrix import newton_schulz_torch, run_matrix_step
 
 
 def shape_columns(module) -> dict:
@@ -56,9 +56,9 @@ def torch_reaches_device_arrays(simulator: bool) -> bool:
 def run_device_matrix_step(step: abi.MatrixStep, views, shapes, work: dict, on_device: bool, stream=0) -> None:
     """Overwrite each tensor's flat device array ``views[k]`` (of shape ``shapes[k]``) with the step
     of it: by torch on the device where ``on_device``, else through the host."""
-    if step.kind != "newton_schulz":  # pragma: no cover - a module of a newer optgen
-        raise ValueError(f"{step.equation}: unknown matrix step {step.kind!r}")
     if on_device:
+        if step.kind != "newton_schulz":  # pragma: no cover - a module of a newer optgen
+            raise ValueError(f"{step.equation}: unknown matrix step {step.kind!r}")
         import torch
         ordered = _is_torchs_stream(stream, torch)
         if not ordered:  # a numba stream of the caller's: its kernels first, torch's matmuls before the next
@@ -71,14 +71,12 @@ def run_device_matrix_step(step: abi.MatrixStep, views, shapes, work: dict, on_d
         if not ordered:
             torch.cuda.current_stream().synchronize()
         return
-    iterate = newton_schulz_in_place if step.dtype is None else newton_schulz_bfloat16
-    for view, shape in zip(views, shapes):
-        x = view.copy_to_host(stream=stream)
+    for view, shape in zip(views, shapes):  # through the host: the CPU runtime's step on a copy
+        x = np.ascontiguousarray(view.copy_to_host(stream=stream))
         if not isinstance(stream, int):
             stream.synchronize()
-        x = np.ascontiguousarray(x).reshape(matrix.check_matrix(shape, step.equation))
-        iterate(x, step.steps, step.coefficients, step.eps, work)
-        view.copy_to_device(x.reshape(-1), stream=stream)
+        run_matrix_step(step, [x], [shape], work)
+        view.copy_to_device(x, stream=stream)
 
 
 def _is_torchs_stream(stream, torch) -> bool:

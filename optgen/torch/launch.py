@@ -64,6 +64,11 @@ class Plan:
             self.cuda_module = load_module(self.spec, self.options, "cuda")
         return self.cuda_module
 
+    @functools.cached_property
+    def reads_shapes(self) -> bool:
+        """Whether its kernels take each tensor with its shape (``abi.reads_shapes``), decided once."""
+        return abi.reads_shapes(self.module)
+
     def for_shape(self, shape) -> "Plan":
         """The plan of a tensor of ``shape``: this one with the spec's per-tensor options (Adafactor's
         ``factored``) set from the shape, as the numpy runtime sets them (optgen/runtime/per_tensor.py)."""
@@ -139,7 +144,7 @@ class Launchers:
                 self._cache.clear()
             view = tensors.flat if adapter is None else functools.partial(devices.array, adapter)
             # a matrix step (Muon) views each parameter as its matrix, an axis reduction reads its rows
-            if not abi.reads_shapes(plan.module):
+            if not plan.reads_shapes:
                 arrays = [view(p) for p in params]
             elif adapter is None:
                 arrays = [tensors.shaped(p, plan.spec.name) for p in params]
@@ -226,9 +231,9 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
             launcher.read_axis_states(axis_states)
     else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
         with adapter.activate(device):
-            shaped = abi.reads_shapes(plan.module)  # as the parameters were given (Launchers.get)
-            launcher.step([adapter.interface(g.detach()) if shaped else devices.array(adapter, g) for g in grads],
-                          stream=adapter.stream(device))
+            # with their shapes where the parameters were given so (Launchers.get)
+            launcher.step([adapter.interface(g.detach()) if plan.reads_shapes else devices.array(adapter, g)
+                           for g in grads], stream=adapter.stream(device))
     after = cohort.step + 1
     for v in cohort.steps:
         v[()] = after
