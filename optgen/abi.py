@@ -95,7 +95,9 @@ class Pass:
         """Whether the kernel takes the axis arguments: it runs over whole matrices (one chunk
         each, so that no two threads add to one row's or column's sum) and takes, after the
         per-tensor values, its axis values, the ``axes[tensor, (rows, cols, first row, first
-        column)]`` table (uint64) and, after the partials, ``axis_sums[reduction, row or column]``."""
+        column)]`` table (uint64) and, after the partials, ``axis_sums[reduction, row or column]``.
+        A CUDA kernel takes them after its partials: the axis values, the table (int64), then, for
+        a pass with axis reductions, the chunks' first column sums and ``axis_sums``."""
         return bool(self.axis_args or self.axis_reductions)
 
     @property

@@ -118,12 +118,6 @@ def cmd_build(args) -> int:
     for _, s in results:
         counts[s] = counts.get(s, 0) + 1
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to build")
-    skipped = sorted({p.stem.split("__")[0]: p for p, s in results if s == "skipped"}.items())
-    for name, p in skipped:  # a target that cannot compile a spec says why, once per spec
-        from .compiler.driver import unsupported
-        from .registry import find_specs
-        spec = next(s for s in find_specs([name]) if s.name == name)
-        print(f"skipped {p.parent.name}:{name}: {unsupported(spec, p.parent.name)}")
     if args.check and stale:
         for p in stale:
             print(f"stale: {p}", file=sys.stderr)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU (CI never has one): the CUDA tests on real
 # kernels, optgen.torch's trainings on torch CUDA tensors (tests/test_torch_cuda.py: Adam,
-# AdamW, SGD momentum, NAdam, LAMB and Muon, whose Newton-Schulz runs on torch's device matmul,
+# AdamW, SGD momentum, NAdam, LAMB, Adafactor and Muon, whose Newton-Schulz runs on torch's device matmul,
 # against torch.optim on the same GPU, a checkpoint round trip, a side stream, states in
 # torch's CUDA memory), then `optgen bench --device cuda` (Adam and LAMB at 2^26 parameters and
 # on GPT-2 small, against torch's fused CUDA Adam and a copy kernel moving the same bytes). One report

@@ -277,6 +277,19 @@ def states_are_the_devices_memory(where: Where) -> None:
     assert math.isclose(float(opt.state[params[0]]["step"]), 1.0)
 
 
+def _lockstep(where: Where, ours, theirs, opt, ref, dtype):
+    """STEPS steps of both models on the same batches, every parameter with a gradient; yields each step."""
+    x, y = data("mlp", dtype)
+    xs, ys = x.to(where.reference), y.to(where.reference)
+    xo, yo = _on(where, ours, x), _on(where, ours, y)
+    for step in range(STEPS):
+        backward(ours, xo, yo, step)
+        backward(theirs, xs, ys, step)
+        opt.step()
+        ref.step()
+        yield step
+
+
 def muon_follows_torch(where: Where, dtype) -> None:
     """optgen.torch.Muon on device matrices (its Newton–Schulz step between two CUDA kernels: on a
     GPU torch's bfloat16 matmuls on the device, under the simulator through the host) follows
@@ -290,17 +303,30 @@ def muon_follows_torch(where: Where, dtype) -> None:
     where.place(ours)
     opt = ot.Muon(ours.parameters(), lr=0.02, momentum=0.9)
     ref = torch.optim.Muon(theirs.parameters(), lr=0.02, momentum=0.9)
-    x, y = data("mlp", dtype)
-    xs, ys = x.to(where.reference), y.to(where.reference)
-    xo, yo = _on(where, ours, x), _on(where, ours, y)
-    for step in range(STEPS):
-        backward(ours, xo, yo, step)
-        backward(theirs, xs, ys, step)
-        opt.step()
-        ref.step()
+    for step in _lockstep(where, ours, theirs, opt, ref, dtype):
         for p, q in zip(ours.parameters(), theirs.parameters()):
             worst = float((p.detach().cpu() - q.detach().cpu()).abs().max())
             assert worst < (1e-6 if step < 3 else 1e-3), f"Muon {dtype} step {step}: {worst}"
     assert launchers(opt) and all(isinstance(lo, CUDAOptimizer) for lo in launchers(opt))
     for p in ours.parameters():
         assert where.owns(opt.state[p]["momentum_buffer"])
+
+
+def adafactor_follows_torch(where: Where, dtype) -> None:
+    """optgen.torch.Adafactor on device tensors (the weights factored: row and column sums on the
+    device, the per-row stage on the host; the biases not) follows torch.optim.Adafactor on the
+    twin, with weight decay, and keeps its row and column statistics in torch's shapes, on the
+    parameters' device (on a GPU, a CUDA tensor each: the runtime copies rows and columns in and out)."""
+    ours, theirs = twins(where, dtype)
+    opt = ot.Adafactor(ours.parameters(), lr=1e-2, weight_decay=0.01)
+    ref = torch.optim.Adafactor(theirs.parameters(), lr=1e-2, weight_decay=0.01, foreach=False)
+    for step in _lockstep(where, ours, theirs, opt, ref, dtype):
+        assert_close(ours, theirs, f"Adafactor {dtype} step {step}")
+    assert launchers(opt) and all(isinstance(lo, CUDAOptimizer) for lo in launchers(opt))
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        mine, torchs = opt.state[p], ref.state[q]
+        assert set(mine) == set(torchs), (set(mine), set(torchs))
+        for k, v in mine.items():
+            if k != "step":
+                assert v.shape == torchs[k].shape and v.device == p.device, k  # torch's shapes, on p's device
+                torch.testing.assert_close(v.detach().cpu(), torchs[k].detach().cpu(), **TOL[dtype])

@@ -1,5 +1,5 @@
 """row_mean / col_mean, reduced-shape states and the per-tensor option factored
-(docs/axis-reductions.md): the language's checks, the compiler's IR, the CUDA refusal, and
+(docs/axis-reductions.md): the language's checks, the compiler's IR, both targets' builds, and
 hand-computed values of small specs (each number below is derived in its test).
 """
 from __future__ import annotations
@@ -269,22 +269,14 @@ def test_min_dim_size_to_factor_chooses_the_branch(tmp_path, cache):
         np.testing.assert_allclose(opt.params[1], 1 - 4 * 2)
 
 
-def test_cuda_refuses_axis_reductions_naming_the_spec_and_what_it_compiles():
-    spec = optgen.load_spec("adafactor")
-    with pytest.raises(SpecError) as err:
-        driver.compile_spec(spec, {"factored": True}, "cuda")
-    text = str(err.value)
-    assert "optgen/specs/adafactor.py" in text and "'adafactor'" in text and "cuda target" in text
-    assert "equation 7" in text and "device='cpu'" in text and "tensor_sum" in text
-
-
-def test_build_skips_cuda_for_axis_reductions_and_says_so(capsys):
+def test_both_targets_build_every_adafactor_module(capsys):
+    """The CUDA target compiles axis reductions (tests/cuda_sim/test_axis_reductions_cuda.py runs
+    them): `optgen build` skips no pair; until now it skipped cuda:adafactor, saying why."""
     from optgen.cli import main
-    assert main(["build", "adafactor", "--check"]) == 0
-    out = capsys.readouterr().out
-    assert "4 skipped" in out and "skipped cuda:adafactor:" in out and "does not compile axis reductions" in out
-    results = driver.build(["adafactor"], targets=("cuda",), check=True)
-    assert {s for _, s in results} == {"skipped"}
+    assert main(["build", "adafactor", "adafactor_optax", "--check"]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    text = driver.compile_spec(optgen.load_spec("adafactor"), {"factored": True}, "cuda").code
+    assert "_axis_sums" in text and "def tensor_v0_0(_values):" in text  # kernels over rows, host stages
 
 
 def test_global_sum_with_a_per_tensor_option_is_refused_naming_both(tmp_path, cache):

@@ -12,7 +12,6 @@ import pytest
 import optgen
 from optgen.cli import main
 from optgen.compiler.driver import build, compile_spec
-from optgen.compiler.driver import UnsupportedTarget
 from optgen.declarations import SpecError
 from optgen.dsl import Spec, cols, g, hyper, newton_schulz, norm, rows, sqrt, state, var, w
 from optgen.registry import load_spec

@@ -46,7 +46,10 @@ def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
 TEMPLATE = "cpu_module.py.j2"
 
 
-def variant_context(name: str, index: int, v, conditions) -> dict:
+def host_tensor_stages(v) -> tuple[list[dict], set]:
+    """A variant's per-tensor stages as host functions over arrays of tensors (and of rows and
+    columns), float64 numpy, and the host values they read. The CPU runs every stage so; the CUDA
+    target runs so the stages of a variant with axis reductions (compiler/cuda.py)."""
     per_tensor = {s for st in v.tensor_stages for s, _ in st} | {
         s for p in v.passes for s, _ in p.reductions} | {s for s in v.axis_kinds}  # axis states' old values
     tensor_stages = []
@@ -58,6 +61,11 @@ def variant_context(name: str, index: int, v, conditions) -> dict:
         host_needed |= _free(st) - per_tensor
         tensor_stages.append({"inputs": inputs, "lines": host_lines(pairs),
                               "outputs": [s.name for s, _ in st]})
+    return tensor_stages, host_needed
+
+
+def variant_context(name: str, index: int, v, conditions) -> dict:
+    tensor_stages, host_needed = host_tensor_stages(v)
     passes = [pass_context(p, kernels(KernelPrinter, name, f"v{index}", p)) for p in v.passes]
     return _variant_context(v, index, conditions, host_needed, tensor_stages=tensor_stages, passes=passes)
 
@@ -67,4 +75,4 @@ def context(build) -> dict:
     return module_context(build, variant_context)
 
 
-__all__ = ["context", "TEMPLATE"]
+__all__ = ["context", "TEMPLATE", "host_tensor_stages"]

@@ -66,7 +66,8 @@ from sympy.printing.pycode import PythonCodePrinter, _known_functions_math, _pri
 
 from .lower import free_symbols as _free
 from .matrix import shape_inputs
-from .lower import kernels, module_context, pass_context
+from .cpu import host_tensor_stages
+from .lower import kernels, module_context, pass_abi, pass_context
 from .lower import names as _names
 from .lower import variant_context as _variant_context
 from .printers import DTYPES, KernelPrinter, assignment_lines
@@ -96,6 +97,11 @@ class CudaPrinter(KernelPrinter):
     def _print_math_call(self, expr):
         return self._cast(_print_known_func(self, expr))
 
+    def narrow_summand(self, expr):
+        """None: a thread of an axis pass adds a few elements of a row (the block shares it), each
+        widened to float64 (KernelPrinter.summand); float32 runs pay only on the CPU's long rows."""
+        return None
+
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args
         if e == sympy.S.Half:
@@ -122,13 +128,19 @@ for _k in _known_functions_math:
         setattr(CudaPrinter, f"_print_{_k}", CudaPrinter._print_math_call)
 
 
-def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, reductions: bool) -> str:
-    """The numba signature of a pass kernel (for ``cuda.compile_ptx`` and for eager compiles)."""
+def pass_signature(dtype: str, n_arrays: int, n_host: int, tensor_args: bool, reductions: bool,
+                   n_axis_args: int | None = None, axis_reductions: bool = False) -> str:
+    """The numba signature of a pass kernel (for ``cuda.compile_ptx`` and for eager compiles);
+    ``n_axis_args`` (not None for a pass over rows): its values per row or column, then the axes
+    table, then (``axis_reductions``) the chunks' first sums and the float64 row and column sums."""
     args = ["int32[::1]", "int64[::1]", "int64[::1]"] + ["uint64[::1]"] * n_arrays + [dtype] * n_host
     if tensor_args:
         args.append(f"{dtype}[:, ::1]")
     if reductions:
         args.append("float64[:, ::1]")  # the chunk partials: sums accumulate in float64
+    if n_axis_args is not None:
+        args += [f"{dtype}[::1]"] * n_axis_args + ["int64[:, ::1]"]
+        args += ["int64[::1]", "float64[:, ::1]"] if axis_reductions else []
     return f"void({', '.join(args)})"
 
 
@@ -140,18 +152,24 @@ def finish_signature(dtype: str, n_host: int, totals: bool = False) -> str:
     return f"void({', '.join(args)})"
 
 
+def host_staged(v) -> bool:
+    """Whether a variant's per-tensor stages run on the host: those of axis reductions, whose
+    values are per row and per column (compiler/cpu.py's functions; runtime/cuda_axes.py)."""
+    return any(pass_abi(p).uses_axes for p in v.passes)
+
+
 def variant_context(name: str, index: int, v, conditions, shape_columns=()) -> dict:
     vid = f"v{index}"
+    by_host = host_staged(v)
 
     # every per-tensor value (a reduction's sum or a tensor-stage output) gets a column
     # of the per-tensor tables, in the order the step computes them; a tensor's matrix shape
     # (rows, cols: the runtime writes them once) comes first, at the same column in every variant
     columns: dict = {s: j for j, s in enumerate(shape_columns)}
     for q, p in enumerate(v.passes):
-        for s, _ in p.reductions:
-            columns.setdefault(s, len(columns))
-        if q < len(v.tensor_stages):
-            for s, _ in v.tensor_stages[q]:
+        stage = v.tensor_stages[q] if q < len(v.tensor_stages) else []
+        for s in [s for s, _ in p.reductions] + [s for s, _ in stage]:
+            if s not in v.axis_kinds and s not in p.axis_kinds:  # a value per row or column has none
                 columns.setdefault(s, len(columns))
 
     host_needed = set()
@@ -162,12 +180,16 @@ def variant_context(name: str, index: int, v, conditions, shape_columns=()) -> d
         params = ["_chunk_tensor", "_chunk_start", "_chunk_stop", *[f"_table_{x}" for x in a.arrays], *a.host_args]
         params += ["_per_tensor"] if a.tensor_args else []
         params += ["_partials"] if a.reductions else []
+        if a.uses_axes:
+            params += [*[f"_axis_{s}" for s in a.axis_args], "_axes"]
+            params += ["_chunk_part", "_axis_sums"] if a.axis_reductions else []
         ctx["kernels"] = kernels(CudaPrinter, name, vid, p, signature=lambda dtype: pass_signature(
-            dtype, len(a.arrays), len(a.host_args), bool(a.tensor_args), bool(a.reductions)))
+            dtype, len(a.arrays), len(a.host_args), bool(a.tensor_args), bool(a.reductions),
+            len(a.axis_args) if a.uses_axes else None, bool(a.axis_reductions)))
 
         stage = v.tensor_stages[q] if q < len(v.tensor_stages) else []
         finish = None
-        if p.reductions or stage:
+        if (p.reductions or stage) and not by_host:
             defined = {s for s, _ in stage} | {s for s, _ in p.reductions}
             inputs = _free(stage) - defined
             per_tensor_in = sorted((s for s in inputs if s in columns), key=lambda s: columns[s])
@@ -189,11 +211,18 @@ def variant_context(name: str, index: int, v, conditions, shape_columns=()) -> d
                 "kernels": [{"dtype": dtype, "fn": f"{name}_{vid}_finish{p.index}_{dtype}",
                              "signature": finish_signature(dtype, len(host_in), bool(totals))} for dtype in DTYPES],
             }
+        ctx.update(partial_pairs=[(f"_acc{j}", f"_partials[_c, {j}]") for j in range(len(a.reductions))],
+                   row_pairs=[(f"_row_acc{j}", f"_axis_sums[{j}, _row]") for j, r in enumerate(a.axis_reductions)
+                              if a.axis_kinds[r] == "row"])
         ctx.update(params=", ".join(params), tensor_columns=[(s.name, columns[s]) for s in p.tensor_args],
                    finish=finish)
         passes.append(ctx)
+    fields = {}
+    if by_host:
+        fields["tensor_stages"], needed = host_tensor_stages(v)
+        host_needed |= needed
     return _variant_context(v, index, conditions, host_needed, columns=tuple(s.name for s in columns),
-                            passes=passes)
+                            passes=passes, **fields)
 
 
 def context(build) -> dict:
@@ -208,4 +237,4 @@ def context(build) -> dict:
     return ctx
 
 
-__all__ = ["context", "TEMPLATE", "CudaPrinter", "pass_signature", "finish_signature", "MAX_BLOCK"]
+__all__ = ["context", "TEMPLATE", "CudaPrinter", "host_staged", "pass_signature", "finish_signature", "MAX_BLOCK"]

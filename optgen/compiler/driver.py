@@ -154,34 +154,10 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def unsupported(spec: Spec, target: str) -> str | None:
-    """Why ``target`` cannot compile ``spec``, or None. The CUDA target has no axis reductions
-    (row_mean, col_mean: docs/axis-reductions.md) yet; ``optgen build`` of every spec skips such a
-    pair and says why. Matrix steps and per-tensor options it runs (docs/matrix-steps.md)."""
-    from ..axes import axis_reductions
-    if target == "cpu":
-        return None
-    found = axis_reductions(spec)
-    allowed = (f"The {target} target compiles elementwise steps, tensor_sum/norm, global_sum/global_norm, "
-               "per-tensor options and matrix steps (newton_schulz, rows, cols)")
-    if found:
-        return (f"{_source_text(spec)}: the {target} target does not compile axis reductions (row_mean, col_mean) "
-                f"yet, and spec {spec.name!r} has {found[0][1]} in {spec.where(found[0][0])}; it runs on the CPU "
-                f"(device='cpu'). {allowed}")
-    return None
-
-
-class UnsupportedTarget(SpecError):
-    """A spec that a target cannot build (:func:`unsupported` says why)."""
-
-
 def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -> Build:
     """Run every stage; return the build with all intermediates."""
     if target not in TARGETS:
         raise SpecError(f"unknown target {target!r}; available: {', '.join(sorted(TARGETS))}")
-    refused = unsupported(spec, target)
-    if refused:
-        raise UnsupportedTarget(refused)
     options = {**spec.options, **(options or {})}
     resolved = spec.resolve(**options)
     b = Build(resolved, options, target)
@@ -226,8 +202,7 @@ def rebuild_command(spec: Spec) -> str:
 def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> list[tuple[Path, str]]:
     """(Re)generate modules; with ``check`` write nothing and report what is stale.
 
-    Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``, or ``skipped``
-    where the target cannot compile the spec (:func:`unsupported` says why).
+    Returns ``[(path, status)]`` with status ``written``, ``current`` or ``stale``.
     """
     from ..registry import all_specs, find_specs
     if names:  # names, spec files or directories: the lookup every command shares
@@ -239,9 +214,6 @@ def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> l
     for i, (spec, options, target) in enumerate(jobs):
         if progress:
             progress(i, len(jobs), f"{target}:{module_stem(spec, options)}")
-        if unsupported(spec, target):  # said by `optgen build` (cli.cmd_build), never a module
-            results.append((output_dir(spec, target) / f"{module_stem(spec, options)}.py", "skipped"))
-            continue
         b = compile_spec(spec, options, target)
         old = b.path.read_text() if b.path.is_file() else None
         if old == b.code:

@@ -12,8 +12,7 @@ A value made of ``rows``, ``cols`` and host values only (Muon's learning-rate
 adjustment) is per tensor but known before any pass: the kernels compute it from the
 per-tensor shape table, so it needs no stage of its own.
 
-The CUDA target does not run matrix steps (yet): ``driver.unsupported`` says so, and the build
-is refused.
+The CUDA target runs the step on torch's device matmul (runtime/cuda_matrix.py).
 """
 from __future__ import annotations
 

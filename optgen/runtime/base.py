@@ -158,6 +158,24 @@ class CompiledOptimizer:
         self.write_axis_states(states)
         self._restore_host_side(sd)
 
+    def _place_axes(self, shapes: list, states) -> None:
+        """Each group's rows and columns (``gr.axes``, runtime/axes.py), for a module with axis
+        reductions; a tensor of fewer than two axes is refused, naming the equation that reduces
+        over one. ``states``: the caller's first values of the reduced-shape states, or None."""
+        passes = [p for v in self.module.VARIANTS.values() for p in v.passes]
+        if not (self.axis_states or any(p.uses_axes for p in passes)):
+            return
+        from ..axes import check_axes
+        from .axes import AxisTable
+        resolved = self.spec.resolve(**self.options)
+        for i, shape in enumerate(shapes):
+            check_axes(resolved, shape, f"{self._where}: params[{i}]")
+        n_means = max((len(p.axis_reductions) for p in passes), default=0)
+        n_reductions = max(abi.max_reductions(self.module.VARIANTS.values()), 1)
+        for gr in self.groups:
+            gr.axes = AxisTable([shapes[i] for i in gr.indices], gr.dtype, n_reductions, n_means,
+                                self.axis_states, None if states is None else [states[i] for i in gr.indices])
+
     def write_axis_states(self, states) -> None:
         """Set the reduced-shape states (the groups' own buffers, runtime/axes.py) from ``states[i][name]``."""
         for gr, k, i, s in self._axis_state_places():

@@ -146,25 +146,10 @@ class CPUOptimizer(CompiledOptimizer):
         for gr in self.groups:
             gr.n_reductions = max(n_red, 1)
             gr.partials = np.zeros((len(gr.chunk_tensor), gr.n_reductions), np.float64)
-        self._place_axes(states)
+        self._place_axes([p.shape for p in self.params], states)
         # every variant the run reaches compiles now, in the background (runtime/precompile.py)
         self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states),
                                         self.groups)
-
-    def _place_axes(self, states) -> None:
-        """Each group's rows and columns, for a module with axis reductions (runtime/axes.py); a
-        tensor of fewer than two axes is refused, naming the equation that reduces over one."""
-        passes = [p for v in self.module.VARIANTS.values() for p in v.passes]
-        if not (self.axis_states or any(p.uses_axes for p in passes)):
-            return
-        from ..axes import check_axes
-        resolved = self.spec.resolve(**self.options)
-        for i, p in enumerate(self.params):
-            check_axes(resolved, p.shape, f"{self._where}: params[{i}]")
-        n_means = max((len(p.axis_reductions) for p in passes), default=0)
-        for gr in self.groups:
-            gr.axes = AxisTable([self.params[i].shape for i in gr.indices], gr.dtype, gr.n_reductions, n_means,
-                                self.axis_states, None if states is None else [states[i] for i in gr.indices])
 
     def step(self, grads: Sequence) -> None:
         """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""

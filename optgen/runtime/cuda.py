@@ -34,6 +34,8 @@ from ..spec import Spec
 from . import aliasing
 from .base import CompiledOptimizer
 from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
+from .cuda_axes import DeviceAxes, check_host_staged, host_staged
+from .cuda_axes import run_pass as run_axis_pass
 from .cuda_matrix import run_device_matrix_step, shape_columns, shape_table, torch_reaches_device_arrays
 from .matrix import check_matrix_shapes
 from .nonfinite import check_policy
@@ -121,6 +123,7 @@ class _Group:
                 stop.append(min(s + chunk, n))
         first.append(len(tensor))
         self.n_chunks = len(tensor)
+        self.chunk_tensor_host = np.array(tensor, dtype=np.int64)  # a host stage adds partials by it
         to_dev = cuda.to_device
         pad = [0] if not tensor else []  # no zero-size device arrays; with no chunk nothing is launched
         self.chunk_tensor = to_dev(np.array(tensor + pad, dtype=np.int32))
@@ -146,10 +149,14 @@ class _Group:
             table = shape_table(self.shapes, shape_cols, n_cols)
             self.values, self.per_tensor = to_dev(table), to_dev(table.astype(self.dtype))
         else:
+            table = np.zeros((self.n_tensors, max(n_cols, 1)))
             self.values = cuda.device_array((self.n_tensors, max(n_cols, 1)), np.float64)
             self.per_tensor = cuda.device_array((self.n_tensors, max(n_cols, 1)), self.dtype)
-        max_blocks = launch["max_blocks"] or 65535
-        self.grid = max(1, min(self.n_chunks, max_blocks))
+        self.per_tensor_host = table.astype(self.dtype)  # where the host stage writes it (cuda_axes.py)
+        self.axes = None  # rows and columns, for a module with axis reductions (runtime/axes.py)
+        self.device_axes = None  # ... and their chunks and sums on the device (runtime/cuda_axes.py)
+        self.max_blocks = launch["max_blocks"] or 65535
+        self.grid = max(1, min(self.n_chunks, self.max_blocks))
         self.block = launch["block"]
         self.finish_grid = max(1, -(-self.n_tensors // FINISH_BLOCK))
         self._grads_key: tuple = ()
@@ -227,6 +234,11 @@ class CUDAOptimizer(CompiledOptimizer):
                               shape_cols)
                        for dt, idx in placement]
         self._matrix_on_device = bool(scratch) and torch_reaches_device_arrays(self.simulator)
+        check_host_staged(module, self._where)
+        self._place_axes([p.shape for p in self._tensors], states)
+        for gr in self.groups:
+            if gr.axes is not None:
+                gr.device_axes = DeviceAxes(self.cuda, gr.axes, max(abi.max_reductions(module.VARIANTS.values()), 1))
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
 
     def _check_states(self, states: Sequence[dict]) -> list[dict]:
@@ -274,6 +286,10 @@ class CUDAOptimizer(CompiledOptimizer):
         if needs_g:
             for gr in live:
                 gr.grads_table(self.cuda, tensors)
+        if host_staged(variant):
+            self._step_with_host_stages(variant, live, host, stream)
+            self._finish_step(t, host)
+            return
         for q, p in enumerate(variant.passes):  # each pass over every group before the next: sums over all tensors
             for gr in live:
                 self._run_pass(gr, p, host, stream)
@@ -290,6 +306,20 @@ class CUDAOptimizer(CompiledOptimizer):
                     run_device_matrix_step(m, gr.matrix_views(m.array), gr.shapes, gr.matrix_work,
                                            self._matrix_on_device, stream)
         self._finish_step(t, {**self._device_host_states(variant, live, host, stream), **host})
+
+    def _step_with_host_stages(self, variant: abi.Variant, live: list, host: dict, stream) -> None:
+        """A step with axis reductions (runtime/cuda_axes.py): each pass on the device, its sums back
+        to the host, the per-tensor stage there (the CPU runtime's), its values to the next pass."""
+        values = {gr: {**host, **gr.axes.inputs()} for gr in live}
+        for q, p in enumerate(variant.passes):
+            for gr in live:
+                run_axis_pass(self.cuda, gr, p, variant, values[gr], stream)
+            if q < len(variant.tensor_stages):
+                with np.errstate(all="ignore"):  # a branch not taken may divide by zero
+                    for gr in live:
+                        outputs = variant.tensor_stages[q](values[gr])
+                        values[gr].update(outputs)
+                        gr.axes.keep(outputs, values[gr])
 
     def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a

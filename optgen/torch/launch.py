@@ -86,12 +86,18 @@ class Plan:
 
 
 def axis_state_views(plan: Plan, states: list[dict], state_names: dict) -> list[dict] | None:
-    """Each member's flat numpy views of its reduced-shape state tensors (Adafactor's row and column
-    statistics), by the spec's names; None for a module without such states."""
+    """Each member's flat views of its reduced-shape state tensors (Adafactor's row and column
+    statistics), on their device, by the spec's names; None for a module without such states."""
     names = abi.axis_states(plan.module)
     if not names:
         return None
-    return [{a: tensors.flat(st[state_names.get(a, a)]) for a in names} for st in states]
+    return [{a: tensors.flat_view(st[state_names.get(a, a)]) for a in names} for st in states]
+
+
+def on_host(views: dict) -> dict:
+    """The arrays the runtimes keep reduced-shape states in come from and go back to the host (rows
+    and columns: a small copy); a CPU tensor's view is its memory, a CUDA tensor's a copy."""
+    return {a: x.numpy() if x.device.type == "cpu" else x.cpu().numpy() for a, x in views.items()}
 
 
 def group_key(group: dict, form) -> tuple:
@@ -152,7 +158,7 @@ class Launchers:
                 arrays = [adapter.interface(tensors.contiguous(p, plan.spec.name)) for p in params]
             views = [{s: view(st[n]) for s, n in zip(plan.module.STATES, names)} for st in states]
             for v, reduced in zip(views, axis_state_views(plan, states, state_names) or ()):
-                v.update(reduced)  # the first values of the reduced-shape states
+                v.update(on_host(reduced))  # the first values of the reduced-shape states
             if adapter is None:
                 opt = CPUOptimizer(plan.spec, plan.module, arrays, plan.options, plan.values, states=views)
             else:
@@ -213,7 +219,7 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     """One step of one cohort at its own step count; its steps and host states advance.
 
     The launcher knows the host states by the spec's names (``plan.module.HOST_STATES``);
-    ``cohort.hosts`` holds them in the same order. ``axis_states``: each member's numpy views of
+    ``cohort.hosts`` holds them in the same order. ``axis_states``: each member's flat views of
     its reduced-shape state tensors (``{spec name: flat view}``), which the launcher keeps in
     buffers of its own (optgen/runtime/axes.py): copied in before the step, so that a value
     written or loaded into the tensors counts, and out after it (rows and columns: a small copy)."""
@@ -223,17 +229,22 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     launcher.host_states = dict(zip(spec_names, cohort.host))
     grads = tensors.grads_as_params(cohort.params)  # copies among them: alive through the step
     adapter, device = cohort.place
-    if axis_states:
-        launcher.write_axis_states(axis_states)
+    host_axis_states = [on_host(st) for st in axis_states] if axis_states else None
+    if host_axis_states:
+        launcher.write_axis_states(host_axis_states)
     if adapter is None:
         launcher.step_addresses([g.data_ptr() for g in grads])
-        if axis_states:
-            launcher.read_axis_states(axis_states)
     else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
         with adapter.activate(device):
             # with their shapes where the parameters were given so (Launchers.get)
             launcher.step([adapter.interface(g.detach()) if plan.reads_shapes else devices.array(adapter, g)
                            for g in grads], stream=adapter.stream(device))
+    if host_axis_states:  # the new rows and columns, into the tensors (a CUDA tensor's from its copy)
+        launcher.read_axis_states(host_axis_states)
+        for views, host in zip(axis_states, host_axis_states):
+            for a, x in views.items():
+                if x.device.type != "cpu":
+                    x.copy_(torch.from_numpy(host[a]))
     after = cohort.step + 1
     for v in cohort.steps:
         v[()] = after

@@ -1,0 +1,133 @@
+"""Axis reductions on the CUDA target (runtime/cuda_axes.py), under the simulator or on a GPU.
+
+Adafactor in both forms (torch.optim's and optax's, every option), on 1-D (the unfactored branch),
+2-D, 3-D and 4-D tensors in float32 and float64, against the float64 oracle (which evaluates the
+row and column means from the equations alone) and the CPU runtime. The chunks are made small,
+so that matrices are split over several blocks (each later chunk's column sums its own), several
+small matrices share one, and blocks take several chunks; a checkpoint resumes bit-identically.
+"""
+import functools
+
+import numpy as np
+import pytest
+
+import optgen
+from optgen.compiler.driver import option_combinations
+from optgen.runtime import axes as axis_layout
+from optgen.runtime import hypers as hyper_values
+from optgen.runtime.cuda import create_cuda
+from optgen.runtime.per_tensor import PerTensorOptions
+
+from conftest import RUNS  # noqa: F401  (the directory's skip rule)
+
+try:
+    from numba import cuda
+except ImportError:  # pragma: no cover
+    cuda = None
+
+pytestmark = pytest.mark.skipif(not RUNS, reason="needs NUMBA_ENABLE_CUDASIM=1 or a GPU")
+
+LAUNCH = dict(block=8, chunk=16, max_blocks=3)  # fewer threads than a row's columns, and than its rows
+SHAPES = [((7,), np.float32), ((40, 3), np.float32), ((4, 11), np.float64), ((3, 5, 6), np.float32),
+          ((2, 2, 7, 5), np.float64), ((33, 9), np.float64)]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
+STEPS = 3
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    """Chunks of about 64 elements, runs of at least 4 rows: the (40, 3) and (33, 9) matrices are
+    split over several chunks, the (3, 5, 6) batch is one chunk per matrix."""
+    monkeypatch.setattr(axis_layout, "CHUNK_ELEMENTS", 64)
+    monkeypatch.setattr(axis_layout, "MIN_CHUNK_ROWS", 4)
+
+
+def _create(spec, dev, lr, **given):
+    options, values = hyper_values.resolve(spec, {"lr": lr, **given})
+    return PerTensorOptions(spec, dev, options, values, "propagate", functools.partial(create_cuda, **LAUNCH),
+                            "cuda")
+
+
+def _run(name, options, seed=0, steps=STEPS):
+    spec = optgen.load_spec(name)
+    rng = np.random.default_rng(seed)
+    host = [rng.standard_normal(shape).astype(dt) for shape, dt in SHAPES]
+    ref = optgen.reference(spec, [w.astype(np.float64) for w in host], lr=0.05, **options)
+    cpu = optgen.create(spec, [w.copy() for w in host], lr=0.05, **options)
+    dev = [cuda.to_device(w) for w in host]
+    gpu = _create(spec, dev, 0.05, **options)
+    for _ in range(steps):
+        grads = [rng.standard_normal(shape).astype(dt) for shape, dt in SHAPES]
+        ref.step([x.astype(np.float64) for x in grads])
+        cpu.step(grads)
+        gpu.step([cuda.to_device(x) for x in grads])
+    return dev, ref, cpu, gpu
+
+
+def test_the_layout_splits_and_shares_matrices():
+    """The fixture's chunks reach every case of the kernel: a matrix over several chunks, and
+    one chunk over several matrices (else the tests below would not check those)."""
+    table = axis_layout.AxisTable([s for s, _ in SHAPES[1:]], np.float64, 1, 2, {})
+    assert len(table.part_column)  # a later chunk of a split matrix, with column sums of its own
+    rows_per_chunk = (table.chunk_stop - table.chunk_start) // table.table[table.chunk_tensor, 1]
+    assert (rows_per_chunk > table.table[table.chunk_tensor, 0]).any()  # a chunk of whole matrices
+
+
+def _combinations(name):  # every option but factored, which each tensor's shape sets
+    return [{k: v for k, v in o.items() if k != "factored"}
+            for o in option_combinations(optgen.load_spec(name)) if o["factored"]]
+
+
+@pytest.mark.parametrize("name, options", [(n, o) for n in ("adafactor", "adafactor_optax") for o in _combinations(n)],
+                         ids=lambda x: x if isinstance(x, str) else "-".join(sorted(k for k, v in x.items() if v))
+                         or "plain")
+def test_adafactor_on_the_device_matches_the_oracle_and_the_cpu(name, options):
+    dev, ref, cpu, gpu = _run(name, options)
+    for i, ((shape, dt), d) in enumerate(zip(SHAPES, dev)):
+        w = d.copy_to_host()
+        assert w.shape == shape and w.dtype == dt
+        np.testing.assert_allclose(w, ref.params[i], **TOL[dt], err_msg=f"w[{i}] vs the oracle")
+        np.testing.assert_allclose(w, cpu.params[i], **TOL[dt], err_msg=f"w[{i}] vs the CPU runtime")
+    mine, theirs = gpu.state_dict()["states"], cpu.state_dict()["states"]
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        assert set(a) == set(b) and all(a[s].shape == b[s].shape for s in a)  # rows (.., R, 1), columns (.., 1, C)
+        for s in a:
+            np.testing.assert_allclose(a[s], b[s], rtol=1e-5, atol=1e-7, err_msg=f"states[{i}][{s!r}]")
+
+
+def test_a_checkpoint_resumes_bit_identically():
+    spec = optgen.load_spec("adafactor_optax")
+    rng = np.random.default_rng(3)
+    host = [rng.standard_normal(shape).astype(dt) for shape, dt in SHAPES]
+    grads = [[rng.standard_normal(shape).astype(dt) for shape, dt in SHAPES] for _ in range(4)]
+    straight = [cuda.to_device(w) for w in host]
+    a = _create(spec, straight, 0.05, use_momentum=True)
+    for gs in grads:
+        a.step([cuda.to_device(x) for x in gs])
+    first = [cuda.to_device(w) for w in host]
+    b = _create(spec, first, 0.05, use_momentum=True)
+    for gs in grads[:2]:
+        b.step([cuda.to_device(x) for x in gs])
+    resumed_params = [cuda.to_device(d.copy_to_host()) for d in first]
+    c = _create(spec, resumed_params, 0.05, use_momentum=True)
+    c.load_state_dict(b.state_dict())
+    for gs in grads[2:]:
+        c.step([cuda.to_device(x) for x in gs])
+    for x, y in zip(straight, resumed_params):
+        np.testing.assert_array_equal(x.copy_to_host(), y.copy_to_host())
+
+
+def test_axis_reductions_with_a_global_sum_are_refused_naming_the_spec(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "rows_and_all.py"
+    path.write_text(
+        "from optgen.dsl import Spec, state, var, w, g, row_mean, global_sum\n"
+        "r = state('r', 0, shape='row')\n"
+        "s = var('s')\n"
+        "spec = Spec('rows_and_all', [(s, global_sum(g**2)), (r, 0.5 * r + row_mean(g**2)),\n"
+        "                             (w, w - r * g / (1 + s))])\n")
+    spec = optgen.load_spec(str(path))
+    with pytest.raises(NotImplementedError) as err:
+        create_cuda(spec, [cuda.to_device(np.ones((3, 4)))], *hyper_values.resolve(spec, {}), **LAUNCH)
+    text = str(err.value)
+    assert "'rows_and_all'" in text and "global_sum" in text and "device='cpu'" in text
