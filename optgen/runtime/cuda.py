@@ -234,7 +234,7 @@ class CUDAOptimizer(CompiledOptimizer):
                               shape_cols)
                        for dt, idx in placement]
         self._matrix_on_device = bool(scratch) and torch_reaches_device_arrays(self.simulator)
-        check_host_staged(module, self._where)
+        check_host_staged(module, spec.resolve(**options), self._where)
         self._place_axes([p.shape for p in self._tensors], states)
         for gr in self.groups:
             if gr.axes is not None:

@@ -43,14 +43,17 @@ def host_staged(variant: abi.Variant) -> bool:
     return any(p.uses_axes for p in variant.passes)
 
 
-def check_host_staged(module, where: str) -> None:
-    """Sums over every tensor or a matrix step in a variant with axis reductions: not on CUDA yet."""
+def check_host_staged(module, spec, where: str) -> None:
+    """Sums over every tensor or a matrix step in a variant with axis reductions: not on CUDA yet.
+    ``spec``: the resolved spec, whose file and equation the error names."""
+    from ..axes import axis_reductions
     for v in module.VARIANTS.values():
         if host_staged(v) and (any(p.global_reductions for p in v.passes) or any(v.matrix_steps)):
+            i, node = axis_reductions(spec)[0]
             raise NotImplementedError(
-                f"{where}: spec {module.SPEC!r} has axis reductions (row_mean, col_mean) and sums "
-                "over every tensor (global_sum) or a matrix step (newton_schulz) in one step; on CUDA these do not run together yet. "
-                "Run it with device='cpu'")
+                f"{where}: spec {module.SPEC!r} has axis reductions ({node} in {spec.where(i)}) and sums "
+                "over every tensor (global_sum) or a matrix step (newton_schulz) in one step; on CUDA "
+                "these do not run together yet. Run it with device='cpu'")
 
 
 def run_pass(cuda, gr, p: abi.Pass, variant: abi.Variant, values: dict, stream) -> None:

@@ -131,3 +131,4 @@ def test_axis_reductions_with_a_global_sum_are_refused_naming_the_spec(tmp_path,
         create_cuda(spec, [cuda.to_device(np.ones((3, 4)))], *hyper_values.resolve(spec, {}), **LAUNCH)
     text = str(err.value)
     assert "'rows_and_all'" in text and "global_sum" in text and "device='cpu'" in text
+    assert "rows_and_all.py" in text and "equation 2 (r = " in text  # the file and the row_mean's equation
