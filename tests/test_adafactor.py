@@ -92,7 +92,8 @@ def test_kernels_match_oracle_float64():
 
 def test_long_rows_summed_in_float32_runs_are_as_close_to_the_oracle_as_torch():
     """A float32 axis pass adds a row's u^2 (and g^2) over runs of at most ROW_RUN elements in
-    float32, each run's sum in float64 (KernelPrinter.narrow_summand). Rows longer than a run, and
+    float32, each run's sum in float64 (KernelPrinter.narrow_summand), and a column's g^2 over at
+    most COL_RUN rows (20000 rows here: many runs per chunk). Rows longer than a run, and
     many short rows in chunks of several matrices, match the float64 oracle as closely as torch's
     float32 Adafactor does; the RMS of u (from the sum of u^2) clips the update when it passes d."""
     from optgen.compiler.printers import ROW_RUN

@@ -104,6 +104,48 @@ def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp
     np.testing.assert_allclose(st["r"][..., 0], 0.5 * (g**2).mean(axis=2), rtol=1e-13)
 
 
+def test_float32_column_sums_over_runs_of_rows_are_numpys(tmp_path, cache, monkeypatch):
+    """A float32 pass adds a column's g^2 over at most COL_RUN rows in float32, then into its float64
+    sum (compiler/printers.py): runs end at COL_RUN rows, at a matrix's end, at a chunk's end (chunks
+    of 2^12 elements here, so most end inside a run) and in rows split into runs of ROW_RUN; each
+    column's mean is numpy's float64 mean of the same float32 squares to float32 rounding over a
+    run (COL_RUN additions: at most 128 x 2^-24 = 7.6e-6 relative)."""
+    from optgen.compiler.printers import COL_RUN, ROW_RUN
+    from optgen.runtime import axes
+    monkeypatch.setattr(axes, "CHUNK_ELEMENTS", 1 << 12)
+    monkeypatch.setattr(axes, "MAX_CHUNK_ELEMENTS", 1 << 12)
+    spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
+    shapes = [(3 * COL_RUN + 5, 20), (2, COL_RUN + 3, 7), (COL_RUN + 2, ROW_RUN + 300), (5, 3)]
+    rng = np.random.default_rng(6)
+    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    opt = optgen.create(spec, [np.zeros(s, np.float32) for s in shapes])
+    opt.step(grads)
+    for st, g in zip(opt.state_dict()["states"], grads):
+        sq = g.astype(np.float64) ** 2
+        np.testing.assert_allclose(st["r2"], 0.5 * sq.mean(axis=-2, keepdims=True), rtol=8e-6)
+        np.testing.assert_allclose(st["r"], 0.5 * sq.mean(axis=-1, keepdims=True), rtol=8e-6)
+
+
+def test_a_sum_of_a_constant_counts_each_tensors_elements(tmp_path, cache):
+    """tensor_sum(1) is a tensor's size, counted once per chunk rather than added per element
+    (KernelPrinter.counted_summand), in an elementwise pass and in a pass over rows."""
+    plain = write_spec(tmp_path, "lr = hyper('lr', 0.5)\nspec = Spec('count', [(w, w - lr * tensor_sum(1) * g)])\n",
+                       "count.py")
+    by_rows = write_spec(tmp_path, "lr = hyper('lr', 0.5)\nr = state('r', 0, shape='row')\n"
+                         "spec = Spec('count_rows', [(r, row_mean(g**2)), (w, w - lr * tensor_sum(1) * g / (r + 1))])\n",
+                         "count_rows.py")
+    shapes = [(3, 5), (70000,), (2, 300, 7)]
+    for path in (plain, by_rows):
+        spec = optgen.load_spec(path)
+        for dtype in (np.float32, np.float64):
+            opt = optgen.create(spec, [np.zeros(s, dtype) for s in (shapes if path == plain else shapes[::2])])
+            grads = [np.ones(p.shape, dtype) for p in opt.params]
+            opt.step(grads)
+            for p in opt.params:  # w = -0.5 n g (/ (1 + 1) where r = row_mean(1) = 1)
+                n = p.size
+                np.testing.assert_allclose(p, -0.5 * n / (2 if path == by_rows else 1), rtol=1e-7)
+
+
 def test_a_large_group_has_few_chunks_and_few_column_sums_of_its_own():
     """A split matrix's later chunks each add to column sums of their own, which every pass clears
     and adds up: for GPT-2 small's embedding they stay a few hundredth of a percent of its elements

@@ -181,3 +181,19 @@ def test_large_finite_gradients_are_not_flagged():
     opt = optgen.create("sgd", _params(np.float32), lr=1e-40, nonfinite="raise")
     opt.step(grads)
     assert opt.t == 1
+
+
+def test_a_division_by_zero_in_a_kernel_is_numpys_nan_or_infinity(tmp_path, monkeypatch):
+    """Kernels follow numpy (and torch): 0/0 is a NaN, which the policy then sees, not an exception
+    out of the kernel (a serial numba function would raise ZeroDivisionError)."""
+    monkeypatch.setenv("OPTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "divide.py"
+    path.write_text("from optgen.dsl import Spec, hyper, state, w, g\n"
+                    "lr = hyper('lr', 0.5)\ns = state('s', 0)\n"
+                    "spec = Spec('divide', [(s, s + g**2), (w, w - lr * g / s)])\n")
+    for dtype in (np.float32, np.float64):
+        g = np.array([2.0, 0.0, -4.0], dtype)
+        opt = optgen.create(optgen.load_spec(str(path)), [np.ones(3, dtype)])
+        opt.step([g])  # w - lr g / g^2 = 1 - 0.5 / g by hand; 0 / 0 at the zero gradient
+        np.testing.assert_allclose(opt.params[0][[0, 2]], [0.75, 1.125], rtol=1e-7)
+        assert np.isnan(opt.params[0][1])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 import tracemalloc
 
 import numba
@@ -110,6 +111,16 @@ def _promoting_sum(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, part
         partials[c, 0] = acc
 
 
+def _scalar_division(chunk_tensor, chunk_start, chunk_stop, sizes, ptr_w, lr, partials):
+    for c in numba.prange(chunk_tensor.shape[0]):
+        k = chunk_tensor[c]
+        w_k = numba.carray(as_pointer(ptr_w[k]), sizes[k], np.float32)
+        x = np.float32(1.0)
+        for i in range(chunk_start[c], chunk_stop[c]):
+            x = x / w_k[i]                         # each quotient needs the last: scalar
+            w_k[i] = x
+
+
 def _bad_ir(fn, n_host):
     p = Pass(index=0, loads=("w",), stores=("w",), host_args=("lr",) * n_host, tensor_args=(), reductions=())
     return IR.kernel_ir(numba.njit(parallel=True)(fn), p, "float32")
@@ -172,9 +183,23 @@ def test_every_float32_kernel_vectorises(name, options):
             f"{name} {label}: the inner loop does not vectorise"
 
 
+@pytest.mark.parametrize("name,options", MODULES)
+def test_every_float32_division_vectorises(name, options):
+    """A division per element is a vector division (a quotient is the dearest arithmetic of a pass;
+    scalar, Adafactor's pass over g^2/v would be bound by it rather than by memory)."""
+    for label, (text, _) in ir_of(name, options).items():
+        lines = IR.inner_loop_lines(text)
+        if any(re.search(r"\bfdiv\b", s) for s in lines):
+            assert any(re.search(r"\bfdiv\b", s) for s in IR.vector_fp_ops(lines, "float", 4)), \
+                f"{name} {label}: a division in the inner loop is scalar"
+
+
 def test_vector_check_finds_scalar_loops():
     lines = IR.inner_loop_lines(_bad_ir(_promoting, 1))
     assert not IR.vector_fp_ops(lines, "float", 4)
+    lines = IR.inner_loop_lines(_bad_ir(_scalar_division, 1))
+    assert any(re.search(r"\bfdiv\b", s) for s in lines)
+    assert not any(re.search(r"\bfdiv\b", s) for s in IR.vector_fp_ops(lines, "float", 4))
 
 
 # -- (c) host-stage work stays on the host ---------------------------------------------------

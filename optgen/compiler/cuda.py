@@ -102,6 +102,11 @@ class CudaPrinter(KernelPrinter):
         widened to float64 (KernelPrinter.summand); float32 runs pay only on the CPU's long rows."""
         return None
 
+    def counted_summand(self, expr):
+        """None: a thread adds a constant summand per element like any other (its block's tree
+        sums it); the CPU's chunk-level count would need each thread's element count."""
+        return None
+
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args
         if e == sympy.S.Half:

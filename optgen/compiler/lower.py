@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import abi
 from . import matrix
-from .printers import DTYPES, ROW_RUN, HostPrinter, assignment_lines
+from .printers import COL_RUN, DTYPES, ROW_RUN, HostPrinter, assignment_lines
 
 
 def host_lines(pairs) -> list[str]:
@@ -93,16 +93,23 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
         # per-tensor sums accumulate in float64 whatever the kernel's dtype (printers.py); an axis
         # pass adds a narrow summand over a run of a row in the kernel's dtype first (run_sums)
         narrow = [pr.narrow_summand(e) if by_rows else None for _, e in sums(p)]
+        counted = [pr.counted_summand(e) for _, e in sums(p)]
         k = {"dtype": dtype, "fn": f"{spec_name}_{variant_id}_pass{p.index}_{dtype}",
              "body": assignment_lines(pr, p.body),
              "sum_zero": printer_class("float64").literal(0.0), "run_zero": pr.literal(0.0),
              "reductions": [(f"_run_acc_{j}", n) if n else (f"_acc_{j}", pr.summand(e))
-                            for j, (n, (_, e)) in enumerate(zip(narrow, sums(p)))],
+                            for j, (n, c, (_, e)) in enumerate(zip(narrow, counted, sums(p))) if c is None],
+             "counted": [(f"_acc_{j}", c) for j, c in enumerate(counted) if c is not None],
+             "summed": [j for j, c in enumerate(counted) if c is None],
              "run_sums": [j for j, n in enumerate(narrow) if n],
              "axis_means": [(p.axis_kinds[r], n or pr.summand(e), bool(n))
                             for r, e in axis_means(p) for n in [pr.narrow_summand(e)]],
              "axis_args": [(s.name, p.axis_kinds[s]) for s in p.axis_args]}
         k["row_run"] = ROW_RUN if k["run_sums"] or any(n for _, _, n in k["axis_means"]) else None
+        # narrow column sums: a float32 buffer of the matrix's columns over at most COL_RUN rows
+        k["col_runs"] = [j for j, (kind, _, n) in enumerate(k["axis_means"]) if kind == "col" and n]
+        k["col_run"] = COL_RUN if k["col_runs"] else None
+        k["col_direct"] = any(kind == "col" and not n for kind, _, n in k["axis_means"])  # float64 per element
         k.update({name: fn(dtype) for name, fn in extra.items()})
         out.append(k)
     return out

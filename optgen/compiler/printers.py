@@ -163,16 +163,29 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
 
     def narrow_summand(self, expr) -> str | None:
         """The summand in a float32 kernel's own dtype where :meth:`summand` would only widen the
-        whole float32 value (a quotient, a square root, a name): None where it widens more, or in
-        float64. Such a sum gains nothing from float64 per element; an axis pass adds it over
-        runs of at most ``ROW_RUN`` elements of a row in float32 and each run's sum in float64
-        (a float64 add per element held Adafactor's pass over u^2 on GPT-2 small to 53 ms, 28 ms
-        this way against a 16 ms floor: `optgen bench adafactor --model gpt2-small --paired`).
-        Vectorised eight lanes wide, a run's sum is at most 128 float32 additions deep."""
+        whole float32 value (a quotient, a square root, a name) or a small power of one (``w**2``):
+        None where it widens more, or in float64. Such a sum gains little from float64 per
+        element; an axis pass adds it over runs of at most ``ROW_RUN`` elements of a row in
+        float32 and each run's sum in float64 (a float64 add per element held Adafactor's pass
+        over u^2 on GPT-2 small to 53 ms, 28 ms this way against a 16 ms floor: `optgen bench
+        adafactor --model gpt2-small --paired`; the widened w**2 of its pass 0 cost 6.4 against
+        5.4 ms on one thread over GPT-2's layer matrices). Vectorised eight lanes wide, a run's
+        sum is at most 128 float32 additions deep. A square in float32 overflows only above
+        |w| = 1.8e19, where the step's own float32 arithmetic has long failed."""
         if self.dtype == "float64" or expr.is_Number:
             return None
         whole = self.doprint(expr)
+        if expr.is_Pow and expr.exp.is_Integer and 2 <= int(expr.exp) <= 4:
+            base = self.doprint(expr.base)
+            return whole if self.summand(expr.base) == f"np.float64({base})" else None
         return whole if self.summand(expr) == f"np.float64({whole})" else None
+
+    def counted_summand(self, expr) -> str | None:
+        """A constant summand's float64 literal: the chunk adds it once, times its element count,
+        instead of once per element (``tensor_sum(1)``, a tensor's size, cost Adafactor's pass 0 a
+        float64 add per element: 6.7 against 6.4 ms on one thread for GPT-2's layer matrices).
+        None where the summand varies."""
+        return type(self)("float64").literal(float(expr)) if expr.is_Number else None
 
     def _print_TensorSum(self, expr):  # pragma: no cover - reductions are lowered before printing
         raise ValueError("tensor_sum must be lowered into a pass before printing")
@@ -180,6 +193,11 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
 
 #: The longest run of a row a float32 axis pass sums in float32 (KernelPrinter.narrow_summand).
 ROW_RUN = 1024
+#: The most rows a float32 axis pass adds a narrow column sum over in float32 before adding it
+#: to the column's float64 sum: as deep as a row run's sum, eight lanes wide. A float64 load, add
+#: and store per element held Adafactor's pass 0 to 66 ms on one thread for 25M elements, 20 ms
+#: this way against a 12 ms read of w and g (a 32768 x 768 matrix, numba 0.62, AVX-512 Xeon).
+COL_RUN = ROW_RUN // 8
 
 
 class HostPrinter(_BranchesAndFolds, NumPyPrinter):
@@ -214,4 +232,4 @@ def assignment_lines(printer, pairs, indent: str = "") -> list[str]:
     return [f"{indent}{printer._print(s)} = {printer.doprint(e)}" for s, e in pairs]
 
 
-__all__ = ["KernelPrinter", "HostPrinter", "DTYPES", "ROW_RUN", "assignment_lines", "TensorSum"]
+__all__ = ["KernelPrinter", "HostPrinter", "DTYPES", "ROW_RUN", "COL_RUN", "assignment_lines", "TensorSum"]

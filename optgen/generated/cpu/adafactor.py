@@ -90,7 +90,6 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
         _variance_k = numba.carray(_as_pointer(_ptr_variance[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         _acc_2 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
@@ -100,9 +99,9 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             x0 = (g*g)
             variance_1 = b2*x0 + h0*variance
             _variance_k[_i] = variance_1
-            _acc_0 += 1.0
             _acc_1 += (np.float64(w)*np.float64(w))
             _acc_2 += np.float64(x0/max(h1, variance_1))
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2
@@ -117,7 +116,6 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
         _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
         _variance_k = numba.carray(_as_pointer(_ptr_variance[_k]), _n, np.float64)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         _acc_2 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
@@ -127,9 +125,9 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             x0 = (g*g)
             variance_1 = b2*x0 + h0*variance
             _variance_k[_i] = variance_1
-            _acc_0 += 1.0
             _acc_1 += (w*w)
             _acc_2 += x0/max(h1, variance_1)
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2

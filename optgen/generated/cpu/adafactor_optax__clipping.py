@@ -85,7 +85,6 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _n = _sizes[_k]
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             v = _v_k[_i]
@@ -93,8 +92,8 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             x0 = (g*g)
             v_1 = beta*v + h0*(eps + x0)
             _v_k[_i] = v_1
-            _acc_0 += 1.0
             _acc_1 += np.float64(x0/v_1)
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -107,7 +106,6 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _n = _sizes[_k]
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             v = _v_k[_i]
@@ -115,8 +113,8 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             x0 = (g*g)
             v_1 = beta*v + h0*(eps + x0)
             _v_k[_i] = v_1
-            _acc_0 += 1.0
             _acc_1 += x0/v_1
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

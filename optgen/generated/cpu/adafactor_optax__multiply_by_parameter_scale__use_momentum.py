@@ -90,7 +90,6 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float32)
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
@@ -98,8 +97,8 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             g = _g_k[_i]
             v_1 = beta*v + h0*(eps + (g*g))
             _v_k[_i] = v_1
-            _acc_0 += 1.0
             _acc_1 += (np.float64(w)*np.float64(w))
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -113,7 +112,6 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _w_k = numba.carray(_as_pointer(_ptr_w[_k]), _n, np.float64)
         _v_k = numba.carray(_as_pointer(_ptr_v[_k]), _n, np.float64)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
@@ -121,8 +119,8 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             g = _g_k[_i]
             v_1 = beta*v + h0*(eps + (g*g))
             _v_k[_i] = v_1
-            _acc_0 += 1.0
             _acc_1 += (w*w)
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 

@@ -260,7 +260,6 @@ def prodigy_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
         _s_k = numba.carray(_as_pointer(_ptr_s[_k]), _n, np.float32)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float32)
         _w0_k = numba.carray(_as_pointer(_ptr_w0[_k]), _n, np.float32)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
@@ -275,8 +274,8 @@ def prodigy_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _v_k[_i] = v_1
             _s_k[_i] = s_1
             _w0_k[_i] = w
-            _acc_0 += 0.0
             _acc_1 += abs(np.float64(s_1))
+        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -293,7 +292,6 @@ def prodigy_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
         _s_k = numba.carray(_as_pointer(_ptr_s[_k]), _n, np.float64)
         _g_k = numba.carray(_as_pointer(_ptr_g[_k]), _n, np.float64)
         _w0_k = numba.carray(_as_pointer(_ptr_w0[_k]), _n, np.float64)
-        _acc_0 = 0.0
         _acc_1 = 0.0
         for _i in range(_chunk_start[_c], _chunk_stop[_c]):
             w = _w_k[_i]
@@ -308,8 +306,8 @@ def prodigy_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _v_k[_i] = v_1
             _s_k[_i] = s_1
             _w0_k[_i] = w
-            _acc_0 += 0.0
             _acc_1 += abs(s_1)
+        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
