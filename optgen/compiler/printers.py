@@ -194,9 +194,9 @@ class KernelPrinter(_BranchesAndFolds, PythonCodePrinter):
 #: The longest run of a row a float32 axis pass sums in float32 (KernelPrinter.narrow_summand).
 ROW_RUN = 1024
 #: The most rows a float32 axis pass adds a narrow column sum over in float32 before adding it
-#: to the column's float64 sum: as deep as a row run's sum, eight lanes wide. A float64 load, add
-#: and store per element held Adafactor's pass 0 to 66 ms on one thread for 25M elements, 20 ms
-#: this way against a 12 ms read of w and g (a 32768 x 768 matrix, numba 0.62, AVX-512 Xeon).
+#: to the column's float64 sum: as deep as a row run's sum, eight lanes wide. With a float64 load,
+#: add and store per element, the loop of Adafactor's pass 0 over GPT-2's embedding (50257 x 768,
+#: one thread) took 29 ms, 25 ms this way; on GPT-2 small pass 0 went from 43 to 39 ms.
 COL_RUN = ROW_RUN // 8
 
 
