@@ -104,12 +104,14 @@ def test_a_tall_matrix_runs_in_chunks_of_rows_and_its_column_means_are_whole(tmp
     np.testing.assert_allclose(st["r"][..., 0], 0.5 * (g**2).mean(axis=2), rtol=1e-13)
 
 
-def test_float32_column_sums_over_runs_of_rows_are_numpys(tmp_path, cache, monkeypatch):
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 8e-6), (np.float64, 1e-12)])
+def test_column_sums_over_runs_of_rows_are_numpys(tmp_path, cache, monkeypatch, dtype, rtol):
     """A float32 pass adds a column's g^2 over at most COL_RUN rows in float32, then into its float64
     sum (compiler/printers.py): runs end at COL_RUN rows, at a matrix's end, at a chunk's end (chunks
     of 2^12 elements here, so most end inside a run) and in rows split into runs of ROW_RUN; each
     column's mean is numpy's float64 mean of the same float32 squares to float32 rounding over a
-    run (COL_RUN additions: at most 128 x 2^-24 = 7.6e-6 relative)."""
+    run (COL_RUN additions: at most 128 x 2^-24 = 7.6e-6 relative). Each chunk clears the sums it
+    adds to: the second step's means are its own gradient's (r = 0.5 r + 0.5 mean, by hand)."""
     from optgen.compiler.printers import COL_RUN, ROW_RUN
     from optgen.runtime import axes
     monkeypatch.setattr(axes, "CHUNK_ELEMENTS", 1 << 12)
@@ -117,13 +119,15 @@ def test_float32_column_sums_over_runs_of_rows_are_numpys(tmp_path, cache, monke
     spec = optgen.load_spec(write_spec(tmp_path, ROWNORM))
     shapes = [(3 * COL_RUN + 5, 20), (2, COL_RUN + 3, 7), (COL_RUN + 2, ROW_RUN + 300), (5, 3)]
     rng = np.random.default_rng(6)
-    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    opt = optgen.create(spec, [np.zeros(s, np.float32) for s in shapes])
-    opt.step(grads)
-    for st, g in zip(opt.state_dict()["states"], grads):
-        sq = g.astype(np.float64) ** 2
-        np.testing.assert_allclose(st["r2"], 0.5 * sq.mean(axis=-2, keepdims=True), rtol=8e-6)
-        np.testing.assert_allclose(st["r"], 0.5 * sq.mean(axis=-1, keepdims=True), rtol=8e-6)
+    steps = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(2)]
+    opt = optgen.create(spec, [np.zeros(s, dtype) for s in shapes])
+    for grads in steps:
+        opt.step(grads)
+    for k, st in enumerate(opt.state_dict()["states"]):
+        first, second = (grads[k].astype(np.float64) ** 2 for grads in steps)
+        for name, axis in (("r2", -2), ("r", -1)):
+            want = 0.25 * first.mean(axis=axis, keepdims=True) + 0.5 * second.mean(axis=axis, keepdims=True)
+            np.testing.assert_allclose(st[name], want, rtol=rtol)
 
 
 def test_a_sum_of_a_constant_counts_each_tensors_elements(tmp_path, cache):
@@ -154,7 +158,7 @@ def test_a_large_group_has_few_chunks_and_few_column_sums_of_its_own():
     from optgen.runtime.axes import AxisTable
     table = AxisTable([(50257, 768), (768,) * 2], np.float32, 1, 2, {})
     assert len(table.chunk_tensor) >= 64
-    assert len(table.part_column) * 256 < 50257 * 768
+    assert table.n_part_sums * 256 < 50257 * 768
 
 
 def test_the_ir_classifies_and_places_axis_reductions():

@@ -257,8 +257,7 @@ class CPUOptimizer(CompiledOptimizer):
             axis_sums = [ax.sums]
             if p.axis_reductions:
                 chunks, partials = (ax.chunk_tensor, ax.chunk_start, ax.chunk_stop), ax.partials
-                axis_args.append(ax.chunk_part)
-                ax.sums.fill(0.0)
+                axis_args.append(ax.chunk_part)  # the kernel clears the sums it adds to
         if threads != available:
             set_threads(threads)
         try:

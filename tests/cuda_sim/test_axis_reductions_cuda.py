@@ -68,7 +68,7 @@ def test_the_layout_splits_and_shares_matrices():
     """The fixture's chunks reach every case of the kernel: a matrix over several chunks, and
     one chunk over several matrices (else the tests below would not check those)."""
     table = axis_layout.AxisTable([s for s, _ in SHAPES[1:]], np.float64, 1, 2, {})
-    assert len(table.part_column)  # a later chunk of a split matrix, with column sums of its own
+    assert table.n_part_sums  # a later chunk of a split matrix, with column sums of its own
     rows_per_chunk = (table.chunk_stop - table.chunk_start) // table.table[table.chunk_tensor, 1]
     assert (rows_per_chunk > table.table[table.chunk_tensor, 0]).any()  # a chunk of whole matrices
 

@@ -115,7 +115,13 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _b = _r // _rows
         _rb = _r - _b * _rows
         _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
-        _chunk_col0 = _col0 + _b * _cols
+        _stop_row = _chunk_stop[_c] // _cols
+        if _stop_row > _r:  # chunks are whole rows: each sum is one chunk's, cleared here
+            _n_part = ((_stop_row - np.uint64(1)) // _rows - _b + np.uint64(1)) * _cols  # the matrices it reaches
+            for _j in range(_row0 + _r, _row0 + _stop_row):
+                _axis_sums[0, _j] = 0.0
+            for _j in range(_part0, _part0 + _n_part):
+                _axis_sums[1, _j] = 0.0
         _col_run_1 = np.zeros(_cols, np.float32)  # column sums over at most 128 rows of a matrix
         _run_part = _part0  # where the current matrix's column sums start
         _run_rows = 0
@@ -171,6 +177,13 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
         _rb = _r - _b * _rows
         _part0 = _chunk_part[_c]  # this chunk's own column sums, from its first matrix's first column
         _chunk_col0 = _col0 + _b * _cols
+        _stop_row = _chunk_stop[_c] // _cols
+        if _stop_row > _r:  # chunks are whole rows: each sum is one chunk's, cleared here
+            _n_part = ((_stop_row - np.uint64(1)) // _rows - _b + np.uint64(1)) * _cols  # the matrices it reaches
+            for _j in range(_row0 + _r, _row0 + _stop_row):
+                _axis_sums[0, _j] = 0.0
+            for _j in range(_part0, _part0 + _n_part):
+                _axis_sums[1, _j] = 0.0
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _row = _row0 + _r
             _first = _r * _cols
