@@ -133,11 +133,11 @@ def test_column_sums_over_runs_of_rows_are_numpys(tmp_path, cache, monkeypatch, 
 def test_a_sum_of_a_constant_counts_each_tensors_elements(tmp_path, cache):
     """tensor_sum(1) is a tensor's size, counted once per chunk rather than added per element
     (KernelPrinter.counted_summand), in an elementwise pass and in a pass over rows."""
-    plain = write_spec(tmp_path, "lr = hyper('lr', 0.5)\nspec = Spec('count', [(w, w - lr * tensor_sum(1) * g)])\n",
-                       "count.py")
+    plain = write_spec(tmp_path, "lr = hyper('lr', 0.5)\n"
+                       "spec = Spec('count', [(w, w - lr * tensor_sum(1) * g)])\n", "count.py")
     by_rows = write_spec(tmp_path, "lr = hyper('lr', 0.5)\nr = state('r', 0, shape='row')\n"
-                         "spec = Spec('count_rows', [(r, row_mean(g**2)), (w, w - lr * tensor_sum(1) * g / (r + 1))])\n",
-                         "count_rows.py")
+                         "spec = Spec('count_rows', [(r, row_mean(g**2)),\n"
+                         "                           (w, w - lr * tensor_sum(1) * g / (r + 1))])\n", "count_rows.py")
     shapes = [(3, 5), (70000,), (2, 300, 7)]
     for path in (plain, by_rows):
         spec = optgen.load_spec(path)

@@ -27,8 +27,9 @@ from ..axes import reduced_shape
 #: --model gpt2-small --paired`, `--model cnn-1m`).
 CHUNK_ELEMENTS = 1 << 16
 #: ... but no smaller than a 64th of the group, up to this: each chunk of a split matrix has column
-#: sums of its own, which every pass clears (the chunk, in its kernel), adds and reads; at 2^16 elements GPT-2 small's
-#: 1881 chunks had 2.8M of them (46 MB), and clearing and adding them took 14 of the step's 166 ms.
+#: sums of its own, which every pass clears (the chunk, in its kernel), adds and reads; at 2^16
+#: elements GPT-2 small's 1881 chunks had 2.8M of them (46 MB), and clearing and adding them took
+#: 14 of the step's 166 ms.
 MAX_CHUNK_ELEMENTS = 1 << 20
 MIN_CHUNK_ROWS = 16
 
