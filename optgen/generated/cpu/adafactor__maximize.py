@@ -101,7 +101,7 @@ def adafactor_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _variance_k[_i] = variance_1
             _acc_1 += (np.float64(w)*np.float64(w))
             _acc_2 += np.float64(x0/max(h1, variance_1))
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2
@@ -127,7 +127,7 @@ def adafactor_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes,
             _variance_k[_i] = variance_1
             _acc_1 += (w*w)
             _acc_2 += x0/max(h1, variance_1)
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2

@@ -121,8 +121,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                 _axis_sums[1, _j] = 0.0
         _col_run_1 = np.zeros(_cols, np.float32)  # column sums over at most 128 rows of a matrix
         _run_part = _part0  # where the current matrix's column sums start
-        _run_rows = 0
-        _run_pending = False
+        _run_rows = 0  # rows added since the buffer was last flushed (chunks end at a row's end)
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _row = _row0 + _r
             _first = _r * _cols
@@ -135,7 +134,6 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                 s = eps + (g*g)
                 _row_sum_0 += s
                 _col_run_1[_i - _first] += s
-            _run_pending = True
             _axis_sums[0, _row] += np.float64(_row_sum_0)
             _next = _end
             if _next == _first + _cols:  # the row is done: the next, of this matrix or the next one
@@ -144,7 +142,6 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                 _run_rows += 1
                 if _run_rows == 128 or _rb == _rows:
                     _run_rows = 0
-                    _run_pending = False
                     for _j in range(_cols):  # the run's column sums into the chunk's float64 ones
                         _axis_sums[1, _run_part + _j] += np.float64(_col_run_1[_j])
                         _col_run_1[_j] = 0.0
@@ -152,11 +149,11 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
                     _rb = np.uint64(0)
                     _b += np.uint64(1)
                     _run_part += _cols
-        if _run_pending:  # the chunk ended inside a run
+        if _run_rows > 0:  # the chunk ended inside a run
             for _j in range(_cols):  # the run's column sums into the chunk's float64 ones
                 _axis_sums[1, _run_part + _j] += np.float64(_col_run_1[_j])
                 _col_run_1[_j] = 0.0
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
 
 
@@ -202,7 +199,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
                 if _rb == _rows:
                     _rb = np.uint64(0)
                     _b += np.uint64(1)
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
 
 

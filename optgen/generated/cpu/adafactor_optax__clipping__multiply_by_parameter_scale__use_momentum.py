@@ -104,7 +104,7 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
             _v_k[_i] = v_1
             _acc_1 += np.float64(x0/v_1)
             _acc_2 += (np.float64(w)*np.float64(w))
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2
@@ -130,7 +130,7 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
             _v_k[_i] = v_1
             _acc_1 += x0/v_1
             _acc_2 += (w*w)
-        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 1.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
         _partials[_c, 2] = _acc_2

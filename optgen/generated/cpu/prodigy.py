@@ -275,7 +275,7 @@ def prodigy_v1_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _s_k[_i] = s_1
             _w0_k[_i] = w
             _acc_1 += abs(np.float64(s_1))
-        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
@@ -307,7 +307,7 @@ def prodigy_v1_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _sizes, _
             _s_k[_i] = s_1
             _w0_k[_i] = w
             _acc_1 += abs(s_1)
-        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand: once per element
+        _acc_0 = 0.0 * np.float64(_chunk_stop[_c] - _chunk_start[_c])  # a constant summand, times the chunk's elements
         _partials[_c, 0] = _acc_0
         _partials[_c, 1] = _acc_1
 
