@@ -92,14 +92,14 @@ def write_docs(check: bool = False, directory: Path = DOCS_DIR, names=None) -> l
         wanted[directory / "index.md"] = index(specs)
     out = []
     for path, text in wanted.items():
-        old = path.read_text() if path.is_file() else None
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
         if old == text:
             out.append((path, "current"))
         elif check:
             out.append((path, "stale"))
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
             out.append((path, "written"))
     if directory.is_dir() and not names:
         for path in sorted(directory.glob("*.md")):

@@ -88,6 +88,6 @@ def write_new(name: str, directory: str | Path) -> list[Path]:
     if existing:
         raise SpecError(f"optgen new: {', '.join(existing)} exist(s); nothing written")
     directory.mkdir(parents=True, exist_ok=True)
-    spec_path.write_text(SPEC_TEMPLATE.format(name=name, title=name.replace("_", " ").title()))
-    test_path.write_text(TEST_TEMPLATE.format(name=name, test_name=test_path.name))
+    spec_path.write_text(SPEC_TEMPLATE.format(name=name, title=name.replace("_", " ").title()), encoding="utf-8")
+    test_path.write_text(TEST_TEMPLATE.format(name=name, test_name=test_path.name), encoding="utf-8")
     return [spec_path, test_path]

@@ -95,7 +95,7 @@ def test_a_module_of_an_older_abi_is_rebuilt_not_run(tmp_path, monkeypatch, one_
     path = tmp_path / "old_abi.py"
     path.write_text(SPEC)
     module_file = driver.load_module(str(path)).__file__
-    text = open(module_file).read()
+    text = open(module_file, encoding="utf-8").read()
     head = text[:text.index("VARIANT_v0 = ")]
     old = head + ('VARIANT_v0 = {"host": host_v0, "tensor_stages": [], "passes": []}\n'
                   "VARIANTS = { (): VARIANT_v0, }\n")

@@ -48,20 +48,20 @@ def test_an_edit_that_keeps_the_mtime_is_seen(tmp_path, cache, one_thread):
     assert optgen.load_spec(str(path)).hypers == {"lr": 0.2}
     assert one_step(path) == 0.8                       # 1 - 0.2 * 1
     module_file = driver.load_module(str(path)).__file__
-    assert "HYPERS = {'lr': 0.2}" in open(module_file).read()
+    assert "HYPERS = {'lr': 0.2}" in open(module_file, encoding="utf-8").read()
 
 
 def test_a_module_with_another_header_is_rebuilt(tmp_path, cache, one_thread):
     path = tmp_path / "keep.py"
     path.write_text(SPEC.format(lr="0.5"))
     module_file = driver.load_module(str(path)).__file__
-    text = open(module_file).read()
+    text = open(module_file, encoding="utf-8").read()
     first, rest = text.split("\n", 1)
     foreign = first.replace("(sha256 ", "(sha256 0") + "\n" + rest.replace("0.5", "0.7")
     with open(module_file, "w") as f:  # a module of another spec text, left at this path
         f.write(foreign)
     assert one_step(path) == 0.5
-    assert open(module_file).read() == text
+    assert open(module_file, encoding="utf-8").read() == text
 
 
 def test_a_current_module_is_not_rewritten(tmp_path, cache, one_thread):

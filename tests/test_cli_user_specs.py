@@ -50,12 +50,12 @@ def test_build_takes_a_spec_file_and_a_directory(user_dir, capsys):
 def test_the_kernel_header_names_a_command_that_works_for_the_users_file(user_dir, capsys):
     assert main(["build", str(user_dir / "plain_gd.py"), "--target", "cpu", "-q"]) == 0
     (module,) = (Path(os.environ["OPTGEN_CACHE_DIR"])).rglob("plain_gd.py")
-    header = module.read_text().splitlines()[2]
+    header = module.read_text(encoding="utf-8").splitlines()[2]
     command = header.split("`")[1]
     assert command == f"optgen build {(user_dir / 'plain_gd.py').resolve()}"
     assert main(command.split()[1:] + ["-q", "--target", "cpu"]) == 0
     # a built-in's header keeps naming it by its name
-    assert "run `optgen build adam`" in (GENERATED_DIR / "cpu" / "adam.py").read_text()
+    assert "run `optgen build adam`" in (GENERATED_DIR / "cpu" / "adam.py").read_text(encoding="utf-8")
 
 
 def test_build_of_an_unknown_name_says_what_a_spec_can_be(user_dir, capsys):
@@ -94,7 +94,7 @@ def test_docs_take_a_spec_file_and_an_output_directory(user_dir, tmp_path, capsy
     out = tmp_path / "pages"
     assert main(["docs", str(user_dir / "plain_gd.py"), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["plain_gd.md"]
-    page = (out / "plain_gd.md").read_text()
+    page = (out / "plain_gd.md").read_text(encoding="utf-8")
     assert page.startswith("# plain_gd") and "| `lr` |" in page and "w &\\leftarrow" in page
     assert main(["docs", str(user_dir / "plain_gd.py"), "--out", str(out), "--check"]) == 0
 
@@ -128,7 +128,7 @@ def test_new_writes_a_test_that_passes_and_check_gives_a_verdict_per_combination
     assert main(["new", "my_opt", "--dir", str(tmp_path / "mine")]) == 0
     assert "test_my_opt.py" in capsys.readouterr().out
     test_file = tmp_path / "mine" / "test_my_opt.py"
-    assert test_file.is_file() and "optgen check my_opt.py" in test_file.read_text()
+    assert test_file.is_file() and "optgen check my_opt.py" in test_file.read_text(encoding="utf-8")
     assert main(["check", str(tmp_path / "mine" / "my_opt.py"), "--steps", "3", "-q"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("ok   my_opt [maximize=False]: float32 ok") and "float64 ok" in out[0]

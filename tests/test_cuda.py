@@ -255,6 +255,6 @@ def test_bad_hyperparameters_are_refused_before_the_device_is_looked_at():
 
 
 def test_cuda_extra_brings_numba_cuda():
-    text = (ROOT / "pyproject.toml").read_text()
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'cuda\s*=\s*\["numba-cuda\[cu13\]', text)
     assert Path(cuda_runtime.__file__).name == "cuda.py" and "optgen[cuda]" in cuda_runtime.INSTALL_HINT

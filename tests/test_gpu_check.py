@@ -35,7 +35,7 @@ def test_without_a_gpu_it_reports_that_nothing_was_checked(tmp_path):
     out = subprocess.run(["bash", str(SCRIPT), str(report)], env={**env, "PYTHON": sys.executable},
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stdout + out.stderr
-    text = report.read_text()
+    text = report.read_text(encoding="utf-8")
     assert text.startswith("optgen GPU check, ") and "no CUDA GPU here: nothing was checked" in text
     assert "pytest" not in text and "optgen bench" not in text.split("== device")[1]
 
@@ -43,6 +43,6 @@ def test_without_a_gpu_it_reports_that_nothing_was_checked(tmp_path):
 def test_its_steps_fit_in_eight_minutes_and_include_the_torch_cuda_trainings():
     """Each step runs under `timeout LIMIT`; their limits together stay under the 8 minutes the
     check promises, and the trainings of optgen.torch on torch CUDA tensors are one of them."""
-    lines = [ln.split() for ln in SCRIPT.read_text().splitlines() if ln.startswith("run ")]
+    lines = [ln.split() for ln in SCRIPT.read_text(encoding="utf-8").splitlines() if ln.startswith("run ")]
     assert sum(int(ln[1]) for ln in lines) <= 8 * 60 - 20  # the device section's few seconds
     assert any("tests/test_torch_cuda.py" in ln for ln in lines)

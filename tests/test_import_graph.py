@@ -30,7 +30,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for m, f in mods.items():
         package = m if f.name == "__init__.py" else m.rpartition(".")[0]
-        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"), str(f))):
             if isinstance(node, ast.ImportFrom):
                 if node.level:
                     parts = package.split(".")[:len(package.split(".")) - node.level + 1]

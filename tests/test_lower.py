@@ -73,7 +73,7 @@ def test_every_name_a_generated_host_function_assigns_is_used():
     import optgen
     unused = []
     for path in sorted((Path(optgen.__file__).parent / "generated").glob("*/*.py")):
-        for fn in ast.parse(path.read_text()).body:
+        for fn in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(fn, ast.FunctionDef) and (fn.name.startswith("host_") or fn.name == "select_variant"):
                 assigned = {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign)
                             for t in node.targets if isinstance(t, ast.Name)}

@@ -153,7 +153,7 @@ def test_generated_functions_read_only_template_names_from_outside(target):
     files = sorted((GENERATED_DIR / target).glob("*.py"))
     assert files
     for path in files:
-        tree = ast.parse(Path(path).read_text())
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
         for fn in _spec_functions(tree):
             stray = {n for n in _outside_names(fn) if not n.startswith("_")} - TEMPLATE_NAMES
             assert not stray, f"{path.name}: {fn.name} reads {sorted(stray)}, which a spec could shadow"

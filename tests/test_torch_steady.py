@@ -162,6 +162,23 @@ def test_a_parameter_skipped_from_the_first_step_rejoins(monkeypatch):
     assert t.slow_steps == 1 + 1  # steady while the members stay; it rejoins as a second cohort, steady too
 
 
+def test_a_parameter_without_a_gradient_replaced_in_its_group():
+    """The steady path compares the group's parameters themselves, not only those with gradients:
+    a gradient-less parameter swapped for another that has one is planned and stepped (hand
+    derivation of SGD, w <- w - lr * g, lr = 0.5, g = 1)."""
+    a, b, c = (torch.zeros(3, dtype=torch.float64) for _ in range(3))
+    opt = ot.SGD([a, b], lr=0.5)
+    a.grad = torch.ones(3, dtype=torch.float64)
+    opt.step()
+    opt.step()
+    c.grad = torch.ones(3, dtype=torch.float64)
+    opt.param_groups[0]["params"][1] = c
+    opt.step()
+    torch.testing.assert_close(a, torch.full((3,), -1.5, dtype=torch.float64))
+    torch.testing.assert_close(b, torch.zeros(3, dtype=torch.float64))
+    torch.testing.assert_close(c, torch.full((3,), -0.5, dtype=torch.float64))
+
+
 def test_load_state_dict_mid_run(monkeypatch):
     t = Twins("adam", monkeypatch)
     for _ in range(5):

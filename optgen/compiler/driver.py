@@ -215,7 +215,7 @@ def build(names=None, targets=("cpu",), check: bool = False, progress=None) -> l
         if progress:
             progress(i, len(jobs), f"{target}:{module_stem(spec, options)}")
         b = compile_spec(spec, options, target)
-        old = b.path.read_text() if b.path.is_file() else None
+        old = b.path.read_text(encoding="utf-8") if b.path.is_file() else None
         if old == b.code:
             results.append((b.path, "current"))
         elif check:
@@ -247,7 +247,7 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and a rename: a concurrent reader sees old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

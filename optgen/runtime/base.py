@@ -112,10 +112,14 @@ class CompiledOptimizer:
         self.skipped_steps += 1
         return False
 
-    def _finish_step(self, t: int, host: dict) -> None:
-        # a host state made of sums over every tensor is the same for every tensor: any one's value
-        self.host_states = {name: float(np.asarray(host[new]).flat[0])
-                            for name, new in self.module.HOST_STATES.items()}
+    def _finish_step(self, t: int, host: dict, first_tensors: dict | None = None) -> None:
+        """Step ``t`` done: the host states from the host values ``host`` or, for one made of sums
+        over every tensor (Prodigy's d), from the first group's per-tensor values ``first_tensors``."""
+        if self.module.HOST_STATES:
+            found = host if first_tensors is None else {**first_tensors, **host}
+            # a host state made of sums over every tensor is the same for every tensor: any one's value
+            self.host_states = {name: float(np.asarray(found[new]).flat[0])
+                                for name, new in self.module.HOST_STATES.items()}
         self.t = t
 
     # -- checkpoints --

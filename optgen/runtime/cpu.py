@@ -10,6 +10,9 @@ reductions).
 """
 from __future__ import annotations
 
+import itertools
+import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -38,6 +41,8 @@ CHUNK = 1 << 16  # elements per work item: large enough to stream, small enough 
 #: 2^20: 4823 / 19849. On an idle machine two threads pay off from about 2^16 elements;
 #: 2^20 keeps small models (and every tensor group of a few MB) off the parallel path.
 SERIAL_BELOW = 1 << 20
+
+_ONES = itertools.repeat(1.0)
 
 
 def launch_threads(elements: int, available: int) -> int:
@@ -71,6 +76,7 @@ class _Group:
         self.n_tensors = len(indices)
         self.grads_table = GradTable(indices, self.sizes, self.dtype)
         self.axes: AxisTable | None = None  # rows and columns, for a module with axis reductions
+        self.calls: dict = {}  # id(pass) -> its _PassCall over this group's tables
 
     def balance(self, threads: int) -> None:
         """The chunk table: every thread gets one contiguous run of equal length.
@@ -110,6 +116,49 @@ class _Group:
         self.partials = np.zeros((len(table), self.n_reductions), np.float64)
         self.nonfinite_flags = np.zeros(len(table), np.uint8)  # per chunk (nonfinite="skip"/"raise")
         self.threads = threads
+        self.calls = {}  # their arguments hold the old table
+
+
+class _PassCall:
+    """The arguments of one pass over one group, in the order of optgen/abi.py, kept between steps.
+
+    Only the gradient table and the scalars change from step to step, and the scalars seldom
+    do (a schedule, Adam's bias corrections): they are converted to the kernel's dtype again
+    only when their values change (``numpy.float32(x)`` costs about 0.5 µs on the 2-core
+    machine, and a 4-tensor MLP's whole step about 90). Made again when the group's chunk
+    table is dealt again (:meth:`_Group.balance`)."""
+
+    def __init__(self, gr: _Group, p: abi.Pass):
+        self.p = p
+        self.dtype = gr.dtype.type
+        arrays = [None if a == "g" else gr.ptrs[a] for a in p.arrays]  # the gradients' table: each step
+        self.g_slot = 4 + p.arrays.index("g") if "g" in p.arrays else None
+        self.first_scalar = 4 + len(arrays)
+        self.template = [gr.chunk_tensor, gr.chunk_start, gr.chunk_stop, gr.sizes, *arrays,
+                         *[None] * (len(p.host_args) + len(p.tensor_args)), gr.partials]
+        self.n_tensors = gr.n_tensors
+        self.sums = [(j, r) for j, r in enumerate(p.reductions) if r not in p.global_reductions]
+        self._last: tuple = (None, [])  # the scalars' last values and their conversions
+        n = len(p.host_args)
+        self._pick = operator.itemgetter(*range(n)) if n > 1 else (lambda a: (a[0],))
+        self.uses_axes = p.uses_axes
+
+    def arguments(self, g_table, values: dict) -> list:
+        """The kernel's arguments for this step (a new list: the caller may extend it)."""
+        p, args = self.p, self.template.copy()
+        if self.g_slot is not None:
+            args[self.g_slot] = g_table
+        raw = tuple(values[h] for h in p.host_args)
+        key = (raw, tuple(map(math.copysign, _ONES, raw)))  # == takes -0.0 for 0.0: the signs too
+        if key != self._last[0]:  # one array, then its elements: half the time of a dtype(v) each
+            self._last = (key, self._pick(np.array(raw, self.dtype)) if raw else ())
+        start = self.first_scalar
+        args[start:start + len(raw)] = self._last[1]
+        start += len(raw)
+        for s in p.tensor_args:
+            args[start] = per_tensor_argument(values[s], self.n_tensors, self.dtype)
+            start += 1
+        return args
 
 
 def create_cpu(spec: Spec, params: Sequence, options: dict, values: dict, nonfinite: str = "propagate",
@@ -188,8 +237,8 @@ class CPUOptimizer(CompiledOptimizer):
         the sums over every tensor (:meth:`global_sums`), then each group's per-tensor stage."""
         t, variant, host = self._begin_step()
         available = get_threads()
-        live = [(gr, g_table, {**host, **gr.matrix_shapes}) for gr, g_table in zip(self.groups, grad_tables)
-                if gr.n_tensors]
+        live = [(gr, g_table, {**host, **gr.matrix_shapes} if len(grad_tables) > 1 or gr.matrix_shapes else host)
+                for gr, g_table in zip(self.groups, grad_tables) if gr.n_tensors]  # one group: host's own dict
         for gr, _, values in live:
             if gr.axes is not None:  # rows and columns: their tensors, the reduced-shape states
                 values.update(gr.axes.inputs())
@@ -212,7 +261,7 @@ class CPUOptimizer(CompiledOptimizer):
                             if gr.axes is not None:
                                 gr.axes.keep(outputs, values)
         # a host state made of sums over every tensor (Prodigy's d) is a per-tensor stage's value
-        self._finish_step(t, {**live[0][2], **host} if live else host)
+        self._finish_step(t, host, live[0][2] if live else None)
         if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
             self._precompiler.wait()
             self._precompiler = None
@@ -246,28 +295,30 @@ class CPUOptimizer(CompiledOptimizer):
         threads = launch_threads(gr.elements, available)
         if gr.threads != threads:  # Numba's thread count changed: deal the chunks again
             gr.balance(threads)
-        dt = gr.dtype.type
-        arrays = [g_table if a == "g" else gr.ptrs[a] for a in p.arrays]  # the argument order of optgen/abi.py
-        scalars = [dt(values[h]) for h in p.host_args]
-        per_tensor = [per_tensor_argument(values[s], gr.n_tensors, gr.dtype) for s in p.tensor_args]
-        chunks, partials, axis_args, axis_sums = (gr.chunk_tensor, gr.chunk_start, gr.chunk_stop), gr.partials, [], []
-        if p.uses_axes:  # the row and column values; a pass that adds to their sums runs over runs of whole rows
+        call = gr.calls.get(id(p))
+        if call is None or call.p is not p:
+            call = gr.calls[id(p)] = _PassCall(gr, p)
+        args = call.arguments(g_table, values)
+        if call.uses_axes:  # the row and column values; a pass that adds to their sums runs over runs of whole rows
             ax = gr.axes
             axis_args = [*ax.axis_arguments(p, values), ax.table]
-            axis_sums = [ax.sums]
             if p.axis_reductions:
-                chunks, partials = (ax.chunk_tensor, ax.chunk_start, ax.chunk_stop), ax.partials
+                args[:3] = ax.chunk_tensor, ax.chunk_start, ax.chunk_stop
                 axis_args.append(ax.chunk_part)  # the kernel clears the sums it adds to
+                args[-1] = ax.partials
+            args[-1:-1] = axis_args
+            args.append(ax.sums)
         if threads != available:
             set_threads(threads)
         try:
-            p.kernels[gr.dtype_name](*chunks, gr.sizes, *arrays, *scalars, *per_tensor, *axis_args, partials,
-                                     *axis_sums)
+            p.kernels[gr.dtype_name](*args)
         finally:
             if threads != available:
                 set_threads(available)
-        values.update({r: np.bincount(chunks[0], partials[:, j], gr.n_tensors)  # chunks -> tensors
-                       for j, r in enumerate(p.reductions) if r not in p.global_reductions})
+        if call.sums:
+            chunk_tensor, partials = args[0], args[-2 if call.uses_axes else -1]
+            values.update({r: np.bincount(chunk_tensor, partials[:, j], gr.n_tensors)  # chunks -> tensors
+                           for j, r in call.sums})
         if p.axis_reductions:
             gr.axes.means(p, values)
 

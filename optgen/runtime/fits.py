@@ -26,14 +26,26 @@ def overflowing_scalar(variant, host: dict, dtypes) -> tuple[str, float] | None:
     """(name, value) of the first host scalar of the step that float32 cannot hold, if a float32 group runs."""
     if FLOAT32 not in dtypes:
         return None  # float64 kernels get the host's float64 values as they are
-    for p in variant.passes:
-        for name in p.host_args:
-            v = float(host[name])
-            if abs(v) > _FLOAT32_MAX and math.isfinite(v):
-                with np.errstate(over="ignore"):
-                    if math.isinf(np.float32(v)):  # not merely rounding down to the maximum
-                        return name, v
+    names = _host_args(variant)
+    if not names or max(map(math.fabs, map(host.__getitem__, names))) <= _FLOAT32_MAX:
+        return None  # every step but a failing one: one comparison (NaN compares false: no overflow)
+    for name in names:
+        v = float(host[name])
+        if abs(v) > _FLOAT32_MAX and math.isfinite(v):
+            with np.errstate(over="ignore"):
+                if math.isinf(np.float32(v)):  # not merely rounding down to the maximum
+                    return name, v
     return None
+
+
+_HOST_ARGS: dict = {}  # id(variant) -> (variant, its passes' host arguments in order, each once)
+
+
+def _host_args(variant) -> tuple[str, ...]:
+    known = _HOST_ARGS.get(id(variant))
+    if known is None or known[0] is not variant:
+        known = _HOST_ARGS[id(variant)] = (variant, tuple(dict.fromkeys(n for p in variant.passes for n in p.host_args)))
+    return known[1]
 
 
 def _hypers_behind(name: str, host_pairs: dict, hyper_names: set) -> list[str]:

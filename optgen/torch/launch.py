@@ -223,10 +223,11 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     its reduced-shape state tensors (``{spec name: flat view}``), which the launcher keeps in
     buffers of its own (optgen/runtime/axes.py): copied in before the step, so that a value
     written or loaded into the tensors counts, and out after it (rows and columns: a small copy)."""
-    spec_names = list(plan.module.HOST_STATES)
+    spec_names = plan.module.HOST_STATES
     launcher.values = plan.values
     launcher.t = cohort.step
-    launcher.host_states = dict(zip(spec_names, cohort.host))
+    if spec_names:
+        launcher.host_states = dict(zip(spec_names, cohort.host))
     grads = tensors.grads_as_params(cohort.params)  # copies among them: alive through the step
     adapter, device = cohort.place
     host_axis_states = [on_host(st) for st in axis_states] if axis_states else None
@@ -248,12 +249,13 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     after = cohort.step + 1
     for v in cohort.steps:
         v[()] = after
-    for spec_name, views in zip(spec_names, cohort.hosts):
-        value = launcher.host_states[spec_name]
-        for v in views:
-            v[()] = value
     cohort.step = after
-    cohort.host = tuple(float(views[0]) for views in cohort.hosts)  # as stored: a float32 tensor rounds
+    if spec_names:
+        for spec_name, views in zip(spec_names, cohort.hosts):
+            value = launcher.host_states[spec_name]
+            for v in views:
+                v[()] = value
+        cohort.host = tuple(float(views[0]) for views in cohort.hosts)  # as stored: a float32 tensor rounds
 
 
 @dataclasses.dataclass
@@ -290,8 +292,10 @@ class Steady:
         # a tensor (or an array) can change in place (group["lr"].fill_(x)), and == on it is elementwise
         self.equality_suffices = not any(map(_changes_in_place, self.values))
         self.launches = launches
-        self.n_params = len(group["params"])
-        self.members = [p for p in group["params"] if p.grad is not None]
+        self.params = list(group["params"])
+        self.n_params = len(self.params)
+        self.members = [p for p in self.params if p.grad is not None]
+        self.every_param = len(self.members) == self.n_params
         self.grads = [p.grad for p in self.members]
         for la in launches:
             la.addresses = addresses(la.cohort.params, [state[p] for p in la.cohort.params], la.names)
@@ -309,26 +313,38 @@ class Steady:
                 la.plan = part
             self.values = values
         params = group["params"]
-        if len(params) != self.n_params:
+        if len(params) != self.n_params or not all(map(operator.is_, params, self.params)):
             return False
         grads = [p.grad for p in params]
-        members = [p for p, g in zip(params, grads) if g is not None]
-        if len(members) != len(self.members) or not all(map(operator.is_, members, self.members)):
+        # the usual step: every parameter has the gradient object it had (which was checked then)
+        if not (self.every_param and all(map(operator.is_, grads, self.grads))) and \
+                not self._same_members(params, grads, check_grad):
             return False
         for la in self.launches:
             c = la.cohort
             if addresses(c.params, [state.get(p, {}) for p in c.params], la.names) != la.addresses:
                 return False
-            if any(v[()] != c.step for v in c.steps) or any(
-                    v[()] != x for views, x in zip(c.hosts, c.host) for v in views):
-                return False
+            step = c.step
+            for v in c.steps:  # a loop, not any(generator): this runs once a parameter a step
+                if v[()] != step:
+                    return False
+            for views, x in zip(c.hosts, c.host):
+                for v in views:
+                    if v[()] != x:
+                        return False
+        return True
+
+    def _same_members(self, params: list, grads: list, check_grad) -> bool:
+        """Whether the parameters with gradients are the last step's; a new gradient object is checked."""
+        members = [p for p, g in zip(params, grads) if g is not None]
+        if len(members) != len(self.members) or not all(map(operator.is_, members, self.members)):
+            return False
         if len(grads) != len(members):
             grads = [g for g in grads if g is not None]
-        if not all(map(operator.is_, grads, self.grads)):
-            for i, (p, g) in enumerate(zip(members, grads)):
-                if g is not self.grads[i]:  # a gradient object seen before was checked then
-                    check_grad(p, g, _position(params, p))
-                    self.grads[i] = g
+        for i, (p, g) in enumerate(zip(members, grads)):
+            if g is not self.grads[i]:  # a gradient object seen before was checked then
+                check_grad(p, g, _position(params, p))
+                self.grads[i] = g
         return True
 
     def run(self) -> None:

@@ -94,6 +94,11 @@ class Optimizer(torch.optim.Optimizer):
     def _hooked_step(self, closure):
         """The step between its pre- and post-hooks (global ones first before, last after, as torch)."""
         args, kwargs = ((self,) if closure is None else (self, closure)), {}  # as a plain opt.step() gives them
+        if not (torch_optimizer._global_optimizer_pre_hooks or self._optimizer_step_pre_hooks or
+                self._optimizer_step_post_hooks or torch_optimizer._global_optimizer_post_hooks):
+            out = Optimizer._step(self, closure)  # no hooks (the usual case): no lists of them
+            self._optimizer_step_code()
+            return out
         for hook in [*torch_optimizer._global_optimizer_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()]:
             result = hook(self, args, kwargs)
             if result is not None:

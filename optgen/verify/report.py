@@ -226,5 +226,5 @@ def markdown(results, title: str = "Derivations checked by `optgen verify`", com
 def write_markdown(results, path, command: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(results, command=command))
+    path.write_text(markdown(results, command=command), encoding="utf-8")
     return path

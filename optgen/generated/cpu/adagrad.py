@@ -34,7 +34,7 @@ ARRAYS = ['w', 'sum', 'g']
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
     t = numpy.float64(t)
-    return (bool(numpy.equal(t, 1)), )
+    return (bool((t == 1)), )
 
 
 

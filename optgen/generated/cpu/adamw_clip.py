@@ -68,7 +68,7 @@ def tensor_v0_0(_values):
     gsum_1 = _values["gsum_1"]
     max_norm = _values["max_norm"]
     global_grad_norm = numpy.sqrt(gsum_1)
-    clip_factor = numpy.where(numpy.less(max_norm, clip_eps + global_grad_norm), max_norm/(clip_eps + global_grad_norm), 1)
+    clip_factor = numpy.where((max_norm < clip_eps + global_grad_norm), max_norm/(clip_eps + global_grad_norm), 1)
     return { "global_grad_norm": global_grad_norm, "clip_factor": clip_factor, }
 
 

@@ -65,7 +65,7 @@ def tensor_v0_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, w_norm/u_norm)
+    ratio = numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, w_norm/u_norm)
     return { "w_norm": w_norm, "u_norm": u_norm, "ratio": ratio, }
 
 

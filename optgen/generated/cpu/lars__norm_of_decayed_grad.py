@@ -63,7 +63,7 @@ def tensor_v0_0(_values):
     trust_coefficient = _values["trust_coefficient"]
     w_norm = numpy.sqrt(sum_1)
     d_norm = numpy.sqrt(sum_3)
-    ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(d_norm, 0),numpy.equal(w_norm, 0))), 1, trust_coefficient*w_norm/(eps + d_norm))
+    ratio = numpy.where(numpy.logical_or.reduce(((d_norm == 0),(w_norm == 0))), 1, trust_coefficient*w_norm/(eps + d_norm))
     return { "w_norm": w_norm, "d_norm": d_norm, "ratio": ratio, }
 
 

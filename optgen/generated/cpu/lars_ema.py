@@ -62,7 +62,7 @@ def tensor_v0_0(_values):
     weight_decay = _values["weight_decay"]
     w_norm = numpy.sqrt(sum_1)
     g_norm = numpy.sqrt(sum_2)
-    ratio = numpy.where(numpy.logical_or.reduce((numpy.equal(g_norm, 0),numpy.equal(w_norm, 0))), 1, trust_coefficient*w_norm/(eps + weight_decay*w_norm + g_norm))
+    ratio = numpy.where(numpy.logical_or.reduce(((g_norm == 0),(w_norm == 0))), 1, trust_coefficient*w_norm/(eps + weight_decay*w_norm + g_norm))
     return { "w_norm": w_norm, "g_norm": g_norm, "ratio": ratio, }
 
 

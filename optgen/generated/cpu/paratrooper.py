@@ -67,7 +67,7 @@ def select_variant(t, hyper):
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
-    return (bool(numpy.less(rho_threshold, rho_t)), bool(numpy.equal(t, 1)), bool(numpy.equal(numpy.mod(t, k), 0)), )
+    return (bool((rho_threshold < rho_t)), bool((t == 1)), bool((numpy.mod(t, k) == 0)), )
 
 
 
@@ -97,7 +97,7 @@ def tensor_v0_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -234,7 +234,7 @@ def tensor_v1_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -320,7 +320,7 @@ def tensor_v2_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -429,7 +429,7 @@ def tensor_v3_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -517,7 +517,7 @@ def tensor_v4_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -662,7 +662,7 @@ def tensor_v5_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -756,7 +756,7 @@ def tensor_v6_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -869,7 +869,7 @@ def tensor_v7_0(_values):
     t = _values["t"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
+    trust = numpy.maximum(1, numpy.minimum(numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm), (1 - beta1**t)*numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, u_norm/(lr*w_norm))/numpy.sqrt(1 - beta2**t)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 

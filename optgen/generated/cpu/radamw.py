@@ -46,7 +46,7 @@ def select_variant(t, hyper):
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
-    return (bool(numpy.less(rho_threshold, rho_t)), )
+    return (bool((rho_threshold < rho_t)), )
 
 
 

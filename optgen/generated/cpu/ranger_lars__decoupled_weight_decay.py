@@ -67,7 +67,7 @@ def select_variant(t, hyper):
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
-    return (bool(numpy.less(rho_threshold, rho_t)), bool(numpy.equal(t, 1)), bool(numpy.equal(numpy.mod(t, k), 0)), )
+    return (bool((rho_threshold < rho_t)), bool((t == 1)), bool((numpy.mod(t, k) == 0)), )
 
 
 
@@ -94,7 +94,7 @@ def tensor_v0_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -226,7 +226,7 @@ def tensor_v1_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -309,7 +309,7 @@ def tensor_v2_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -413,7 +413,7 @@ def tensor_v3_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -498,7 +498,7 @@ def tensor_v4_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -638,7 +638,7 @@ def tensor_v5_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -729,7 +729,7 @@ def tensor_v6_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 
@@ -837,7 +837,7 @@ def tensor_v7_0(_values):
     sum_2 = _values["sum_2"]
     w_norm = numpy.sqrt(sum_1)
     u_norm = numpy.sqrt(sum_2)
-    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce((numpy.equal(u_norm, 0),numpy.equal(w_norm, 0))), 1, lr*w_norm/u_norm)))
+    trust = numpy.maximum(0, numpy.minimum(10, numpy.where(numpy.logical_or.reduce(((u_norm == 0),(w_norm == 0))), 1, lr*w_norm/u_norm)))
     return { "w_norm": w_norm, "u_norm": u_norm, "trust": trust, }
 
 

@@ -37,7 +37,7 @@ ARRAYS = ['w', 'square_avg', 'momentum_buffer', 'g']
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
     momentum = numpy.float64(hyper["momentum"])
-    return (bool(numpy.equal(momentum, 0)), )
+    return (bool((momentum == 0)), )
 
 
 

@@ -42,7 +42,7 @@ ARRAYS = ['w', 'z', 'nu', 'g']
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
     t = numpy.float64(t)
-    return (bool(numpy.equal(t, 1)), )
+    return (bool((t == 1)), )
 
 
 
@@ -60,8 +60,8 @@ def host_v0(t, hyper):
     max_lr = numpy.float64(hyper["max_lr"])
     weight_sum = numpy.float64(hyper["weight_sum"])
     t = numpy.float64(t)
-    lr_avg = numpy.where(numpy.equal(warmup_steps, 0), lr, lr*numpy.minimum(warmup_steps, t)/numpy.maximum(1, warmup_steps))
-    lr_step = numpy.where(numpy.equal(warmup_steps, 0), lr, lr*numpy.minimum(warmup_steps, t - 1)/numpy.maximum(1, warmup_steps))
+    lr_avg = numpy.where((warmup_steps == 0), lr, lr*numpy.minimum(warmup_steps, t)/numpy.maximum(1, warmup_steps))
+    lr_step = numpy.where((warmup_steps == 0), lr, lr*numpy.minimum(warmup_steps, t - 1)/numpy.maximum(1, warmup_steps))
     max_lr_1 = numpy.maximum(lr_avg, max_lr)
     weight = max_lr_1**weight_lr_power
     weight_sum_1 = weight + weight_sum
@@ -149,8 +149,8 @@ def host_v1(t, hyper):
     max_lr = numpy.float64(hyper["max_lr"])
     weight_sum = numpy.float64(hyper["weight_sum"])
     t = numpy.float64(t)
-    lr_avg = numpy.where(numpy.equal(warmup_steps, 0), lr, lr*numpy.minimum(warmup_steps, t)/numpy.maximum(1, warmup_steps))
-    lr_step = numpy.where(numpy.equal(warmup_steps, 0), lr, lr*numpy.minimum(warmup_steps, t - 1)/numpy.maximum(1, warmup_steps))
+    lr_avg = numpy.where((warmup_steps == 0), lr, lr*numpy.minimum(warmup_steps, t)/numpy.maximum(1, warmup_steps))
+    lr_step = numpy.where((warmup_steps == 0), lr, lr*numpy.minimum(warmup_steps, t - 1)/numpy.maximum(1, warmup_steps))
     max_lr_1 = numpy.maximum(lr_avg, max_lr)
     weight = max_lr_1**weight_lr_power
     weight_sum_1 = weight + weight_sum

@@ -50,7 +50,7 @@ def select_variant(t, hyper):
     t0 = numpy.float64(hyper["t0"])
     t = numpy.float64(t)
     mu = numpy.maximum(1, -t0 + t - 1)**(-1.0)
-    return (bool(numpy.equal(mu, 1)), )
+    return (bool((mu == 1)), )
 
 
 

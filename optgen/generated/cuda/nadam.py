@@ -68,7 +68,7 @@ def host_v0(t, hyper):
     t = numpy.float64(t)
     mu = beta1*(1 - 0.5*0.96**(momentum_decay*t))
     mu_next = beta1*(1 - 0.5*0.96**(momentum_decay*(t + 1)))
-    mu_product_old_1 = numpy.where(numpy.equal(t, 1), 1, mu_product)
+    mu_product_old_1 = numpy.where((t == 1), 1, mu_product)
     mu_product_1 = mu*mu_product_old_1
     h0 = 1 - beta2
     h1 = (1 - beta2**t)**(-1.0)

@@ -54,7 +54,7 @@ N_COLUMNS = 5  # per-tensor values (sums and tensor-stage results), at most
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
     t = numpy.float64(t)
-    return (bool(numpy.equal(t, 1)), )
+    return (bool((t == 1)), )
 
 
 

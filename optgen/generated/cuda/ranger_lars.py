@@ -79,7 +79,7 @@ def select_variant(t, hyper):
     t = numpy.float64(t)
     rho_inf = -1 + 2/(1 - beta2)
     rho_t = -2*beta2**t*t/(1 - beta2**t) + rho_inf
-    return (bool(numpy.less(rho_threshold, rho_t)), bool(numpy.equal(t, 1)), bool(numpy.equal(numpy.mod(t, k), 0)), )
+    return (bool((rho_threshold < rho_t)), bool((t == 1)), bool((numpy.mod(t, k) == 0)), )
 
 
 

@@ -49,7 +49,7 @@ N_COLUMNS = 0  # per-tensor values (sums and tensor-stage results), at most
 def select_variant(t, hyper):
     """Which kernel variant runs at step t: the host conditions, decided once per step."""
     momentum = numpy.float64(hyper["momentum"])
-    return (bool(numpy.equal(momentum, 0)), )
+    return (bool((momentum == 0)), )
 
 
 
