@@ -144,7 +144,9 @@ class AxisTable:
         return self._over_matrix(x, "col", "row")
 
     def _over_matrix(self, x, source: str, kind: str):
-        x = np.broadcast_to(np.asarray(x, np.float64), (self.size[source],))
+        x = np.asarray(x, np.float64)
+        if x.shape != (self.size[source],):  # a value the same for every row (column): each its own
+            x = np.broadcast_to(x, (self.size[source],))
         means = np.bincount(self.matrix_of[source], x, self.n_matrices) / self.matrix_size[source]
         return means[self.matrix_of[kind]]
 
@@ -175,7 +177,7 @@ class AxisTable:
         for final, name in self.finals.items():
             if final in outputs:
                 buf = self.flat[name]
-                buf[...] = np.broadcast_to(outputs[final], buf.shape)
+                buf[...] = outputs[final]  # a value per row (column), or one for all of them
                 values[final] = buf.astype(np.float64)
 
     def axis_arguments(self, p, values: dict) -> list:
