@@ -62,49 +62,30 @@ class AxisTable:
     """The axis layout of one group: the ``axes`` kernel table, the matrices' chunk table, the
     row and column counts, the float64 sums the kernels add to, and the reduced-shape states."""
 
-    def __init__(self, shapes: list, dtype, n_reductions: int, n_means: int, axis_states: dict, states=None):
+    def __init__(self, shapes: list, dtype, n_reductions: int, n_means: int, axis_states: dict, states=None,
+                 threads: int = 1):
         counts = {"row": [], "col": []}
-        table, chunks = [], []
+        table = []
         first = {"row": 0, "col": 0}
-        later = []  # (chunk, its first column, how many): the chunks after a matrix's first
-        target = chunk_elements(sum(int(np.prod(sh, dtype=np.int64)) for sh in shapes))
-        for k, shape in enumerate(shapes):
+        for shape in shapes:
             rows, cols = int(shape[-2]), int(shape[-1])
             batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
-            for r0, r1 in row_runs(rows, cols, batch, target):
-                b0, b1 = r0 // rows, -(-r1 // rows)  # the matrices the run reaches
-                col = first["col"] + b0 * cols
-                if r0 % rows:  # a matrix's later run of rows: its column sums go after the columns
-                    later.append((len(chunks), col, (b1 - b0) * cols))
-                chunks.append([k, r0 * cols, r1 * cols, col])  # else its column sums are the columns'
             counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
             counts["col"].append((batch * cols, rows))
             first["row"] += batch * rows
             first["col"] += batch * cols
         self.size = dict(first)  # rows, columns of the group
         # each row's (column's) matrix, over the group's matrices; rows (columns) per matrix
-        batches = [int(np.prod(sh[:-2], dtype=np.int64)) for sh in shapes]
+        self.batches = batches = [int(np.prod(sh[:-2], dtype=np.int64)) for sh in shapes]
         self.n_matrices = sum(batches)
         self.matrix_of = {kind: np.repeat(np.arange(self.n_matrices), np.repeat(
             [int(sh[axis]) for sh in shapes], batches)) for kind, axis in (("row", -2), ("col", -1))}
         self.matrix_size = {kind: np.repeat([float(sh[axis]) for sh in shapes], batches)
                             for kind, axis in (("row", -2), ("col", -1))}
-        n_parts = first["col"]
-        self.parts = []  # (the later chunk's first own sum, its first column, how many): AxisTable.means
-        for c, col, n in later:
-            chunks[c][3] = n_parts
-            self.parts.append((n_parts - first["col"], col, n))
-            n_parts += n
         self.dtype = np.dtype(dtype)
         self.table = np.array(table, dtype=np.uint64).reshape(len(shapes), 4)
-        self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
-        self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
-        self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
-        self.chunk_part = np.array([c[3] for c in chunks], dtype=np.uint64)
-        self.n_part_sums = n_parts - first["col"]
-        self.partials = np.zeros((len(chunks), max(n_reductions, 1)), np.float64)
-        self.sums = np.zeros((max(n_means, 1), max(first["row"], n_parts, 1)), np.float64)
+        self.n_reductions, self.n_means = n_reductions, n_means
         self.count = {kind: np.repeat(np.array([c for _, c in cs], np.float64), [n for n, _ in cs])
                       for kind, cs in counts.items()}
         self.tensor_of = {kind: np.repeat(np.arange(len(shapes)), [n for n, _ in cs]) for kind, cs in counts.items()}
@@ -118,6 +99,55 @@ class AxisTable:
             if states is not None:
                 for k in range(len(shapes)):
                     self.view(name, k)[...] = np.asarray(states[k][name]).reshape(-1)
+        self.balance(threads)
+
+    def balance(self, threads: int) -> None:
+        """The chunk table of runs of whole rows, each thread's share of it an equal part of the
+        group's elements (as ``_Group.balance`` of runtime/cpu.py deals the elementwise chunks).
+
+        Numba's static ``prange`` schedule gives each thread an equal *count* of consecutive
+        chunks; with the runs simply in tensor order GPT-2 small's 146 were 54% and 46% of its
+        elements, and pass 0 of Adafactor took the larger share's time (0.845 of the streaming
+        kernel, `optgen bench adafactor --model gpt2-small --paired`). Each run lies in one
+        thread's part (a run of one matrix's rows that reaches past the part's end is cut at the
+        row nearest it; whole small matrices grouped in one run are not), and the shorter shares
+        are padded with empty chunks. The column sums are added in chunk order, so a mean depends
+        on the table in float64 rounding only."""
+        threads = max(int(threads), 1)
+        total = sum(rows * cols * batch for (rows, cols, _, _), batch in zip(self.table.tolist(), self.batches))
+        per = -(-total // threads) if total else 1
+        target = chunk_elements(total)
+        shares: list[list[list[int]]] = [[] for _ in range(threads)]
+        pos = 0  # offset in the group's elements, tensor after tensor
+        for k, ((rows, cols, _, first_col), batch) in enumerate(zip(self.table.tolist(), self.batches)):
+            for r0, r1 in row_runs(rows, cols, batch, target):
+                while r0 < r1:
+                    b = min(pos // per, threads - 1)
+                    cut = r1
+                    if b < threads - 1 and r0 // rows == (r1 - 1) // rows:
+                        # one matrix's rows: end at the share's boundary, to the nearest row
+                        cut = min(r1, r0 + max(-(-((b + 1) * per - pos) // max(cols, 1)), 1))
+                    shares[b].append([k, r0 * cols, cut * cols, first_col + (r0 // rows) * cols,
+                                      r0 % rows, (-(-cut // rows) - r0 // rows) * cols])
+                    pos += (cut - r0) * cols
+                    r0 = cut
+        width = max(len(share) for share in shares)
+        chunks = [c for share in shares for c in share + [[0, 0, 0, 0, 0, 0]] * (width - len(share))]
+        n_parts = self.size["col"]
+        self.parts = []  # (the later chunk's first own sum, its first column, how many): AxisTable.means
+        for c in chunks:
+            if c[4]:  # a matrix's later run of rows: its column sums go after the columns
+                self.parts.append((n_parts - self.size["col"], c[3], c[5]))
+                c[3] = n_parts
+                n_parts += c[5]
+        self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
+        self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
+        self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
+        self.chunk_part = np.array([c[3] for c in chunks], dtype=np.uint64)
+        self.n_part_sums = n_parts - self.size["col"]
+        self.partials = np.zeros((len(chunks), max(self.n_reductions, 1)), np.float64)
+        self.sums = np.zeros((max(self.n_means, 1), max(self.size["row"], n_parts, 1)), np.float64)
+        self.threads = threads
 
     def view(self, name: str, k: int) -> np.ndarray:
         """State ``name`` of the group's ``k``-th tensor: a flat view of the group's buffer."""

@@ -303,6 +303,8 @@ class CPUOptimizer(CompiledOptimizer):
             ax = gr.axes
             axis_args = [*ax.axis_arguments(p, values), ax.table]
             if p.axis_reductions:
+                if ax.threads != threads:  # its runs of rows, an equal share for each thread
+                    ax.balance(threads)
                 args[:3] = ax.chunk_tensor, ax.chunk_start, ax.chunk_stop
                 axis_args.append(ax.chunk_part)  # the kernel clears the sums it adds to
                 args[-1] = ax.partials
