@@ -380,3 +380,18 @@ def test_global_sum_with_a_per_tensor_option_is_refused_naming_both(tmp_path, ca
         optgen.create(spec, [np.ones((3, 5)), np.ones(4)])
     text = str(err.value)
     assert "global_sum" in text and "(f)" in text and "not supported" in text
+
+
+def test_the_mean_of_each_matrixs_rows_is_repeated_over_its_columns():
+    """col_mean_of_rows (the per-tensor stage's col_mean of a value per row): each matrix's mean of
+    its rows' values, once per column, for batched tensors and around matrices without rows (whose
+    mean is numpy's of nothing, nan); row_mean_of_cols the same across. By hand."""
+    from optgen.runtime.axes import AxisTable
+    table = AxisTable([(3, 4), (2, 0, 3), (2, 3, 2), (4, 1)], np.float64, 1, 2, {})
+    rows = np.arange(1.0, 14.0)  # 3 + 2 x 0 + 2 x 3 + 4 rows
+    want = [2.0] * 4 + [np.nan] * 6 + [5.0] * 2 + [8.0] * 2 + [11.5]
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(table.col_mean_of_rows(rows), want, rtol=1e-15)
+    cols = np.arange(1.0, 16.0)  # 4 + 2 x 3 + 2 x 2 + 1 columns
+    want = [2.5] * 3 + [11.5] * 3 + [13.5] * 3 + [15.0] * 4
+    np.testing.assert_allclose(table.row_mean_of_cols(cols), want, rtol=1e-15)
