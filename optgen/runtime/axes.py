@@ -67,21 +67,19 @@ class AxisTable:
         counts = {"row": [], "col": []}
         table = []
         first = {"row": 0, "col": 0}
-        for shape in shapes:
+        self.batches = [int(np.prod(sh[:-2], dtype=np.int64)) for sh in shapes]  # matrices per tensor
+        for shape, batch in zip(shapes, self.batches):
             rows, cols = int(shape[-2]), int(shape[-1])
-            batch = int(np.prod(shape[:-2], dtype=np.int64))
             table.append((rows, cols, first["row"], first["col"]))
             counts["row"].append((batch * rows, cols))   # B R rows, each the mean of C elements
             counts["col"].append((batch * cols, rows))
             first["row"] += batch * rows
             first["col"] += batch * cols
         self.size = dict(first)  # rows, columns of the group
-        # each row's (column's) matrix, over the group's matrices; rows (columns) per matrix
-        self.batches = batches = [int(np.prod(sh[:-2], dtype=np.int64)) for sh in shapes]
-        self.n_matrices = sum(batches)
-        self.matrix_size = {kind: np.repeat([float(sh[axis]) for sh in shapes], batches)
-                            for kind, axis in (("row", -2), ("col", -1))}
-        self.matrix_lengths = {kind: self.matrix_size[kind].astype(np.int64) for kind in ("row", "col")}
+        # rows (columns) per matrix and each matrix's first, over the group's matrices
+        self.n_matrices = sum(self.batches)
+        self.matrix_lengths = {kind: np.repeat([int(sh[axis]) for sh in shapes], self.batches).astype(np.int64)
+                               for kind, axis in (("row", -2), ("col", -1))}
         self.matrix_first = {kind: np.minimum(np.cumsum(n) - n, max(first[kind] - 1, 0))  # in range if empty
                              for kind, n in self.matrix_lengths.items()}
         self.dtype = np.dtype(dtype)
@@ -183,7 +181,7 @@ class AxisTable:
         first, n_matrices = self.matrix_first[source], self.n_matrices
         sums = np.add.reduceat(x, first) if x.size and n_matrices else np.zeros(n_matrices)
         sums[self.matrix_lengths[source] == 0] = 0.0  # reduceat gives x[first] for an empty run
-        return np.repeat(sums / self.matrix_size[source], self.matrix_lengths[kind])
+        return np.repeat(sums / self.matrix_lengths[source], self.matrix_lengths[kind])
 
     def means(self, p, values: dict) -> None:
         """The pass's means over an axis into ``values``, from the sums its kernel added."""
