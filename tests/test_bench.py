@@ -200,6 +200,39 @@ def test_paired_refuses_what_cannot_share_a_process(capsys):
     assert "optax-jit" in capsys.readouterr().err
 
 
+def test_the_cold_mode_reads_twice_the_last_level_cache_before_every_timed_step(monkeypatch, capsys):
+    """--cold: the evictor's buffer is twice the largest cache lscpu lists (util-linux's reading of
+    the same sysfs tables), and it runs once before each timed step."""
+    import shutil
+    import subprocess
+    from optgen.bench import paired
+    assert shutil.which("lscpu"), "lscpu (util-linux) is on every machine this suite runs on"
+    listed = subprocess.run(["lscpu", "--caches=NAME,ONE-SIZE", "--bytes"], capture_output=True, text=True).stdout
+    sizes = [int(line.split()[1]) for line in listed.splitlines()[1:] if line.split()[1:2] and line.split()[1].isdigit()]
+    assert paired.last_level_cache_bytes() == (max(sizes) if sizes else 32 << 20)
+    calls = []
+    real = paired.cache_evictor
+
+    def counted():
+        evict = real()
+        def run():
+            calls.append(1)
+            evict()
+        return run
+    monkeypatch.setattr(paired, "cache_evictor", counted)
+    from optgen.bench.runner import traffic
+    cfg = {"name": "sgd", "shapes": [(1024,)], "options": {}, "dtypes": ["float32"], "impls": ["stream", "optgen"],
+           "traffic": {"float32": traffic("sgd", {}, "float32")}, "rounds": 3, "cold": True}
+    out = paired.run_in_process(cfg)
+    assert len(calls) == 3 * 2 and all(len(v) == 3 for v in out["times"].values())
+    assert paired.run_in_process({**cfg, "cold": False}) and len(calls) == 6
+    assert main(["bench", "sgd", "--size", "1024", "--cold", "-q"]) == 2
+    assert "--paired" in capsys.readouterr().err
+    assert main(["bench", "sgd", "--size", "1024", "--paired", "--cold", "--rounds", "2", "--impl", "stream,optgen",
+                 "-q"]) == 0
+    assert "each from a cold cache" in capsys.readouterr().out
+
+
 def test_page_faults_count_fresh_memory_and_only_that():
     """The faults column: writing 64 MiB of fresh memory faults once per page (4 KiB, or 2 MiB
     where the kernel grants huge pages: at least 32); writing it again, not at all."""

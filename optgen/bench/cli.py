@@ -55,6 +55,10 @@ def add_parser(subparsers) -> None:
                    help="run the implementations in one process, alternating step by step, and report the "
                         "median per-round ratio with its 95%% confidence interval: the precise comparison of two "
                         "implementations that both sit at the floor (not optax-jit)")
+    p.add_argument("--cold", action="store_true",
+                   help="with --paired: clear the CPU caches before each timed step (a write over twice the "
+                        "last-level cache), as a forward and backward pass does; for models whose arrays fit "
+                        "in the cache, where what ran before decides what is still cached")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed steps per process (default 1)")
     p.add_argument("--impl", default=None,
                    help=f"comma-separated implementations (default all available): {', '.join(IMPLS)}")
@@ -93,6 +97,10 @@ def cmd_bench(args) -> int:
     if bad or not dtypes:
         print(f"optgen bench: --dtype must be float32, float64 or both, not {args.dtype!r}", file=sys.stderr)
         return 2
+    if args.cold and not args.paired:
+        print("optgen bench: --cold times steps from a cleared cache in the paired mode only; add --paired",
+              file=sys.stderr)
+        return 2
     from .contention import contention
     with contention(args.contention) as neighbour:
         if args.paired:
@@ -100,7 +108,7 @@ def cmd_bench(args) -> int:
             try:
                 res = run_paired(args.names, size=args.size, model=args.model, dtype=dtypes,
                                  rounds=args.rounds or DEFAULT_ROUNDS, impls=impls, options=options,
-                                 progress=None if args.quiet else progress_bar)
+                                 progress=None if args.quiet else progress_bar, cold=args.cold)
             except ValueError as exc:
                 print(f"optgen bench: {exc}", file=sys.stderr)
                 return 2

@@ -25,6 +25,7 @@ per-process rounds.
 """
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -33,11 +34,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 from .impls import ON_REQUEST
 from .models import model_shapes, numel, shapes_for_spec
-from .report import format_ci
+from .report import format_ci, paired_mode
 
 # implementations whose thread pools can share a process without spinning
 PAIRABLE = ("stream", "optgen", "optgen-1tensor", "optgen-torch", "optgen-torch-class", "numpy", "torch-forloop",
@@ -53,6 +55,39 @@ def minor_faults() -> int:
     temporaries pays one per 4 KiB page (the kernel zeroes each), a step that
     allocates nothing pays none."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def last_level_cache_bytes() -> int:
+    """The size of the largest CPU cache (L3 here) as the kernel lists it for cpu0 in sysfs; 32 MiB
+    where it lists none. Not ``getconf``: under KVM it reports the host's cpuid (320 MiB of L3 on
+    the Zen 4 host), where the guest's cores share 32 MiB."""
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        text = Path(path).read_text().strip()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text[:-1] if scale != 1 else text
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes or [32 << 20])
+
+
+def cache_evictor() -> Callable[[], None]:
+    """What ``--cold`` runs before each timed step: one read of a buffer of twice the last-level
+    cache, so the step finds its parameters, gradients and states in memory, as after a forward
+    and backward pass over more activations than the cache holds. A read, not a write: the lines
+    it leaves are clean, so the timed step does not pay for writing them back.
+
+    Without it a small model's arrays stay in the cache between its steps, or not, by what ran
+    just before: the small CNN (14 MB a step against a 32 MB L3) with SGD momentum gave
+    optgen.torch 0.98 of torch fused's speed beside torch foreach, 1.09 with torch fused alone
+    and 1.19 beside the stream kernel and optgen (`optgen bench momentum --model cnn-1m --paired`,
+    Zen 4 host, 2026-12-06)."""
+    import numpy as np
+    buf = np.ones(2 * last_level_cache_bytes() // 8, np.float64)
+
+    def evict() -> None:
+        buf.sum()
+    return evict
 
 
 def median_ci(xs: list[float]) -> dict:
@@ -86,9 +121,12 @@ def run_in_process(cfg: dict, progress: Callable[[int, int], None] | None = None
     keys, rounds = list(steps), cfg["rounds"]
     times: dict = {k: [] for k in keys}
     faults: dict = {k: [] for k in keys}
+    evict = cache_evictor() if cfg.get("cold") else None
     for r in range(rounds):
         shift = r % len(keys)
         for k in keys[shift:] + keys[:shift]:
+            if evict is not None:
+                evict()
             f0, t0 = minor_faults(), time.perf_counter()
             steps[k]()
             times[k].append(time.perf_counter() - t0)
@@ -121,8 +159,9 @@ def _spawn_streaming(cfg: dict, progress: Callable | None, label: str) -> dict:
 
 
 def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = DEFAULT_ROUNDS, impls=None,
-               options: dict | None = None, progress: Callable | None = None) -> dict:
+               options: dict | None = None, progress: Callable | None = None, cold: bool = False) -> dict:
     """Benchmark each optimizer in ``names`` with its implementations alternating step by step in one process.
+    ``cold``: each step starts with the caches cleared of its arrays (:func:`cache_evictor`).
 
     Every row gets ``vs_stream`` (median over rounds of the streaming kernel's step
     time over this implementation's, same dtype; ``vs_stream_ci`` with its 95% interval), ``vs_peer`` against
@@ -147,13 +186,14 @@ def run_paired(names, *, size=None, model=None, dtype="float32", rounds: int = D
         if not probe.get("ok"):
             raise RuntimeError(f"probing implementations for {name}: {probe.get('error')}")
         out = _spawn_streaming({**base, "impl": "paired", "impls": probe["available"], "dtypes": dtypes,
-                                "traffic": tr, "rounds": rounds}, progress, name)
+                                "traffic": tr, "rounds": rounds, "cold": cold}, progress, name)
         if not out.get("ok"):
             raise RuntimeError(f"paired run of {name}: {out.get('error')}\n{out.get('traceback', '')}")
         for dt in dtypes:
             results.append({**_summarise(name, dt, tr[dt], out, probe["available"], n, len(shapes),
-                                         model, rounds, options, dtypes), "not_run": probe.get("unavailable", {})})
-    return {"machine": machine(), "mode": "paired", "results": results}
+                                         model, rounds, options, dtypes), "not_run": probe.get("unavailable", {}),
+                            "cold": cold})
+    return {"machine": machine(), "mode": "paired", "cold": cold, "results": results}
 
 
 def _summarise(name, dt, tr, out, avail, n, tensors, model, rounds, options, dtypes) -> dict:
@@ -193,7 +233,7 @@ def format_paired(res: dict) -> str:
     for r in res["results"]:
         where = r["model"] or f"one tensor of {r['size']:,}"
         lines.append(f"{r['name']}  {where}  ({r['tensors']} tensors, {r['size'] / 1e6:.1f}M params, {r['dtype']}): "
-                     f"{r['traffic']['bytes_per_element']} B/param, paired steps in one process, "
+                     f"{r['traffic']['bytes_per_element']} B/param, {paired_mode(r)}, "
                      f"median [95% CI] of {r['rounds']} rounds")
         rate = any("rate_vs_float32" in row for row in r["impls"].values())
         head = f"  {'implementation':18} {'time ms':>9} {'GB/s':>7} {'1st step s':>10} {'faults/step':>12} {'x stream':>22}"

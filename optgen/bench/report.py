@@ -61,12 +61,17 @@ def format_ci(d: dict | None) -> str:
     return f"{d['median']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]" if d else ""
 
 
+def paired_mode(r: dict) -> str:
+    """How a paired result's steps were timed, for its heading."""
+    return "paired steps in one process" + (", each from a cold cache" if r.get("cold") else "")
+
+
 def paired_markdown(res: dict) -> str:
     """``optgen bench --paired`` results: per-round ratios, median [95% CI]."""
     out = []
     for r in res.get("results", []):
         out.append(f"**{r['name']}**, {_where(r)} ({r['tensors']} tensors, {r['size'] / 1e6:.1f}M parameters), "
-                   f"{r['dtype']}: {r['traffic']['bytes_per_element']} B/parameter; paired steps in one process, "
+                   f"{r['dtype']}: {r['traffic']['bytes_per_element']} B/parameter; {paired_mode(r)}, "
                    f"median [95% CI] of {r['rounds']} rounds\n")
         rate = any("rate_vs_float32" in row for row in r["impls"].values())
         faults = _has_faults(r)
