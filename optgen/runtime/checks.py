@@ -53,11 +53,10 @@ def check_grads(grads: Sequence, params: Sequence[np.ndarray], where: str) -> li
             raise TypeError(f"{where}: grads[{i}] is {_kind(gr)}; a numpy array of shape {p.shape} and dtype "
                             f"{p.dtype} is required (a CPU torch tensor: pass tensor.numpy(); a parameter "
                             "without a gradient: pass zeros)")
-        shape, dtype = gr.shape, gr.dtype
-        if tuple(shape) != p.shape:
-            raise ValueError(f"{where}: grads[{i}] has shape {tuple(shape)}, params[{i}] has {p.shape}")
-        if np.dtype(dtype) != p.dtype:
-            raise TypeError(f"{where}: grads[{i}] has dtype {np.dtype(dtype)}, params[{i}] has {p.dtype}")
+        if gr.shape != p.shape:  # both numpy's: tuples, dtypes (no conversions: a step checks every gradient)
+            raise ValueError(f"{where}: grads[{i}] has shape {gr.shape}, params[{i}] has {p.shape}")
+        if gr.dtype != p.dtype:
+            raise TypeError(f"{where}: grads[{i}] has dtype {gr.dtype}, params[{i}] has {p.dtype}")
     return grads
 
 
