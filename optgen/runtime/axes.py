@@ -92,6 +92,7 @@ class AxisTable:
         self.finals = {final: name for name, (_, final) in axis_states.items()}
         self.starts = {kind: np.cumsum([0] + [n for n, _ in cs]) for kind, cs in counts.items()}
         self.shapes = [tuple(s) for s in shapes]
+        self._kept: dict = {}  # the step's arrays per row and column, reused: see :meth:`_buffer`
         self.flat = {}
         for name, kind in self.kinds.items():
             self.flat[name] = np.zeros(first[kind], dtype)
@@ -161,7 +162,24 @@ class AxisTable:
         the reduced-shape states' values before the step, in float64."""
         out = {"_row_tensor": self.tensor_of["row"], "_col_tensor": self.tensor_of["col"],
                "_col_mean_of_rows": self.col_mean_of_rows, "_row_mean_of_cols": self.row_mean_of_cols}
-        out.update({name: buf.astype(np.float64) for name, buf in self.flat.items()})
+        for name, buf in self.flat.items():
+            out[name] = self._copy(("input", name), buf)
+        return out
+
+    def _buffer(self, key, size: int, dtype=np.float64) -> np.ndarray:
+        """An array kept for ``key`` from step to step. A new one each step (GPT-2 small's 116k rows
+        and 84k columns, a dozen of them) was memory glibc handed back to the kernel at the end of
+        the step and mapped fresh in the next: 2,189 page faults a step beside the stream kernel
+        (`optgen bench adafactor --model gpt2-small --paired --impl stream,optgen`)."""
+        a = self._kept.get(key)
+        if a is None or a.shape != (size,) or a.dtype != dtype:
+            a = self._kept[key] = np.empty(size, dtype)
+        return a
+
+    def _copy(self, key, x: np.ndarray) -> np.ndarray:
+        """The flat array ``x`` in float64, in the array kept for ``key``."""
+        out = self._buffer(key, x.size)
+        out[...] = x
         return out
 
     def col_mean_of_rows(self, x):
@@ -193,13 +211,15 @@ class AxisTable:
                 n = self.size["col"]
                 total = self.sums[j, :n]
                 if self.parts:  # added per column in chunk order (the same sum every step)
-                    total = total + self.part_sums(self.sums[j, n:n + self.n_part_sums], n)
-            values[r] = total / self.count[kind]
+                    total = np.add(total, self.part_sums(self.sums[j, n:n + self.n_part_sums], n),
+                                   out=self._buffer(("mean", r), n))
+            values[r] = np.divide(total, self.count[kind], out=self._buffer(("mean", r), total.size))
 
     def part_sums(self, own, n_cols: int) -> np.ndarray:
         """The later chunks' own column sums ``own`` added per column, in chunk order: a slice per
         chunk (over the 2.4M such sums of a (768, 50257) matrix: 1.6 ms, where a bincount took 20)."""
-        out = np.zeros(n_cols)
+        out = self._buffer("part sums", n_cols)
+        out.fill(0.0)
         for start, col, n in self.parts:
             out[col:col + n] += own[start:start + n]
         return out
@@ -211,14 +231,14 @@ class AxisTable:
             if final in outputs:
                 buf = self.flat[name]
                 buf[...] = outputs[final]  # a value per row (column), or one for all of them
-                values[final] = buf.astype(np.float64)
+                values[final] = self._copy(("kept", final), buf)
 
     def axis_arguments(self, p, values: dict) -> list:
         """The pass's row and column values as its kernel takes them: one per row or column, in the
         group's dtype (what the kernel computes in; a float32 loop then loads floats, no conversions)."""
         out = []
         for s in p.axis_args:
-            a = np.empty(self.size[p.axis_kinds[s]], self.dtype)
+            a = self._buffer(("argument", s), self.size[p.axis_kinds[s]], self.dtype)
             a[...] = values[s]
             out.append(a)
         return out
