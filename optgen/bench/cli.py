@@ -56,7 +56,7 @@ def add_parser(subparsers) -> None:
                         "median per-round ratio with its 95%% confidence interval: the precise comparison of two "
                         "implementations that both sit at the floor (not optax-jit)")
     p.add_argument("--cold", action="store_true",
-                   help="with --paired: clear the CPU caches before each timed step (a write over twice the "
+                   help="with --paired: clear the CPU caches before each timed step (a read of twice the "
                         "last-level cache), as a forward and backward pass does; for models whose arrays fit "
                         "in the cache, where what ran before decides what is still cached")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed steps per process (default 1)")
