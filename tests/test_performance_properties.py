@@ -308,6 +308,33 @@ def test_the_rows_and_columns_plumbing_reuses_its_arrays():
     assert peak < 64 * 1024, f"the runtime's rows and columns allocated {peak} B at peak"
 
 
+def test_a_kept_state_is_its_own_kernel_argument():
+    """Adafactor's passes 1 and 2 read the new row statistic and the column factor. The row
+    statistic's argument is the row state's own buffer, which holds it rounded to the kernel's
+    dtype (converting it again for each pass was the same values); the column factor is one
+    array of its float32 values for both passes."""
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((30, 20)).astype(np.float32)]
+    opt = optgen.create("adafactor", params)
+    (_, part), = opt.parts
+    ax = part.groups[0].axes
+    seen = []
+
+    def recorded(p, values, made=ax.axis_arguments):
+        args = made(p, values)
+        seen.append((p.index, dict(zip(p.axis_args, args)), {s: np.array(values[s]) for s in p.axis_args}))
+        return args
+    ax.axis_arguments = recorded
+    opt.step([rng.standard_normal((30, 20)).astype(np.float32)])
+    (i1, args1, values1), (i2, args2, _) = [call for call in seen if call[1]]  # pass 0 reads none
+    assert (i1, i2) == (1, 2) and set(args1) == set(args2) == {"row_var_1", "col_value_0"}
+    assert args1["row_var_1"] is ax.flat["row_var"] and args2["row_var_1"] is ax.flat["row_var"]
+    assert args1["col_value_0"] is args2["col_value_0"] and args1["col_value_0"].dtype == np.float32
+    np.testing.assert_array_equal(args1["col_value_0"], values1["col_value_0"].astype(np.float32))
+    np.testing.assert_array_equal(ax.flat["row_var"], values1["row_var_1"].astype(np.float32))
+    np.testing.assert_array_equal(opt.state_dict()["states"][0]["row_var"].reshape(-1), ax.flat["row_var"])
+
+
 def test_the_allocation_check_sees_a_temporary():
     rng = np.random.default_rng(0)
     w = rng.standard_normal(1 << 20).astype(np.float32)

@@ -21,11 +21,9 @@ import sympy
 from .lower import free_symbols as _free
 from .lower import host_lines, kernels, module_context, pass_context
 from .lower import variant_context as _variant_context
-from .printers import KernelPrinter
+from .printers import HostPrinter, KernelPrinter
 from .ssa import MeanOverMatrix
-
-#: the per-tensor stage's index from each row (column) of the group to its tensor
-_ROW_TENSOR = {"row": sympy.Symbol("_row_tensor", integer=True), "col": sympy.Symbol("_col_tensor", integer=True)}
+from .stage_loops import TENSOR_OF, AxisLoop, call_lines, split_stage
 
 
 def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
@@ -37,7 +35,7 @@ def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
         kind = axis_kinds.get(s)
         tensor_level = [x for x in e.free_symbols if x in per_tensor and x not in axis_kinds]
         if kind and tensor_level:
-            index = _ROW_TENSOR[kind]
+            index = TENSOR_OF[kind]
             e = e.xreplace({x: sympy.IndexedBase(x)[index] for x in tensor_level})
             extra.append(index.name)
         out.append((s, e))
@@ -46,26 +44,50 @@ def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
 TEMPLATE = "cpu_module.py.j2"
 
 
-def host_tensor_stages(v) -> tuple[list[dict], set]:
+def _stage_lines(pairs) -> list[str]:
+    """Numpy lines of a stage; a mean over each matrix that is a value of its own goes into an
+    array the runtime keeps for it (runtime/axes.py, ``AxisTable.col_mean_of_rows``)."""
+    lines = []
+    for s, e in pairs:
+        if isinstance(e, MeanOverMatrix):
+            lines.append(f"{s} = _{e.shape}_mean_of_{e.source}s({HostPrinter().doprint(e.args[0])}, {s.name!r})")
+        else:
+            lines += host_lines([(s, e)])
+    return lines
+
+
+def host_tensor_stages(v, variant_id: str) -> tuple[list[dict], set]:
     """A variant's per-tensor stages as host functions over arrays of tensors (and of rows and
-    columns), float64 numpy, and the host values they read. The CPU runs every stage so; the CUDA
+    columns), float64, and the host values they read: numpy lines, and the values per row or
+    column in compiled loops (compiler/stage_loops.py). The CPU runs every stage so; the CUDA
     target runs so the stages of a variant with axis reductions (compiler/cuda.py)."""
     per_tensor = {s for st in v.tensor_stages for s, _ in st} | {
         s for p in v.passes for s, _ in p.reductions} | {s for s in v.axis_kinds}  # axis states' old values
     tensor_stages = []
     host_needed = set()
-    for st in v.tensor_stages:
+    for q, st in enumerate(v.tensor_stages):
         defined = {s for s, _ in st}
-        pairs, extra = _stage_pairs(st, per_tensor, v.axis_kinds)
-        inputs = sorted(s.name for s in _free(st) - defined) + extra
+        lines, loops, extra = [], [], []
+        for segment in split_stage(st, per_tensor, v.axis_kinds):
+            if isinstance(segment, AxisLoop):
+                segment.fn = f"_stage_{variant_id}_{q}_{segment.kind}s{len(loops)}"
+                loops.append({"fn": segment.fn, "parameters": segment.parameters, "body": segment.body(),
+                              "size": f"_out_{segment.outputs[0]}", "kind": {"row": "row", "col": "column"}[segment.kind]})
+                lines += call_lines(segment)
+                extra += segment.runtime_inputs
+            else:
+                pairs, more = _stage_pairs(segment, per_tensor, v.axis_kinds)
+                lines += _stage_lines(pairs)
+                extra += more
+        inputs = sorted(s.name for s in _free(st) - defined) + sorted(set(extra))
         host_needed |= _free(st) - per_tensor
-        tensor_stages.append({"inputs": inputs, "lines": host_lines(pairs),
+        tensor_stages.append({"inputs": inputs, "lines": lines, "loops": loops,
                               "outputs": [s.name for s, _ in st]})
     return tensor_stages, host_needed
 
 
 def variant_context(name: str, index: int, v, conditions) -> dict:
-    tensor_stages, host_needed = host_tensor_stages(v)
+    tensor_stages, host_needed = host_tensor_stages(v, f"v{index}")
     passes = [pass_context(p, kernels(KernelPrinter, name, f"v{index}", p)) for p in v.passes]
     return _variant_context(v, index, conditions, host_needed, tensor_stages=tensor_stages, passes=passes)
 

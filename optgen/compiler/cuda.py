@@ -224,7 +224,7 @@ def variant_context(name: str, index: int, v, conditions, shape_columns=()) -> d
         passes.append(ctx)
     fields = {}
     if by_host:
-        fields["tensor_stages"], needed = host_tensor_stages(v)
+        fields["tensor_stages"], needed = host_tensor_stages(v, vid)
         host_needed |= needed
     return _variant_context(v, index, conditions, host_needed, columns=tuple(s.name for s in columns),
                             passes=passes, **fields)

@@ -14,6 +14,7 @@ per state, a view per tensor.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..axes import reduced_shape
@@ -58,6 +59,21 @@ def row_runs(rows: int, cols: int, batch: int, target: int = CHUNK_ELEMENTS) -> 
     return [(b * rows, min(b + per_chunk, batch) * rows) for b in range(0, batch, per_chunk)]
 
 
+@numba.njit(cache=True)
+def column_means(sums, own, own_start, own_col, own_count, count, out):
+    """Each column's mean into ``out``: its first chunk's sum ``sums`` plus the later chunks'
+    own sums ``own`` (part k: ``own_count[k]`` columns from ``own_col[k]``, at ``own_start[k]``),
+    added per column in chunk order, so the same sum every step. Slices in Python took 150 us
+    for GPT-2 small's 96 later chunks (147k own sums), where the step's kernels take 75 ms."""
+    out[:] = 0.0
+    for k in range(own_start.shape[0]):
+        start, col = own_start[k], own_col[k]
+        for j in range(own_count[k]):
+            out[col + j] += own[start + j]
+    for c in range(out.shape[0]):
+        out[c] = (sums[c] + out[c]) / count[c]
+
+
 class AxisTable:
     """The axis layout of one group: the ``axes`` kernel table, the matrices' chunk table, the
     row and column counts, the float64 sums the kernels add to, and the reduced-shape states."""
@@ -80,6 +96,7 @@ class AxisTable:
         self.n_matrices = sum(self.batches)
         self.matrix_lengths = {kind: np.repeat([int(sh[axis]) for sh in shapes], self.batches).astype(np.int64)
                                for kind, axis in (("row", -2), ("col", -1))}
+        self.matrix_of = {kind: np.repeat(np.arange(self.n_matrices), n) for kind, n in self.matrix_lengths.items()}
         self.matrix_first = {kind: np.minimum(np.cumsum(n) - n, max(first[kind] - 1, 0))  # in range if empty
                              for kind, n in self.matrix_lengths.items()}
         self.dtype = np.dtype(dtype)
@@ -93,6 +110,7 @@ class AxisTable:
         self.starts = {kind: np.cumsum([0] + [n for n, _ in cs]) for kind, cs in counts.items()}
         self.shapes = [tuple(s) for s in shapes]
         self._kept: dict = {}  # the step's arrays per row and column, reused: see :meth:`_buffer`
+        self._arguments_made: dict = {}  # this step's kernel arguments: see :meth:`axis_arguments`
         self.flat = {}
         for name, kind in self.kinds.items():
             self.flat[name] = np.zeros(first[kind], dtype)
@@ -140,6 +158,8 @@ class AxisTable:
                 self.parts.append((n_parts - self.size["col"], c[3], c[5]))
                 c[3] = n_parts
                 n_parts += c[5]
+        self.part_table = tuple(np.array(column, np.int64).reshape(-1) for column in zip(*self.parts)) or (
+            np.zeros(0, np.int64),) * 3  # the parts as arrays: column_means
         self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
         self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
         self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
@@ -161,10 +181,25 @@ class AxisTable:
         """What the per-tensor stages and kernels read of the layout: each row's (column's) tensor and
         the reduced-shape states' values before the step, in float64."""
         out = {"_row_tensor": self.tensor_of["row"], "_col_tensor": self.tensor_of["col"],
-               "_col_mean_of_rows": self.col_mean_of_rows, "_row_mean_of_cols": self.row_mean_of_cols}
+               "_col_mean_of_rows": self.col_mean_of_rows, "_row_mean_of_cols": self.row_mean_of_cols,
+               "_axis_output": self.stage_output, "_axis_input": self.stage_input}
         for name, buf in self.flat.items():
             out[name] = self._copy(("input", name), buf)
+        self._arguments_made = {}  # a new step: no kernel argument of it made yet
         return out
+
+    def stage_output(self, name: str, kind: str) -> np.ndarray:
+        """The array a per-tensor stage's loop stores value ``name`` in, one per row (``kind``
+        "row") or column, kept from step to step (compiler/stage_loops.py)."""
+        return self._buffer(("stage", name), self.size[kind])
+
+    def stage_input(self, x, kind: str) -> np.ndarray:
+        """``x`` as a stage's loop reads it: a float64 array over the group's rows (columns). A
+        value the same for every row arrives as a scalar and is spread over them."""
+        n = self.size[kind]
+        if isinstance(x, np.ndarray) and x.shape == (n,) and x.dtype == np.float64 and x.flags.c_contiguous:
+            return x
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(x, np.float64), (n,)))
 
     def _buffer(self, key, size: int, dtype=np.float64) -> np.ndarray:
         """An array kept for ``key`` from step to step. A new one each step (GPT-2 small's 116k rows
@@ -182,47 +217,40 @@ class AxisTable:
         out[...] = x
         return out
 
-    def col_mean_of_rows(self, x):
+    def col_mean_of_rows(self, x, name: str | None = None):
         """``col_mean`` of a value per row (an array over the group's rows): each matrix's mean of
-        its rows' values, for each of its columns (compiler/ssa.py, ``ColMeanOfRows``)."""
-        return self._over_matrix(x, "row", "col")
+        its rows' values, for each of its columns (compiler/ssa.py, ``ColMeanOfRows``); into an
+        array kept for the stage's value ``name``, if it gives one."""
+        return self._over_matrix(x, "row", "col", name)
 
-    def row_mean_of_cols(self, x):
-        return self._over_matrix(x, "col", "row")
+    def row_mean_of_cols(self, x, name: str | None = None):
+        return self._over_matrix(x, "col", "row", name)
 
-    def _over_matrix(self, x, source: str, kind: str):
-        x = np.asarray(x, np.float64)
-        if x.shape != (self.size[source],):  # a value the same for every row (column): each its own
-            x = np.broadcast_to(x, (self.size[source],))
+    def _over_matrix(self, x, source: str, kind: str, name: str | None):
+        x = self.stage_input(x, source)
         # each matrix's rows (columns) are consecutive: a sum per run, each run's mean repeated over
         # the other axis (GPT-2 small's 116k rows: 42 us, where a bincount and a gather took 580)
         first, n_matrices = self.matrix_first[source], self.n_matrices
         sums = np.add.reduceat(x, first) if x.size and n_matrices else np.zeros(n_matrices)
         sums[self.matrix_lengths[source] == 0] = 0.0  # reduceat gives x[first] for an empty run
-        return np.repeat(sums / self.matrix_lengths[source], self.matrix_lengths[kind])
+        means = sums / self.matrix_lengths[source]
+        if name is None:
+            return np.repeat(means, self.matrix_lengths[kind])
+        # mode "clip": with "raise" numpy makes the result in a buffer of its own first
+        return np.take(means, self.matrix_of[kind], out=self._buffer(("stage", name), self.size[kind]), mode="clip")
 
     def means(self, p, values: dict) -> None:
         """The pass's means over an axis into ``values``, from the sums its kernel added."""
         for j, r in enumerate(p.axis_reductions):
             kind = p.axis_kinds[r]
-            if kind == "row":
-                total = self.sums[j, :self.size["row"]]
-            else:  # a matrix's first chunk added to its columns, each later one to sums of its own
-                n = self.size["col"]
-                total = self.sums[j, :n]
-                if self.parts:  # added per column in chunk order (the same sum every step)
-                    total = np.add(total, self.part_sums(self.sums[j, n:n + self.n_part_sums], n),
-                                   out=self._buffer(("mean", r), n))
-            values[r] = np.divide(total, self.count[kind], out=self._buffer(("mean", r), total.size))
-
-    def part_sums(self, own, n_cols: int) -> np.ndarray:
-        """The later chunks' own column sums ``own`` added per column, in chunk order: a slice per
-        chunk (over the 2.4M such sums of a (768, 50257) matrix: 1.6 ms, where a bincount took 20)."""
-        out = self._buffer("part sums", n_cols)
-        out.fill(0.0)
-        for start, col, n in self.parts:
-            out[col:col + n] += own[start:start + n]
-        return out
+            n = self.size[kind]
+            out = self._buffer(("mean", r), n)
+            if kind == "col" and self.parts:  # a matrix's first chunk added to its columns, each later one to sums of its own
+                column_means(self.sums[j, :n], self.sums[j, n:n + self.n_part_sums], *self.part_table,
+                             self.count["col"], out)
+            else:
+                np.divide(self.sums[j, :n], self.count[kind], out=out)
+            values[r] = out
 
     def keep(self, outputs: dict, values: dict) -> None:
         """Store the new values of the reduced-shape states a per-tensor stage made, in their dtype;
@@ -235,11 +263,23 @@ class AxisTable:
 
     def axis_arguments(self, p, values: dict) -> list:
         """The pass's row and column values as its kernel takes them: one per row or column, in the
-        group's dtype (what the kernel computes in; a float32 loop then loads floats, no conversions)."""
+        group's dtype (what the kernel computes in; a float32 loop then loads floats, no conversions).
+
+        A reduced-shape state's new value is the state's own buffer, which :meth:`keep` rounded it
+        into; any other value is converted once a step, however many passes read it (Adafactor's
+        column factor: passes 1 and 2). Converting each value for each pass, over GPT-2 small's
+        116k rows and 84k columns, was 0.2 ms of the step's 2.3 ms on the host (the CPU between
+        the kernels, `optgen bench adafactor --model gpt2-small --paired`)."""
         out = []
         for s in p.axis_args:
-            a = self._buffer(("argument", s), self.size[p.axis_kinds[s]], self.dtype)
-            a[...] = values[s]
+            a = self._arguments_made.get(s)
+            if a is None:
+                if s in self.finals and s in values:  # kept: values[s] is this buffer's value in float64
+                    a = self.flat[self.finals[s]]
+                else:
+                    a = self._buffer(("argument", s), self.size[p.axis_kinds[s]], self.dtype)
+                    a[...] = values[s]
+                self._arguments_made[s] = a
             out.append(a)
         return out
 

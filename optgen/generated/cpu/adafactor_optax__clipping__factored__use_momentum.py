@@ -71,6 +71,32 @@ def host_v0(t, hyper):
     return { "beta": beta, "clipping_threshold": clipping_threshold, "eps": eps, "h0": h0, "h1": h1, "h2": h2, "h3": h3, "momentum": momentum, }
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_rows0(row_mean_1, v_row, beta, _out_v_row_1, _out_row_value_0):
+    """Per-tensor stage after pass 0: its values per row, float64."""
+    for _i in range(_out_v_row_1.shape[0]):
+        v_row_1 = beta*v_row[_i] + (1.0 - beta)*row_mean_1[_i]
+        row_value_0 = (1.0/v_row_1)
+        _out_v_row_1[_i] = v_row_1
+        _out_row_value_0[_i] = row_value_0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_cols1(col_mean_1, v_col, beta, _out_v_col_1):
+    """Per-tensor stage after pass 0: its values per column, float64."""
+    for _i in range(_out_v_col_1.shape[0]):
+        v_col_1 = beta*v_col[_i] + (1.0 - beta)*col_mean_1[_i]
+        _out_v_col_1[_i] = v_col_1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_cols2(col_mean_2, v_col_1, _out_col_value_0):
+    """Per-tensor stage after pass 0: its values per column, float64."""
+    for _i in range(_out_col_value_0.shape[0]):
+        col_value_0 = col_mean_2[_i]/v_col_1[_i]
+        _out_col_value_0[_i] = col_value_0
+
+
 def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
     beta = _values["beta"]
@@ -79,14 +105,37 @@ def tensor_v0_0(_values):
     sum_1 = _values["sum_1"]
     v_col = _values["v_col"]
     v_row = _values["v_row"]
+    _axis_input = _values["_axis_input"]
+    _axis_output = _values["_axis_output"]
     _col_mean_of_rows = _values["_col_mean_of_rows"]
     n = sum_1
-    v_row_1 = beta*v_row + row_mean_1*(1 - beta)
-    v_col_1 = beta*v_col + col_mean_1*(1 - beta)
-    col_mean_2 = _col_mean_of_rows(v_row_1)
-    row_value_0 = v_row_1**(-1.0)
-    col_value_0 = col_mean_2/v_col_1
+    _out_v_row_1 = _axis_output('v_row_1', 'row')
+    _out_row_value_0 = _axis_output('row_value_0', 'row')
+    row_mean_1 = _axis_input(row_mean_1, 'row')
+    v_row = _axis_input(v_row, 'row')
+    _stage_v0_0_rows0(row_mean_1, v_row, beta, _out_v_row_1, _out_row_value_0)
+    v_row_1 = _out_v_row_1
+    row_value_0 = _out_row_value_0
+    _out_v_col_1 = _axis_output('v_col_1', 'col')
+    col_mean_1 = _axis_input(col_mean_1, 'col')
+    v_col = _axis_input(v_col, 'col')
+    _stage_v0_0_cols1(col_mean_1, v_col, beta, _out_v_col_1)
+    v_col_1 = _out_v_col_1
+    col_mean_2 = _col_mean_of_rows(v_row_1, 'col_mean_2')
+    _out_col_value_0 = _axis_output('col_value_0', 'col')
+    col_mean_2 = _axis_input(col_mean_2, 'col')
+    v_col_1 = _axis_input(v_col_1, 'col')
+    _stage_v0_0_cols2(col_mean_2, v_col_1, _out_col_value_0)
+    col_value_0 = _out_col_value_0
     return { "n": n, "v_row_1": v_row_1, "v_col_1": v_col_1, "col_mean_2": col_mean_2, "row_value_0": row_value_0, "col_value_0": col_value_0, }
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_1_cols0(col_mean_2, v_col_1, _out_col_value_1):
+    """Per-tensor stage after pass 1: its values per column, float64."""
+    for _i in range(_out_col_value_1.shape[0]):
+        col_value_1 = v_col_1[_i]/col_mean_2[_i]
+        _out_col_value_1[_i] = col_value_1
 
 
 def tensor_v0_1(_values):
@@ -96,8 +145,14 @@ def tensor_v0_1(_values):
     n = _values["n"]
     sum_2 = _values["sum_2"]
     v_col_1 = _values["v_col_1"]
+    _axis_input = _values["_axis_input"]
+    _axis_output = _values["_axis_output"]
     denom = numpy.maximum(1, numpy.sqrt(sum_2/n)/clipping_threshold)
-    col_value_1 = v_col_1/col_mean_2
+    _out_col_value_1 = _axis_output('col_value_1', 'col')
+    col_mean_2 = _axis_input(col_mean_2, 'col')
+    v_col_1 = _axis_input(v_col_1, 'col')
+    _stage_v0_1_cols0(col_mean_2, v_col_1, _out_col_value_1)
+    col_value_1 = _out_col_value_1
     return { "denom": denom, "col_value_1": col_value_1, }
 
 

@@ -80,6 +80,30 @@ def host_v0(t, hyper):
     return { "b2": b2, "d": d, "eps1": eps1, "eps2": eps2, "h0": h0, "h1": h1, "rho": rho, }
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_rows0(row_mean_1, row_var, b2, _out_row_var_1):
+    """Per-tensor stage after pass 0: its values per row, float64."""
+    for _i in range(_out_row_var_1.shape[0]):
+        row_var_1 = b2*row_mean_1[_i] + (1.0 - b2)*row_var[_i]
+        _out_row_var_1[_i] = row_var_1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_cols1(col_mean_1, col_var, b2, _out_col_var_1):
+    """Per-tensor stage after pass 0: its values per column, float64."""
+    for _i in range(_out_col_var_1.shape[0]):
+        col_var_1 = b2*col_mean_1[_i] + (1.0 - b2)*col_var[_i]
+        _out_col_var_1[_i] = col_var_1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stage_v0_0_cols2(col_mean_2, col_var_1, eps1, _out_col_value_0):
+    """Per-tensor stage after pass 0: its values per column, float64."""
+    for _i in range(_out_col_value_0.shape[0]):
+        col_value_0 = col_var_1[_i]/np.maximum(eps1, col_mean_2[_i])
+        _out_col_value_0[_i] = col_value_0
+
+
 def tensor_v0_0(_values):
     """Per-tensor stage after pass 0: arrays over tensors, float64."""
     b2 = _values["b2"]
@@ -92,13 +116,27 @@ def tensor_v0_0(_values):
     row_var = _values["row_var"]
     sum_1 = _values["sum_1"]
     sum_2 = _values["sum_2"]
+    _axis_input = _values["_axis_input"]
+    _axis_output = _values["_axis_output"]
     _col_mean_of_rows = _values["_col_mean_of_rows"]
     n = sum_1
     alpha = rho*numpy.maximum(eps2, numpy.sqrt(sum_2/n))
-    row_var_1 = b2*row_mean_1 + row_var*(1 - b2)
-    col_var_1 = b2*col_mean_1 + col_var*(1 - b2)
-    col_mean_2 = _col_mean_of_rows(row_var_1)
-    col_value_0 = col_var_1/numpy.maximum(eps1, col_mean_2)
+    _out_row_var_1 = _axis_output('row_var_1', 'row')
+    row_mean_1 = _axis_input(row_mean_1, 'row')
+    row_var = _axis_input(row_var, 'row')
+    _stage_v0_0_rows0(row_mean_1, row_var, b2, _out_row_var_1)
+    row_var_1 = _out_row_var_1
+    _out_col_var_1 = _axis_output('col_var_1', 'col')
+    col_mean_1 = _axis_input(col_mean_1, 'col')
+    col_var = _axis_input(col_var, 'col')
+    _stage_v0_0_cols1(col_mean_1, col_var, b2, _out_col_var_1)
+    col_var_1 = _out_col_var_1
+    col_mean_2 = _col_mean_of_rows(row_var_1, 'col_mean_2')
+    _out_col_value_0 = _axis_output('col_value_0', 'col')
+    col_mean_2 = _axis_input(col_mean_2, 'col')
+    col_var_1 = _axis_input(col_var_1, 'col')
+    _stage_v0_0_cols2(col_mean_2, col_var_1, eps1, _out_col_value_0)
+    col_value_0 = _out_col_value_0
     return { "n": n, "alpha": alpha, "row_var_1": row_var_1, "col_var_1": col_var_1, "col_mean_2": col_mean_2, "col_value_0": col_value_0, }
 
 
