@@ -72,6 +72,7 @@ def cmd_show(args) -> int:
         print("\nSingle-assignment form:\n" + build.ssa.pretty())
     if stage in ("all", "host", "passes", "element"):
         from .compiler.lower import matrix_summary
+        from .compiler.stage_loops import loops_summary
         conds = build.staged.conditions
         if conds:
             print("\nHost conditions (one kernel variant per combination): " + ", ".join(map(str, conds)))
@@ -101,6 +102,9 @@ def cmd_show(args) -> int:
             for q, st in enumerate(v.tensor_stages):
                 if st and stage in ("all", "passes", "element"):
                     print(f"  per-tensor stage after pass {q}: " + "; ".join(f"{s} = {e}" for s, e in st))
+                    loops = loops_summary(v, q)
+                    if loops:
+                        print(f"    compiled loops (float64): {loops}")
     if stage in ("all", "code"):
         print(f"\nGenerated kernel module ({build.path}):\n")
         print(build.code)

@@ -92,3 +92,12 @@ def test_a_nan_in_a_row_stays_nan_through_the_loops_maximum(tmp_path, cache):
     r_ours, r_oracle = ours.state_dict()["states"][0]["r"], oracle.state_dict()["states"][0]["r"]
     np.testing.assert_array_equal(r_ours, r_oracle)
     assert np.isnan(r_ours[1, 0]) and np.all(np.isfinite(r_ours[[0, 2], 0]))
+
+
+def test_show_passes_names_the_stages_loops(capsys):
+    from optgen.cli import main
+    assert main(["show", "adafactor", "-o", "factored=true", "--stage", "passes"]) == 0
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()]
+    after_pass_0 = lines[lines.index(next(ln for ln in lines if ln.startswith("per-tensor stage after pass 0"))) + 1]
+    assert after_pass_0 == ("compiled loops (float64): over the rows: row_var_1; over the columns: col_var_1; "
+                            "over the columns: col_value_0")

@@ -23,7 +23,7 @@ from .lower import host_lines, kernels, module_context, pass_context
 from .lower import variant_context as _variant_context
 from .printers import HostPrinter, KernelPrinter
 from .ssa import MeanOverMatrix
-from .stage_loops import TENSOR_OF, AxisLoop, call_lines, split_stage
+from .stage_loops import TENSOR_OF, AxisLoop, call_lines, split_stage, values_per_tensor
 
 
 def _stage_pairs(st, per_tensor: set, axis_kinds: dict) -> tuple[list, list]:
@@ -61,8 +61,7 @@ def host_tensor_stages(v, variant_id: str) -> tuple[list[dict], set]:
     columns), float64, and the host values they read: numpy lines, and the values per row or
     column in compiled loops (compiler/stage_loops.py). The CPU runs every stage so; the CUDA
     target runs so the stages of a variant with axis reductions (compiler/cuda.py)."""
-    per_tensor = {s for st in v.tensor_stages for s, _ in st} | {
-        s for p in v.passes for s, _ in p.reductions} | {s for s in v.axis_kinds}  # axis states' old values
+    per_tensor = values_per_tensor(v)
     tensor_stages = []
     host_needed = set()
     for q, st in enumerate(v.tensor_stages):

@@ -79,6 +79,20 @@ class AxisLoop:
         return lines + [f"_out_{s}[{_I}] = {s}" for s in self.outputs]
 
 
+def values_per_tensor(v) -> set:
+    """A variant's values that a stage holds as arrays (one per tensor, row or column): the stages'
+    own, the passes' sums and means, and the reduced-shape states' old values."""
+    return ({s for st in v.tensor_stages for s, _ in st} | {s for p in v.passes for s, _ in p.reductions}
+            | set(v.axis_kinds))
+
+
+def loops_summary(v, q: int) -> str:
+    """``optgen show --stage passes``: what stage ``q`` of variant ``v`` computes in loops."""
+    loops = [seg for seg in split_stage(v.tensor_stages[q], values_per_tensor(v), v.axis_kinds)
+             if isinstance(seg, AxisLoop)]
+    return "; ".join(f"over the {'rows' if lp.kind == 'row' else 'columns'}: {', '.join(lp.outputs)}" for lp in loops)
+
+
 def split_stage(pairs: list, per_tensor: set, axis_kinds: dict) -> list:
     """A stage's assignments in order as segments: ``[(symbol, expr)]`` lists of numpy lines and
     :class:`AxisLoop` s. An assignment goes into a loop when its value is one per row or column
@@ -142,4 +156,5 @@ def call_lines(loop: AxisLoop) -> list[str]:
     return lines
 
 
-__all__ = ["AxisLoop", "StageLoopPrinter", "TENSOR_OF", "call_lines", "split_stage"]
+__all__ = ["AxisLoop", "StageLoopPrinter", "TENSOR_OF", "call_lines", "loops_summary", "split_stage",
+           "values_per_tensor"]
