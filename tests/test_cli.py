@@ -91,3 +91,16 @@ def test_spec_path_environment_variable_adds_a_directory(tmp_path, monkeypatch):
 def test_errors_exit_2_with_a_message(capsys):
     assert main(["show", "nosuch"]) == 2
     assert "unknown optimizer 'nosuch'" in capsys.readouterr().err
+
+
+def test_the_progress_bar_writes_to_stderr_as_it_is_when_it_is_called(monkeypatch):
+    """Bound at import, the default stream was whatever stderr was then: a test's captured stream,
+    closed when that test ended, made every later `optgen build` in the process fail with
+    "I/O operation on closed file"."""
+    import io
+    import sys
+    from optgen.progress import progress_bar
+    now = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", now)
+    progress_bar(0, 2, "cpu:adam")
+    assert now.getvalue() == f"[{'#' * 15}{'.' * 15}] 1/2 cpu:adam\n"
