@@ -70,8 +70,7 @@ def host_tensor_stages(v, variant_id: str) -> tuple[list[dict], set]:
         for segment in split_stage(st, per_tensor, v.axis_kinds):
             if isinstance(segment, AxisLoop):
                 segment.fn = f"_stage_{variant_id}_{q}_{segment.kind}s{len(loops)}"
-                loops.append({"fn": segment.fn, "parameters": segment.parameters, "body": segment.body(),
-                              "size": f"_out_{segment.outputs[0]}", "kind": {"row": "row", "col": "column"}[segment.kind]})
+                loops.append(segment.context())
                 lines += call_lines(segment)
                 extra += segment.runtime_inputs
             else:

@@ -59,6 +59,16 @@ class AxisLoop:
         return [s.name for s, _ in self.pairs]
 
     @property
+    def axis(self) -> str:
+        """What the loop runs over, in words: "row" or "column"."""
+        return {"row": "row", "col": "column"}[self.kind]
+
+    def context(self) -> dict:
+        """What the module template prints of this loop (templates/module.py.j2)."""
+        return {"fn": self.fn, "parameters": self.parameters, "body": self.body(), "axis": self.axis,
+                "size": f"_out_{self.outputs[0]}"}
+
+    @property
     def runtime_inputs(self) -> list[str]:
         """What the stage function takes from the runtime for this loop (runtime/axes.py)."""
         return ["_axis_output", "_axis_input", *([TENSOR_OF[self.kind].name] if self.tensor_inputs else [])]
@@ -90,7 +100,7 @@ def loops_summary(v, q: int) -> str:
     """``optgen show --stage passes``: what stage ``q`` of variant ``v`` computes in loops."""
     loops = [seg for seg in split_stage(v.tensor_stages[q], values_per_tensor(v), v.axis_kinds)
              if isinstance(seg, AxisLoop)]
-    return "; ".join(f"over the {'rows' if lp.kind == 'row' else 'columns'}: {', '.join(lp.outputs)}" for lp in loops)
+    return "; ".join(f"over the {lp.axis}s: {', '.join(lp.outputs)}" for lp in loops)
 
 
 def split_stage(pairs: list, per_tensor: set, axis_kinds: dict) -> list:

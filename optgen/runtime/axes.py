@@ -284,7 +284,7 @@ class AxisTable:
         for s in p.axis_args:
             a = self._arguments_made.get(s)
             if a is None:
-                if s in self.finals and s in values:  # kept: values[s] is this buffer's value in float64
+                if s in self.finals:  # kept: values[s] is this buffer's value in float64
                     a = self.flat[self.finals[s]]
                 else:
                     a = self._buffer(("argument", s), self.size[p.axis_kinds[s]], self.dtype)
