@@ -128,6 +128,7 @@ class Variant:
     host: Callable[[int, Mapping[str, Any]], dict]  # (t, hyperparameters) -> host values, float64
     passes: tuple[Pass, ...]
     tensor_stages: tuple[Callable, ...] = ()  # CPU: after pass q, per-tensor values (float64 arrays)
+    stage_loops: tuple[tuple, ...] = ()       # stage q's compiled loops: ((function, Numba signature), ...)
     columns: tuple[str, ...] = ()             # CUDA: the per-tensor table's columns
     matrix_steps: tuple[tuple[MatrixStep, ...], ...] = ()  # CPU: after pass q, its matrix steps
 

@@ -50,3 +50,29 @@ def test_the_variants_a_run_reaches_are_found_in_the_order_reached():
     assert len(module.VARIANTS) == 2
     assert reachable_variants(module, spec, values, {}) == [(True,), (False,)]
     assert reachable_variants(module, spec, values, {}, start=2) == [(False,)]
+
+
+def stage_loops(opt) -> dict:
+    """The per-tensor stages' compiled loops (compiler/stage_loops.py) -> their signatures so far."""
+    return {fn.__name__: list(fn.signatures) for v in opt.module.VARIANTS.values()
+            for loops in v.stage_loops for fn, _ in loops}
+
+
+@pytest.mark.parametrize("name, shapes", [
+    ("adafactor", [(6, 4), (3, 2, 5), (7,)]),       # torch's form factors every matrix
+    ("adafactor_optax", [(130, 128), (2, 128, 129), (7,)]),  # optax's: both axes at least 128
+])
+def test_the_stage_loops_compile_before_the_first_step(name, shapes, one_thread):
+    """Adafactor's per-tensor stage runs three loops over the rows and columns: compiled in the
+    background with the kernels (they took 0.7 s of a fresh cache's first step), with the
+    argument types the step passes, so the step compiles none of them again."""
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float64):
+        params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        opt = optgen.create(name, params)  # factored per tensor: the 2-D and 3-D ones, one optimizer
+        (factored,) = [part for idx, part in opt.parts if idx == [0, 1]]
+        factored._precompiler.wait()  # what the background thread compiled, before any step
+        before = stage_loops(factored)
+        assert before and all(len(sigs) == 1 for sigs in before.values()), before
+        opt.step([rng.standard_normal(s).astype(dtype) for s in shapes])
+        assert stage_loops(factored) == before, f"{name}: a stage loop compiled at the step"

@@ -75,6 +75,12 @@ def test_a_value_per_tensor_read_per_column_is_its_own_tensors(tmp_path, cache):
         oracle.step(grads)
     for a, b in zip(ours.params, oracle.params):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    # its argument types, as the precompiler compiled it from the module: the columns' tensor
+    # index, the old c and the mean per column, the sum per tensor, one host scalar (of lr), the
+    # new c and the column's factor out; the steps compiled no other
+    (loop, signature), = [lp for v in ours.module.VARIANTS.values() for stage in v.stage_loops for lp in stage]
+    assert signature == "(int64[::1], float64[::1], float64[::1], float64[::1], float64, float64[::1], float64[::1])"
+    assert len(loop.signatures) == 1
 
 
 def test_a_nan_in_a_row_stays_nan_through_the_loops_maximum(tmp_path, cache):

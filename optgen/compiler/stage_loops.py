@@ -66,7 +66,18 @@ class AxisLoop:
     def context(self) -> dict:
         """What the module template prints of this loop (templates/module.py.j2)."""
         return {"fn": self.fn, "parameters": self.parameters, "body": self.body(), "axis": self.axis,
-                "size": f"_out_{self.outputs[0]}"}
+                "size": f"_out_{self.outputs[0]}", "signature": self.signature}
+
+    @property
+    def signature(self) -> str:
+        """The Numba argument types the runtime calls the loop with (runtime/axes.py): the rows'
+        (columns') int64 tensor index, float64 arrays over rows (columns) and over tensors, float64
+        host scalars, the float64 output arrays. The precompiler compiles it so before the first
+        step (runtime/precompile.py)."""
+        array, scalar = "float64[::1]", "float64"
+        types = (["int64[::1]"] if self.tensor_inputs else []) + [array] * len(self.axis_inputs) \
+            + [array] * len(self.tensor_inputs) + [scalar] * len(self.host_inputs) + [array] * len(self.outputs)
+        return f"({', '.join(types)})"
 
     @property
     def runtime_inputs(self) -> list[str]:

@@ -39,6 +39,7 @@ from .cuda_axes import run_pass as run_axis_pass
 from .cuda_matrix import run_device_matrix_step, shape_columns, shape_table, torch_reaches_device_arrays
 from .matrix import check_matrix_shapes
 from .nonfinite import check_policy
+from .precompile import Precompiler, reachable_variants
 
 INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 
@@ -240,6 +241,9 @@ class CUDAOptimizer(CompiledOptimizer):
             if gr.axes is not None:
                 gr.device_axes = DeviceAxes(self.cuda, gr.axes, max(abi.max_reductions(module.VARIANTS.values()), 1))
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
+        # the host stages' compiled loops (Adafactor's rows and columns), in the background
+        self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states), ()) \
+            if any(v.stage_loops for v in module.VARIANTS.values()) else None
 
     def _check_states(self, states: Sequence[dict]) -> list[dict]:
         states = list(states)
@@ -320,6 +324,9 @@ class CUDAOptimizer(CompiledOptimizer):
                         outputs = variant.tensor_stages[q](values[gr])
                         values[gr].update(outputs)
                         gr.axes.keep(outputs, values[gr])
+        if self._precompiler is not None:  # the stages' loops compiled: no later step waits for one
+            self._precompiler.wait()
+            self._precompiler = None
 
     def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a

@@ -75,13 +75,16 @@ class Precompiler:
     """Compiles the kernels of the given variants for the given groups in a background thread."""
 
     def __init__(self, module, keys: list[tuple], groups):
+        """``groups``: the CPU runtime's groups (their dtypes), for the pass kernels; none (the
+        CUDA runtime) compiles only the per-tensor stages' loops, which run on the host."""
         self.jobs = []
         seen = set()
         for key in keys:
-            for p in module.VARIANTS[key].passes:
-                for gr in groups:
-                    kernel = p.kernels[gr.dtype.name]
-                    sig = kernel_signature(p, gr.dtype)
+            v = module.VARIANTS[key]
+            for q, p in enumerate(v.passes):  # in the order the first step calls them
+                jobs = [(p.kernels[gr.dtype.name], kernel_signature(p, gr.dtype)) for gr in groups]
+                jobs += v.stage_loops[q] if q < len(v.stage_loops) else ()  # float64, whatever the dtype
+                for kernel, sig in jobs:
                     if (id(kernel), sig) not in seen:
                         seen.add((id(kernel), sig))
                         self.jobs.append((kernel, sig))

@@ -132,3 +132,20 @@ def test_axis_reductions_with_a_global_sum_are_refused_naming_the_spec(tmp_path,
     text = str(err.value)
     assert "'rows_and_all'" in text and "global_sum" in text and "device='cpu'" in text
     assert "rows_and_all.py" in text and "equation 2 (r = " in text  # the file and the row_mean's equation
+
+
+def test_the_host_stages_loops_compile_before_the_first_step():
+    """The per-tensor stage runs on the host here too: its loops over rows and columns are
+    compiled in the background when the optimizer is made (runtime/precompile.py), with the
+    argument types the step passes, so the step compiles none of them."""
+    spec = optgen.load_spec("adafactor")
+    rng = np.random.default_rng(2)
+    shapes = [(6, 4), (3, 2, 5)]
+    gpu = _create(spec, [cuda.to_device(rng.standard_normal(s).astype(np.float32)) for s in shapes], 0.05)
+    (_, part), = gpu.parts
+    part._precompiler.wait()
+    loops = [fn for v in part.module.VARIANTS.values() for stage in v.stage_loops for fn, _ in stage]
+    before = [list(fn.signatures) for fn in loops]
+    assert loops and all(len(sigs) == 1 for sigs in before), before
+    gpu.step([cuda.to_device(rng.standard_normal(s).astype(np.float32)) for s in shapes])
+    assert [list(fn.signatures) for fn in loops] == before

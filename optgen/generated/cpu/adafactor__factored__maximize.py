@@ -422,6 +422,14 @@ VARIANT_v0 = Variant(
              kernels={"float32": adafactor_v0_pass2_float32, "float64": adafactor_v0_pass2_float64}),
     ),
     tensor_stages=(tensor_v0_0, tensor_v0_1, ),
+    stage_loops=(  # each stage's compiled loops, with the argument types the runtime passes
+        (  # after pass 0
+            (_stage_v0_0_rows0, "(float64[::1], float64[::1], float64, float64[::1])"),
+            (_stage_v0_0_cols1, "(float64[::1], float64[::1], float64, float64[::1])"),
+            (_stage_v0_0_cols2, "(float64[::1], float64[::1], float64, float64[::1])"),
+        ),
+        (),
+    ),
 )
 
 
