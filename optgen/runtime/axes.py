@@ -59,12 +59,15 @@ def row_runs(rows: int, cols: int, batch: int, target: int = CHUNK_ELEMENTS) -> 
     return [(b * rows, min(b + per_chunk, batch) * rows) for b in range(0, batch, per_chunk)]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def column_means(sums, own, own_start, own_col, own_count, count, out):
     """Each column's mean into ``out``: its first chunk's sum ``sums`` plus the later chunks'
     own sums ``own`` (part k: ``own_count[k]`` columns from ``own_col[k]``, at ``own_start[k]``),
     added per column in chunk order, so the same sum every step. Slices in Python took 150 us
-    for GPT-2 small's 96 later chunks (147k own sums), where the step's kernels take 75 ms."""
+    for GPT-2 small's 96 later chunks (147k own sums), where the step's kernels take 75 ms.
+    The part table is unsigned and a division by zero is numpy's (no check that raises), so
+    both loops vectorise: over the small CNN's 33k columns and 33k own sums this took 86 us
+    with signed indices and Python's division, 19 us so (the same values)."""
     out[:] = 0.0
     for k in range(own_start.shape[0]):
         start, col = own_start[k], own_col[k]
@@ -176,8 +179,8 @@ class AxisTable:
                 self.parts.append((n_parts - self.size["col"], c[3], c[5]))
                 c[3] = n_parts
                 n_parts += c[5]
-        self.part_table = tuple(np.array(column, np.int64).reshape(-1) for column in zip(*self.parts)) or (
-            np.zeros(0, np.int64),) * 3  # the parts as arrays: column_means
+        self.part_table = tuple(np.array(column, np.uint64).reshape(-1) for column in zip(*self.parts)) or (
+            np.zeros(0, np.uint64),) * 3  # the parts as arrays: column_means
         self.chunk_tensor = np.array([c[0] for c in chunks], dtype=np.int64)
         self.chunk_start = np.array([c[1] for c in chunks], dtype=np.uint64)
         self.chunk_stop = np.array([c[2] for c in chunks], dtype=np.uint64)
