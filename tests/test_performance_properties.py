@@ -208,7 +208,7 @@ def _host_loop_ir(fn, *args) -> list:
 def test_the_column_means_of_split_matrices_vectorise():
     """``column_means`` (runtime/axes.py) adds the later chunks' column sums and divides every
     column by its count: both loops vectorise (with signed indices and Python's division, which
-    checks for zero and raises, neither did; the small CNN's 33k columns took 86 us, now 19)."""
+    checks for zero and raises, neither did; the small CNN's 33k columns took 74 us, now 19.5)."""
     from optgen.runtime.axes import AxisTable, column_means
     layout = AxisTable([(9000, 20), (7, 5)], np.float32, 1, 2, {}, threads=2)  # the first split in runs of rows
     n = layout.size["col"]
