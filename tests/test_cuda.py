@@ -19,7 +19,7 @@ from optgen.compiler import build, compile_spec
 from optgen.compiler.cuda import CudaPrinter
 from optgen.compiler.driver import load_module, option_combinations
 from optgen.registry import GENERATED_DIR, ROOT
-from optgen.runtime import cuda as cuda_runtime
+from optgen.runtime import cuda_support
 
 numba = pytest.importorskip("numba")
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
@@ -232,18 +232,18 @@ def _has_gpu():
 @pytest.mark.skipif(SIMULATOR or _has_gpu(), reason="this machine can run CUDA kernels")
 def test_device_cuda_without_a_gpu_says_so():
     params = [np.zeros(3, np.float32)]
-    with pytest.raises(cuda_runtime.CudaUnavailableError) as err:
+    with pytest.raises(cuda_support.CudaUnavailableError) as err:
         optgen.create("adam", params, device="cuda")
     msg = str(err.value)
     assert "optgen.create('adam')" in msg and "no CUDA GPU found" in msg
     assert "NUMBA_ENABLE_CUDASIM=1" in msg and "device='cpu'" in msg
-    cuda, why = cuda_runtime.cuda_support()
+    cuda, why = cuda_support.cuda_support()
     assert cuda is None and "no CUDA GPU found" in why
 
 
 def test_device_cuda_without_numba_cuda_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(cuda_runtime, "_find_spec", lambda name: None)
-    with pytest.raises(cuda_runtime.CudaUnavailableError) as err:
+    monkeypatch.setattr(cuda_support, "_find_spec", lambda name: None)
+    with pytest.raises(cuda_support.CudaUnavailableError) as err:
         optgen.create("adam", [np.zeros(3, np.float32)], device="cuda")
     msg = str(err.value)
     assert 'pip install "optgen[cuda]"' in msg and "numba-cuda is not installed" in msg
@@ -257,4 +257,4 @@ def test_bad_hyperparameters_are_refused_before_the_device_is_looked_at():
 def test_cuda_extra_brings_numba_cuda():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'cuda\s*=\s*\["numba-cuda\[cu13\]', text)
-    assert Path(cuda_runtime.__file__).name == "cuda.py" and "optgen[cuda]" in cuda_runtime.INSTALL_HINT
+    assert "optgen[cuda]" in cuda_support.INSTALL_HINT

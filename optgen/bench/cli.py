@@ -142,7 +142,7 @@ def _cuda(args) -> int:
     if args.dtype != "float32":
         print("optgen bench --device cuda: float32 only", file=sys.stderr)
         return 2
-    from ..runtime.cuda import CudaUnavailableError
+    from ..runtime.cuda_support import CudaUnavailableError
     try:
         res = bench_cuda(args.names, size=args.size if args.size or args.model else 2**26, model=args.model,
                          progress=None if args.quiet else progress_bar)

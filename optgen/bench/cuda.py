@@ -77,7 +77,7 @@ def bench_cuda(names, *, size: int | None = None, model: str | None = None, warm
 
     import optgen
 
-    from ..runtime.cuda import require_cuda
+    from ..runtime.cuda_support import require_cuda
     require_cuda("optgen bench --device cuda")
     shapes = model_shapes(model, size)
     n = numel(shapes)

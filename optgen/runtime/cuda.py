@@ -12,7 +12,7 @@ and, only when the gradient objects differ from the previous step's, a new table
 of gradient addresses (8 bytes per tensor).
 
 Nothing here imports numba-cuda until an optimizer is created, so that the rest
-of optgen works without it; :func:`cuda_support` says what is missing.
+of optgen works without it; :func:`optgen.runtime.cuda_support.cuda_support` says what is missing.
 
 Streams: kernels run on ``stream`` (``step(grads, stream=...)``, a numba stream;
 default: the default stream, which is also PyTorch's unless you set one; optgen.torch
@@ -24,7 +24,6 @@ reading the clock).
 """
 from __future__ import annotations
 
-import importlib.util
 from typing import Sequence
 
 import numpy as np
@@ -37,11 +36,10 @@ from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
 from .cuda_axes import DeviceAxes, check_host_staged, host_staged
 from .cuda_axes import run_pass as run_axis_pass
 from .cuda_matrix import run_device_matrix_step, shape_columns, shape_table, torch_reaches_device_arrays
+from .cuda_support import require_cuda
 from .matrix import check_matrix_shapes
 from .nonfinite import check_policy
 from .precompile import Precompiler, reachable_variants
-
-INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 
 #: Launch configuration (docs/cuda.md, "Launch shapes"). ``block``: threads per block, any
 #: integer from 1 to the module's ``MAX_BLOCK`` (1024: the block reduction's shared memory);
@@ -50,54 +48,6 @@ INSTALL_HINT = 'pip install "optgen[cuda]" (which brings numba-cuda[cu13])'
 #: GPU yet.
 DEFAULT_LAUNCH = {"block": 256, "chunk": 1 << 15, "max_blocks": None}
 FINISH_BLOCK = 128
-
-
-class CudaUnavailableError(RuntimeError):
-    """``device="cuda"`` cannot run here; the message says what is missing."""
-
-
-def _find_spec(name: str):  # a seam for the test of the missing-package message
-    try:
-        return importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-
-
-def cuda_support():
-    """``(numba.cuda, None)`` when CUDA kernels can run here (a GPU, or the simulator), else ``(None, why)``."""
-    if _find_spec("numba_cuda") is None:
-        return None, f"numba-cuda is not installed; install it with: {INSTALL_HINT}"
-    try:
-        import numba
-        from numba import cuda
-    except Exception as exc:  # a broken install: say so rather than fail later
-        return None, (f"numba-cuda is installed but `from numba import cuda` failed "
-                      f"({type(exc).__name__}: {exc}); reinstall with: {INSTALL_HINT}")
-    if getattr(cuda, "implementation", None) != "NVIDIA":
-        return None, ("`numba.cuda` is numba's deprecated built-in target, not numba-cuda; "
-                      f"install numba-cuda with: {INSTALL_HINT}")
-    if numba.config.ENABLE_CUDASIM:
-        from .cudasim import make_shared_arrays_thread_safe
-        make_shared_arrays_thread_safe()  # the simulator's own allocation races (see cudasim.py)
-        return cuda, None
-    if not cuda.is_available():
-        detail = ""
-        try:
-            err = cuda.cuda_error()
-            detail = f" (driver: {' '.join(str(err).split())})" if err else ""
-        except Exception:  # pragma: no cover - depends on the driver
-            pass
-        return None, ("no CUDA GPU found: numba-cuda is installed but no NVIDIA GPU and driver are usable"
-                      f"{detail}. Use device='cpu', or set NUMBA_ENABLE_CUDASIM=1 before numba is "
-                      "imported to run the kernels on the (slow) CUDA simulator")
-    return cuda, None
-
-
-def require_cuda(where: str):
-    cuda, why = cuda_support()
-    if cuda is None:
-        raise CudaUnavailableError(f"{where}: device='cuda' is not available: {why}")
-    return cuda
 
 
 # -- the optimizer ------------------------------------------------------------------------
@@ -443,5 +393,4 @@ def create_cuda(spec: Spec, params: Sequence, options: dict, values: dict, nonfi
     return CUDAOptimizer(spec, module, params, options, values, cuda=cuda, **launch)
 
 
-__all__ = ["create_cuda", "cuda_support", "require_cuda", "check_launch", "CUDAOptimizer",
-           "CudaUnavailableError", "DEFAULT_LAUNCH", "INSTALL_HINT", "device_tensor"]
+__all__ = ["create_cuda", "check_launch", "CUDAOptimizer", "DEFAULT_LAUNCH", "device_tensor"]

@@ -169,7 +169,8 @@ class Launchers:
 
 
 def _cuda_optimizer(plan: Plan, arrays: list, views: list, launch: dict):
-    from ..runtime.cuda import CUDAOptimizer, require_cuda
+    from ..runtime.cuda import CUDAOptimizer
+    from ..runtime.cuda_support import require_cuda
     cuda = require_cuda(f"optgen.torch ({plan.spec.name}) on CUDA tensors")  # numba-cuda, a GPU
     return CUDAOptimizer(plan.spec, plan.module_for("cuda"), arrays, plan.options, plan.values,
                          cuda=cuda, states=views, **launch)

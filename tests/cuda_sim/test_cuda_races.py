@@ -97,7 +97,7 @@ def test_simulator_shared_array_is_one_array_per_block_however_slow_its_allocati
     """
     from numba.cuda.simulator import kernelapi
 
-    from optgen.runtime.cuda import cuda_support
+    from optgen.runtime.cuda_support import cuda_support
     cuda_support()  # what every optimizer's creation does under the simulator
     monkeypatch.setattr(kernelapi, "np", _SlowEmpty(np))
 

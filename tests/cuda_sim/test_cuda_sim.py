@@ -17,7 +17,8 @@ from optgen.axes import axis_reductions
 from optgen.matrix import uses_matrices
 from optgen.compiler.driver import load_module, option_combinations
 from optgen.runtime import hypers as hyper_values
-from optgen.runtime.cuda import CUDAOptimizer, CudaUnavailableError, create_cuda
+from optgen.runtime.cuda import CUDAOptimizer, create_cuda
+from optgen.runtime.cuda_support import CudaUnavailableError
 
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
 SPECS = Path(__file__).resolve().parent / "specs"  # test-only specs: reductions, every function
