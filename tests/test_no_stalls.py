@@ -71,8 +71,29 @@ def test_the_stage_loops_compile_before_the_first_step(name, shapes, one_thread)
         params = [rng.standard_normal(s).astype(dtype) for s in shapes]
         opt = optgen.create(name, params)  # factored per tensor: the 2-D and 3-D ones, one optimizer
         (factored,) = [part for idx, part in opt.parts if idx == [0, 1]]
+        asked = {fn.__name__ for fn, _ in factored._precompiler.jobs}
+        assert asked >= set(stage_loops(factored)), asked  # whatever compiled them before
         factored._precompiler.wait()  # what the background thread compiled, before any step
         before = stage_loops(factored)
         assert before and all(len(sigs) == 1 for sigs in before.values()), before
         opt.step([rng.standard_normal(s).astype(dtype) for s in shapes])
         assert stage_loops(factored) == before, f"{name}: a stage loop compiled at the step"
+
+
+def test_the_runtimes_own_loops_over_rows_compile_before_the_first_step(one_thread):
+    """The mean over each matrix and the column sums of a split matrix (runtime/axes.py) are
+    compiled loops too: in the background, with the types the step passes (a fresh cache's first
+    step waited 0.29 s for the first)."""
+    from optgen.runtime.axes import AxisTable
+    rng = np.random.default_rng(6)
+    shapes = [(9000, 20), (4, 3)]  # the first split over chunks of rows: its own column sums
+    opt = optgen.create("adafactor", [rng.standard_normal(s).astype(np.float32) for s in shapes])
+    (part,) = [p for _, p in opt.parts]
+    loops = [fn for fn, _ in AxisTable.compiled_loops()]
+    assert {fn for fn, _ in part._precompiler.jobs} >= set(loops)  # asked for, whatever ran before
+    part._precompiler.wait()
+    before = [list(fn.signatures) for fn in loops]
+    assert all(len(sigs) == 1 for sigs in before), before
+    assert part.groups[0].axes.n_part_sums > 0  # so the step calls both
+    opt.step([rng.standard_normal(s).astype(np.float32) for s in shapes])
+    assert [list(fn.signatures) for fn in loops] == before

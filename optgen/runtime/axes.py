@@ -190,6 +190,15 @@ class AxisTable:
         self.sums = np.zeros((max(self.n_means, 1), max(self.size["row"], n_parts, 1)), np.float64)
         self.threads = threads
 
+    @staticmethod
+    def compiled_loops() -> list[tuple]:
+        """This module's compiled loops that a step over rows and columns calls, with the argument
+        types it calls them with (float64 values, uint64 lengths and part tables): the
+        precompiler compiles them with the kernels (runtime/precompile.py). From a fresh cache,
+        ``spread_matrix_means`` alone was 0.29 s of Adafactor's first step."""
+        f64, u64 = numba.float64[::1], numba.uint64[::1]
+        return [(spread_matrix_means, (f64, u64, u64, f64)), (column_means, (f64, f64, u64, u64, u64, f64, f64))]
+
     def view(self, name: str, k: int) -> np.ndarray:
         """State ``name`` of the group's ``k``-th tensor: a flat view of the group's buffer."""
         kind = self.kinds[name]

@@ -180,6 +180,11 @@ class CompiledOptimizer:
             gr.axes = AxisTable([shapes[i] for i in gr.indices], gr.dtype, n_reductions, n_means,
                                 self.axis_states, None if states is None else [states[i] for i in gr.indices])
 
+    def _axis_loops(self) -> list:
+        """The rows' and columns' own compiled loops, for the precompiler, if a group has axes."""
+        from .axes import AxisTable
+        return AxisTable.compiled_loops() if any(gr.axes is not None for gr in self.groups) else []
+
     def write_axis_states(self, states) -> None:
         """Set the reduced-shape states (the groups' own buffers, runtime/axes.py) from ``states[i][name]``."""
         for gr, k, i, s in self._axis_state_places():

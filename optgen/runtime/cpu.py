@@ -198,7 +198,7 @@ class CPUOptimizer(CompiledOptimizer):
         self._place_axes([p.shape for p in self.params], states)
         # every variant the run reaches compiles now, in the background (runtime/precompile.py)
         self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states),
-                                        self.groups)
+                                        self.groups, self._axis_loops())
 
     def step(self, grads: Sequence) -> None:
         """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""

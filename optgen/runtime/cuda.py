@@ -192,7 +192,8 @@ class CUDAOptimizer(CompiledOptimizer):
                 gr.device_axes = DeviceAxes(self.cuda, gr.axes, max(abi.max_reductions(module.VARIANTS.values()), 1))
         self._totals: dict = {}  # global reductions of a pass -> (their partials' columns, device table)
         # the host stages' compiled loops (Adafactor's rows and columns), in the background
-        self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states), ()) \
+        self._precompiler = Precompiler(module, reachable_variants(module, spec, values, self.host_states), (),
+                                        self._axis_loops()) \
             if any(v.stage_loops for v in module.VARIANTS.values()) else None
 
     def _check_states(self, states: Sequence[dict]) -> list[dict]:

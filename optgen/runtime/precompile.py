@@ -74,15 +74,18 @@ def kernel_signature(p, dtype) -> tuple:
 class Precompiler:
     """Compiles the kernels of the given variants for the given groups in a background thread."""
 
-    def __init__(self, module, keys: list[tuple], groups):
+    def __init__(self, module, keys: list[tuple], groups, runtime_loops: list = ()):
         """``groups``: the CPU runtime's groups (their dtypes), for the pass kernels; none (the
-        CUDA runtime) compiles only the per-tensor stages' loops, which run on the host."""
+        CUDA runtime) compiles only the per-tensor stages' loops, which run on the host.
+        ``runtime_loops``: the runtime's own ``(function, argument types)`` that the first
+        step calls after its first pass (``AxisTable.compiled_loops``)."""
         self.jobs = []
         seen = set()
         for key in keys:
             v = module.VARIANTS[key]
             for q, p in enumerate(v.passes):  # in the order the first step calls them
                 jobs = [(p.kernels[gr.dtype.name], kernel_signature(p, gr.dtype)) for gr in groups]
+                jobs += runtime_loops if q == 0 else ()
                 jobs += v.stage_loops[q] if q < len(v.stage_loops) else ()  # float64, whatever the dtype
                 for kernel, sig in jobs:
                     if (id(kernel), sig) not in seen:
