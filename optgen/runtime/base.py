@@ -48,6 +48,7 @@ class CompiledOptimizer:
         #: states of a reduced shape (one value per row or column): name -> (kind, its new value's name)
         self.axis_states = dict(abi.axis_states(module))
         self.host_states = {name: 0.0 for name in module.HOST_STATES}
+        self._precompiler = None  # the background compile of what the run reaches (runtime/precompile.py)
         self.nonfinite = nonfinite_policy.check_policy(nonfinite, where)
         self.skipped_steps = 0  # steps not applied for a non-finite gradient (nonfinite="skip")
         #: sharded runs: a function that adds a step's sums over every tensor (``global_sum``) across
@@ -179,6 +180,12 @@ class CompiledOptimizer:
         for gr in self.groups:
             gr.axes = AxisTable([shapes[i] for i in gr.indices], gr.dtype, n_reductions, n_means,
                                 self.axis_states, None if states is None else [states[i] for i in gr.indices])
+
+    def _compiled_for_the_run(self) -> None:
+        """At the end of a step: once the precompiler is done, no later step waits for a compile."""
+        if self._precompiler is not None:
+            self._precompiler.wait()
+            self._precompiler = None
 
     def _axis_loops(self) -> list:
         """The rows' and columns' own compiled loops, for the precompiler, if a group has axes."""

@@ -262,9 +262,7 @@ class CPUOptimizer(CompiledOptimizer):
                                 gr.axes.keep(outputs, values)
         # a host state made of sums over every tensor (Prodigy's d) is a per-tensor stage's value
         self._finish_step(t, host, live[0][2] if live else None)
-        if self._precompiler is not None:  # the first step returns once no later one can wait for a compile
-            self._precompiler.wait()
-            self._precompiler = None
+        self._compiled_for_the_run()  # the first step returns once no later one can wait for a compile
 
     def global_sums(self, p: abi.Pass, groups: list) -> dict:
         """The pass's sums over every tensor (``global_sum``), from the chunk partials of every group.

@@ -275,9 +275,7 @@ class CUDAOptimizer(CompiledOptimizer):
                         outputs = variant.tensor_stages[q](values[gr])
                         values[gr].update(outputs)
                         gr.axes.keep(outputs, values[gr])
-        if self._precompiler is not None:  # the stages' loops compiled: no later step waits for one
-            self._precompiler.wait()
-            self._precompiler = None
+        self._compiled_for_the_run()  # the stages' loops: no later step waits for one
 
     def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a
