@@ -136,6 +136,7 @@ class ReferenceOptimizer:
         by_options: dict = {}  # the spec resolved with each tensor's per-tensor options
         compiled: dict = {}    # and its equations, compiled once each
         self._equations = []   # per tensor: its equations
+        self._held = []        # per tensor: the states its equations leave as they are (identities)
         for p in self.params:
             shaped = options_for_shape(spec, p.shape)
             key = tuple(sorted(shaped.items()))
@@ -147,7 +148,9 @@ class ReferenceOptimizer:
                 compiled[key] = [_Equation(lhs, rhs, f"{where}: {resolved.where(i)}") if rhs != lhs else None
                                  for i, (lhs, rhs) in enumerate(resolved.equations)]
             self._equations.append(compiled[key])
+            self._held.append({lhs.name for lhs, rhs in resolved.equations if rhs == lhs})
         self._inits = {s.name: _Equation(s, s.init) for s in self.spec.states if s.init is not None}
+        self._first_values = {s.name for s in self.spec.states if s.init is not None and s.init != 0}
         self._shapes = {s.name: s.shape for s in self.spec.states}
         self.t = 0
         self.states: list[dict[str, np.ndarray]] = [{} for _ in self.params]
@@ -158,14 +161,16 @@ class ReferenceOptimizer:
         hyper = hyper_values.values_at(self.spec, self.values, t)
         envs = []
         with np.errstate(all="ignore"):  # Piecewise evaluates every branch
-            for p, gr, states, eqs in zip(self.params, grads, self.states, self._equations):
+            for p, gr, states, eqs, held in zip(self.params, grads, self.states, self._equations, self._held):
                 env: dict[str, Any] = dict(hyper)
                 env.update(w=p.astype(np.float64), g=np.asarray(gr, dtype=np.float64), t=t)
                 env[ONES.name] = np.ones(p.shape)
                 env.update({k: float(v[0]) for k, v in shape_values([p.shape]).items()})  # rows, cols
                 if t == 1 or not states:
                     for name, init in self._inits.items():
-                        if not self._uses(eqs, name):
+                        # a state held as it is with a first value other than zero keeps that value
+                        # (a zero one is no memory): as the compiled step has it (compiler/ssa.py)
+                        if not (self._uses(eqs, name) or (name in held and name in self._first_values)):
                             continue
                         shape = reduced_shape(p.shape, self._shapes[name]) if p.ndim >= 2 else p.shape
                         states[name] = np.broadcast_to(np.asarray(init(env), np.float64), shape).copy()

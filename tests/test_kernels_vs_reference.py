@@ -107,3 +107,25 @@ def test_kernel_matches_reference_on_a_large_tensor_with_all_threads(name):
 def test_every_spec_is_covered():
     names = {name for name, _ in combos()}
     assert names == set(optgen.names()) and len(names) >= 14
+
+
+def test_a_state_held_after_its_first_value_is_a_state_of_both(tmp_path, monkeypatch):
+    """A state with a first value other than zero whose update simplifies to itself
+    (``0.9 m + 0.1 m``) holds |g| of the first step: the compiled step keeps it, and so does the
+    oracle (found by `make fuzz`: the oracle dropped it as an identity, and its state_dict had no
+    such state). Zero-valued ones are no memory in either."""
+    monkeypatch.setenv("OPTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "held.py"
+    path.write_text("from optgen.dsl import Spec, state, w, g, sign, Abs, Rational\n"
+                    "m = state('m', Abs(g))\nz = state('z', 0)\n"
+                    "spec = Spec('held', [(m, Rational(9, 10) * m + Rational(1, 10) * m), (z, z),\n"
+                    "                     (w, w - sign(g) / 10)])\n")
+    rng = np.random.default_rng(4)
+    first = rng.standard_normal(6)
+    ours, oracle = optgen.create(str(path), [np.zeros(6)]), optgen.reference(str(path), [np.zeros(6)])
+    for grad in (first, rng.standard_normal(6)):
+        ours.step([grad.copy()])
+        oracle.step([grad.copy()])
+    for sd in (ours.state_dict(), oracle.state_dict()):
+        assert set(sd["states"][0]) == {"m"}
+        np.testing.assert_array_equal(sd["states"][0]["m"], np.abs(first))
