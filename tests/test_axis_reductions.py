@@ -395,3 +395,36 @@ def test_the_mean_of_each_matrixs_rows_is_repeated_over_its_columns():
     cols = np.arange(1.0, 16.0)  # 4 + 2 x 3 + 2 x 2 + 1 columns
     want = [2.5] * 3 + [11.5] * 3 + [13.5] * 3 + [15.0] * 4
     np.testing.assert_allclose(table.row_mean_of_cols(cols), want, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+def test_small_matrices_in_one_flat_loop_are_the_row_loops_sums(tmp_path, cache, dtype, rtol):
+    """A pass that adds to row and column sums walks a chunk of whole matrices of at most
+    SMALL_MATRIX elements as one flat loop each (compiler/printers.py): a column counter ends each
+    row, where its sum is added and the next row's values are read. Here pass 1 sums a column mean
+    of g^2 r, r the new row statistic, over 3x3, 4x5 and 1x7 matrices (flat) beside a 9x10 one and
+    a 70x1 one (row by row), one chunk or several, against the oracle's numpy means."""
+    from optgen.compiler.printers import SMALL_MATRIX
+    spec = optgen.load_spec(write_spec(tmp_path, """
+        lr = hyper('lr', 0.1)
+        r = state('r', 0, shape='row')
+        c = state('c', 0, shape='col')
+        spec = Spec('weighted_cols', [(r, 0.5 * r + 0.5 * row_mean(g**2)), (c, 0.5 * c + 0.5 * col_mean(g**2 * r)),
+                                      (w, w - lr * g / (c + 1))])
+        """))
+    code = driver.compile_spec(spec).code
+    assert code.count("a row's first element: its values") == 2  # pass 1's flat loop, per dtype
+    shapes = [(3, 3), (500, 3, 3), (2, 4, 5), (3, 1, 7), (9, 10), (70, 1)]
+    assert {int(np.prod(s[-2:])) <= SMALL_MATRIX for s in shapes} == {True, False}
+    rng = np.random.default_rng(8)
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours, oracle = optgen.create(spec, [p.copy() for p in params]), optgen.reference(spec, [p.copy() for p in params])
+    for _ in range(3):
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        ours.step(grads)
+        oracle.step(grads)
+    for a, b, in zip(ours.state_dict()["states"], oracle.state_dict()["states"]):
+        for name in ("r", "c"):
+            np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=0)
+    for a, b in zip(ours.params, oracle.params):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)

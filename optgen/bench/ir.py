@@ -134,7 +134,8 @@ def double_ops(lines: list[str]) -> list[str]:
 # what a float32 kernel's per-tensor sum may do in double precision: widen float32 values
 # (fpext), add and multiply them, carry the accumulators (phi), and the vector plumbing
 # around them; never narrow a double back to float (fptrunc), compare, divide or call in double
-_SUM_DOUBLE = re.compile(r"=\s*(?:fpext|fadd|fsub|fmul|fneg|phi|shufflevector|extractelement|insertelement|load)\b"
+_SUM_DOUBLE = re.compile(r"=\s*(?:fpext|fadd|fsub|fmul|fneg|phi|shufflevector|extractelement|insertelement|load"
+                         r"|getelementptr)\b"
                          r"|^\s*store\b"
                          r"|=\s*(?:tail |notail )?call\b[^;]*@llvm\.(?:fabs|fma|fmuladd|vector\.reduce\.fadd)\.")
 
@@ -146,7 +147,8 @@ def double_ops_beyond_sums(lines: list[str]) -> list[str]:
     fpext/fadd/fmul/phi on doubles are expected there; a float32 element computation that a
     Python float promoted to double ends in an ``fptrunc`` back to float (every store of an
     element is float32) or in a double ``fcmp``, and those are reported. Loads and stores of
-    doubles are the float64 row and column sums an axis-reducing loop adds into.
+    doubles (and their addresses) are the float64 row and column sums an axis-reducing loop adds
+    into: a small matrix's flat loop adds each row's sum at the row's end, inside the loop.
     """
     return [s for s in double_ops(lines) if not _SUM_DOUBLE.search(s)]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import abi
 from . import matrix
-from .printers import COL_RUN, DTYPES, ROW_RUN, HostPrinter, assignment_lines
+from .printers import COL_RUN, DTYPES, ROW_RUN, SMALL_MATRIX, HostPrinter, assignment_lines
 
 
 def host_lines(pairs) -> list[str]:
@@ -110,6 +110,7 @@ def kernels(printer_class, spec_name: str, variant_id: str, p, **extra) -> list[
         k["col_runs"] = [j for j, (kind, _, n) in enumerate(k["axis_means"]) if kind == "col" and n]
         k["col_run"] = COL_RUN if k["col_runs"] else None
         k["col_direct"] = any(kind == "col" and not n for kind, _, n in k["axis_means"])  # float64 per element
+        k["small_matrix"] = SMALL_MATRIX  # whole matrices up to this size: one flat loop each
         k.update({name: fn(dtype) for name, fn in extra.items()})
         out.append(k)
     return out

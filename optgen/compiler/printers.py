@@ -198,6 +198,12 @@ ROW_RUN = 1024
 #: add and store per element, the loop of Adafactor's pass 0 over GPT-2's embedding (50257 x 768,
 #: one thread) took 29 ms, 25 ms this way; on GPT-2 small pass 0 went from 43 to 39 ms.
 COL_RUN = ROW_RUN // 8
+#: The largest matrix (rows x cols) an axis pass that adds to row and column sums walks as one flat
+#: loop, its rows ended by a column count, rather than row by row (a chunk of whole ones). The
+#: small CNN's 10k 3x3 kernels spent most of its pass 0 setting up the inner loop for rows of
+#: three: flat, the pass took 245 us against 300 in the step, the step 3-5% less
+#: (docs/performance.md). Passes that read row and column values only were not faster so.
+SMALL_MATRIX = 64
 
 
 class HostPrinter(_BranchesAndFolds, NumPyPrinter):

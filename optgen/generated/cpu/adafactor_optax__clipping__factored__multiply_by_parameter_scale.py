@@ -182,6 +182,37 @@ def adafactor_optax_v0_pass0_float32(_chunk_tensor, _chunk_start, _chunk_stop, _
         _col_run_1 = np.zeros(_cols, np.float32)  # column sums over at most 128 rows of a matrix
         _run_part = _part0  # where the current matrix's column sums start
         _run_rows = 0  # rows added since the buffer was last flushed (chunks end at a row's end)
+        _size = _rows * _cols
+        if np.uint64(0) < _size <= np.uint64(64) and _next % _size == np.uint64(0) and _chunk_stop[_c] % _size == np.uint64(0):
+            while _next < _chunk_stop[_c]:  # whole small matrices: a flat loop over each, its rows ended by a column count
+                _row = _row0 + _r
+                _col_first = _col0 + _b * _cols
+                _row_sum_0 = np.float32(0.0)
+                _run_acc_1 = np.float32(0.0)
+                _j = np.uint64(0)
+                for _i in range(_next, _next + _size):
+                    _col = _col_first + _j
+                    w = _w_k[_i]
+                    g = _g_k[_i]
+                    s = eps + (g*g)
+                    _run_acc_1 += (w*w)
+                    _row_sum_0 += s
+                    _col_run_1[_j] += s
+                    _j += np.uint64(1)
+                    if _j == _cols:  # the row's end
+                        _axis_sums[0, _row] += np.float64(_row_sum_0)
+                        _acc_1 += np.float64(_run_acc_1)
+                        _row_sum_0 = np.float32(0.0)
+                        _run_acc_1 = np.float32(0.0)
+                        _j = np.uint64(0)
+                        _row += np.uint64(1)
+                for _j in range(_cols):  # the run's column sums into the chunk's float64 ones
+                    _axis_sums[1, _run_part + _j] += np.float64(_col_run_1[_j])
+                    _col_run_1[_j] = 0.0
+                _run_part += _cols
+                _r += _rows
+                _b += np.uint64(1)
+                _next += _size
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _row = _row0 + _r
             _first = _r * _cols
@@ -245,6 +276,31 @@ def adafactor_optax_v0_pass0_float64(_chunk_tensor, _chunk_start, _chunk_stop, _
                 _axis_sums[0, _j] = 0.0
             for _j in range(_part0, _part0 + _n_part):
                 _axis_sums[1, _j] = 0.0
+        _size = _rows * _cols
+        if np.uint64(0) < _size <= np.uint64(64) and _next % _size == np.uint64(0) and _chunk_stop[_c] % _size == np.uint64(0):
+            while _next < _chunk_stop[_c]:  # whole small matrices: a flat loop over each, its rows ended by a column count
+                _row = _row0 + _r
+                _col_first = _col0 + _b * _cols
+                _part_row = _part0 + (_col_first - _chunk_col0)
+                _row_sum_0 = 0.0
+                _j = np.uint64(0)
+                for _i in range(_next, _next + _size):
+                    _col = _col_first + _j
+                    w = _w_k[_i]
+                    g = _g_k[_i]
+                    s = eps + (g*g)
+                    _acc_1 += (w*w)
+                    _row_sum_0 += s
+                    _axis_sums[1, _part_row + _j] += s
+                    _j += np.uint64(1)
+                    if _j == _cols:  # the row's end
+                        _axis_sums[0, _row] += _row_sum_0
+                        _row_sum_0 = 0.0
+                        _j = np.uint64(0)
+                        _row += np.uint64(1)
+                _r += _rows
+                _b += np.uint64(1)
+                _next += _size
         while _next < _chunk_stop[_c]:  # a row at a time: element (i, j) of matrix b is row b R + i, column b C + j
             _row = _row0 + _r
             _first = _r * _cols
