@@ -197,10 +197,8 @@ def test_every_float32_division_vectorises(name, options):
 def _host_loop_ir(fn, *args) -> list:
     """The innermost loops of a runtime helper (not a kernel: no ``prange``), compiled afresh with
     its own options for the types of ``args``."""
-    opts = {k: v for k, v in fn.targetoptions.items() if k not in ("cache", "nopython")}
-    fresh = numba.njit(**opts)(fn.py_func)
-    fresh(*args)
-    body, = [b for n, b in IR.functions(fresh.inspect_llvm(fresh.signatures[0])).items()
+    ir = IR.function_ir(fn, tuple(numba.typeof(a) for a in args))
+    body, = [b for n, b in IR.functions(ir).items()
              if fn.__name__ in n and "cpython" not in n and not n.startswith("cfunc")]  # not its wrappers
     return IR.innermost_loops(body)
 

@@ -21,11 +21,17 @@ _TARGET = re.compile(r"label %(\"[^\"]+\"|[\w.$-]+)")
 def kernel_ir(kernel, p, dtype: str) -> str:
     """LLVM IR of a generated kernel of pass ``p`` (an :class:`optgen.abi.Pass`), compiled afresh
     (uncached) for the signature the runtime calls it with."""
-    import numba
     from ..runtime.precompile import kernel_signature
-    opts = {k: v for k, v in kernel.targetoptions.items() if k not in ("cache", "nopython")}
-    fresh = numba.njit(**opts)(kernel.py_func)
-    fresh.compile(kernel_signature(p, dtype))
+    return function_ir(kernel, kernel_signature(p, dtype))
+
+
+def function_ir(fn, signature) -> str:
+    """LLVM IR of the ``numba.njit`` function ``fn`` compiled afresh (uncached: Numba does not
+    show code it loaded from its cache) with its own options, for ``signature``."""
+    import numba
+    opts = {k: v for k, v in fn.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = numba.njit(**opts)(fn.py_func)
+    fresh.compile(signature)
     return fresh.inspect_llvm(fresh.signatures[0])
 
 
