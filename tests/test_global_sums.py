@@ -35,14 +35,10 @@ def one_thread(one_thread_module):
     """Tiny tensors: one Numba thread for the whole module (see conftest)."""
 
 
-def x64(dtype):
-    import jax
-    jax.config.update("jax_enable_x64", np.dtype(dtype) == np.float64)
-
 
 @DTYPES
 @pytest.mark.parametrize("max_norm", [1.0, 1e3], ids=["clips", "passes"])
-def test_clip_by_global_norm_adamw_matches_optax(dtype, max_norm):
+def test_clip_by_global_norm_adamw_matches_optax(dtype, max_norm, x64):
     import optax
     x64(dtype)
     spec = clip_by_global_norm("adamw", max_norm=max_norm)

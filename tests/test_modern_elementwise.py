@@ -64,10 +64,8 @@ OPTAX_CASES = [
 @pytest.mark.parametrize("name,hypers,make", OPTAX_CASES,
                          ids=[f"{n}-{'-'.join(k for k, v in h.items() if v is True) or 'default'}"
                               for n, h, _ in OPTAX_CASES])
-def test_matches_optax(name, hypers, make, dtype):
-    if dtype == np.float64:
-        import jax
-        jax.config.update("jax_enable_x64", True)
+def test_matches_optax(name, hypers, make, dtype, x64):
+    x64(dtype)
     run(name, hypers, dtype, lambda p: Optax(make(hypers), p))
 
 

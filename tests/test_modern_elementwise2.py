@@ -43,10 +43,6 @@ def one_thread(one_thread_module):
     """Tiny tensors: one Numba thread for the whole module (see conftest)."""
 
 
-def x64(dtype):
-    import jax
-    jax.config.update("jax_enable_x64", np.dtype(dtype) == np.float64)
-
 
 def key_of(hypers):
     return sorted((k, repr(v) if isinstance(v, schedules.Schedule) else v) for k, v in hypers.items())
@@ -92,7 +88,7 @@ ADEMAMIX_CASES = [
 
 @DTYPES
 @pytest.mark.parametrize("case,hypers", ADEMAMIX_CASES, ids=[c for c, _ in ADEMAMIX_CASES])
-def test_ademamix_matches_optax(case, hypers, dtype):
+def test_ademamix_matches_optax(case, hypers, dtype, x64):
     x64(dtype)
     h = dict(hypers)
     alpha, b3 = h["alpha"], h["beta3"]
@@ -174,7 +170,7 @@ def sf_optax(h, dtype):
 
 @DTYPES
 @pytest.mark.parametrize("case,hypers", SF_CASES, ids=[c for c, _ in SF_CASES])
-def test_schedule_free_adamw_matches_optax(case, hypers, dtype):
+def test_schedule_free_adamw_matches_optax(case, hypers, dtype, x64):
     x64(dtype)
     run("schedule_free_adamw", hypers, dtype, lambda p: Optax(sf_optax(hypers, dtype), p),
         label=f"schedule_free_adamw-{case}")
@@ -182,7 +178,7 @@ def test_schedule_free_adamw_matches_optax(case, hypers, dtype):
 
 @DTYPES
 @pytest.mark.parametrize("case,hypers", SF_CASES, ids=[c for c, _ in SF_CASES])
-def test_schedule_free_eval_params_match_optax(case, hypers, dtype):
+def test_schedule_free_eval_params_match_optax(case, hypers, dtype, x64):
     """x = (w - (1 - beta1) z) / beta1 from state_dict() is optax's schedule_free_eval_params,
     and the host scalars are optax's max_lr and weight_sum."""
     x64(dtype)
@@ -222,7 +218,6 @@ def test_schedule_free_eval_params_through_optgen_torch():
     """The docstring's recipe through optgen.torch: x = (p - (1 - beta1) state["z"]) / beta1 is optax's."""
     import torch
     import optgen.torch as ot
-    x64(np.float64)
     h = SF_CASES[1][1]
     rng = np.random.default_rng(5)
     params = random_params(rng, np.float64)

@@ -11,15 +11,12 @@ import pickle
 import numpy as np
 import pytest
 
-import jax
+import jax.numpy as jnp
+import optax
 
-jax.config.update("jax_enable_x64", True)
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-
-import optgen  # noqa: E402
-from optgen.runtime.nonfinite import NonFiniteGradientError  # noqa: E402
-from optgen.schedules import PolynomialDecay  # noqa: E402
+import optgen
+from optgen.runtime.nonfinite import NonFiniteGradientError
+from optgen.schedules import PolynomialDecay
 
 SHAPES = [(3, 4), (257,), (5,)]
 

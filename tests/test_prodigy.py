@@ -36,10 +36,6 @@ def _drift(step, grads):
         gr += gr.dtype.type(0.5)
 
 
-def x64(dtype):
-    import jax
-    jax.config.update("jax_enable_x64", np.dtype(dtype) == np.float64)
-
 
 CASES = {
     "defaults": ({}, {}),
@@ -52,7 +48,7 @@ CASES = {
 
 @DTYPES
 @pytest.mark.parametrize("case", list(CASES))
-def test_prodigy_matches_optax_contrib(dtype, case):
+def test_prodigy_matches_optax_contrib(dtype, case, x64):
     import optax
     x64(dtype)
     ours, theirs = CASES[case]
@@ -61,7 +57,7 @@ def test_prodigy_matches_optax_contrib(dtype, case):
 
 
 @DTYPES
-def test_prodigy_with_a_warmup_schedule_matches_optax(dtype):
+def test_prodigy_with_a_warmup_schedule_matches_optax(dtype, x64):
     import optax
     x64(dtype)
     warm = schedules.LinearWarmup(1.0, 30, init=0.1)  # lr from 0.1 to 1 over 30 steps, then 1 (from 0, sum |s| = 0 at step 1: 0/0)

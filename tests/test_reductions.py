@@ -1,7 +1,7 @@
 """Per-tensor reductions: LARS (objax and optax forms, the blog post's EMA form) and LAMB.
 
-Independent sources: optax.lars and optax.lamb; objax's LARS (the objax optimizer docs) and seed
-001's LARS transcribed by hand into numpy below; the reference oracle (the
+Independent sources: optax.lars and optax.lamb; objax's LARS (the objax optimizer docs) and the
+blog post's LARS transcribed by hand into numpy below; the reference oracle (the
 spec's equations with ``tensor_sum`` as ``numpy.sum`` per tensor). 200 steps,
 float32 and float64, tolerances in ``_sidebyside``. One tensor starts at zero
 and one gradient is zero at a few steps, so the trust ratio's fallback to 1
@@ -19,16 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import jax
+import optax
 
-jax.config.update("jax_enable_x64", True)  # float64 cases run in float64 on the optax side too
-import optax  # noqa: E402
+import optgen
+from optgen.compiler import compile_spec
+from optgen.schedules import PolynomialDecay
 
-import optgen  # noqa: E402
-from optgen.compiler import compile_spec  # noqa: E402
-from optgen.schedules import PolynomialDecay  # noqa: E402
-
-from _sidebyside import Numpy, Optax, seed_of, trajectory  # noqa: E402
+from _sidebyside import Numpy, Optax, seed_of, trajectory
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 SHAPES = [(3, 4), (7,), (2, 3, 5), (4,)]

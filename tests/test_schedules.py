@@ -20,19 +20,16 @@ import pytest
 import sympy
 import torch
 
-import jax
+import jax.numpy as jnp
+import optax
+import pytorch_optimizer
 
-jax.config.update("jax_enable_x64", True)
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-import pytorch_optimizer  # noqa: E402
+import optgen
+from optgen import schedules as S
+from optgen.dsl import Spec, hyper, state, w, g
+from optgen.spec import SpecError, t as T
 
-import optgen  # noqa: E402
-from optgen import schedules as S  # noqa: E402
-from optgen.dsl import Spec, hyper, state, w, g  # noqa: E402
-from optgen.spec import SpecError, t as T  # noqa: E402
-
-from _sidebyside import SHAPES, Optax, Torch, assert_close, seed_of, trajectory  # noqa: E402
+from _sidebyside import SHAPES, Optax, Torch, assert_close, seed_of, trajectory
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 STEPS = range(1, 301)

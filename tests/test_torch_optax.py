@@ -10,15 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-import jax
+import optax
 
-jax.config.update("jax_enable_x64", True)
-import optax  # noqa: E402
-
-import optgen.torch as ot  # noqa: E402
-from _sidebyside import Optax  # noqa: E402
-from _torch_training import torch_one_thread  # noqa: E402,F401 (a fixture)
-from _torch_training import assert_same_params, backward, data, twin_models  # noqa: E402
+import optgen.torch as ot
+from _sidebyside import Optax
+from _torch_training import torch_one_thread  # noqa: F401 (a fixture)
+from _torch_training import assert_same_params, backward, data, twin_models
 
 CASES = {
     "LAMB": (dict(lr=1e-2, weight_decay=0.1), lambda: optax.lamb(1e-2, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.1)),

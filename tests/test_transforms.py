@@ -22,18 +22,15 @@ import numpy as np
 import pytest
 import torch
 
-import jax
+import optax
+import pytorch_optimizer
 
-jax.config.update("jax_enable_x64", True)
-import optax  # noqa: E402
-import pytorch_optimizer  # noqa: E402
+import optgen
+from optgen.compiler import compile_spec
+from optgen.spec import SpecError
+from optgen.transforms import decoupled_weight_decay, lookahead, trust_ratio, with_defaults
 
-import optgen  # noqa: E402
-from optgen.compiler import compile_spec  # noqa: E402
-from optgen.spec import SpecError  # noqa: E402
-from optgen.transforms import decoupled_weight_decay, lookahead, trust_ratio, with_defaults  # noqa: E402
-
-from _sidebyside import SHAPES, Numpy, Optax, Torch, assert_close, seed_of, trajectory  # noqa: E402
+from _sidebyside import SHAPES, Numpy, Optax, Torch, assert_close, seed_of, trajectory
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 

@@ -13,8 +13,8 @@
 :class:`ScaleInvariant`
     the gradient of a loss with ``L(c theta) = L(theta)`` for ``c > 0`` (a vector
     parameter): a new point proportional to an earlier one, ``p = c q`` with
-    ``c`` provably positive, gets ``grad L(p) = grad L(q) / c`` (the lemma of seed
-    003, itself a claim in optgen/specs/derivations/scale_invariance.py).
+    ``c`` provably positive, gets ``grad L(p) = grad L(q) / c`` (the lemma of the note
+    on exponential learning rates, itself a claim in optgen/specs/derivations/scale_invariance.py).
 
 For the numeric checks each oracle gives its atoms concrete values through
 :meth:`Oracle.prepare`: a sequence gets random values; an uninterpreted gradient
