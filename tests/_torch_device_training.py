@@ -330,3 +330,33 @@ def adafactor_follows_torch(where: Where, dtype) -> None:
             if k != "step":
                 assert v.shape == torchs[k].shape and v.device == p.device, k  # torch's shapes, on p's device
                 torch.testing.assert_close(v.detach().cpu(), torchs[k].detach().cpu(), **TOL[dtype])
+
+
+def clipped_adafactor_follows_torch(where: Where, dtype) -> None:
+    """optgen.torch.Optimizer with clip_by_global_norm("adafactor", eps=1e-6) on device tensors
+    follows torch.nn.utils.clip_grad_norm_ then torch.optim.Adafactor on the twin. The weights are
+    factored and the biases not: two sets of kernels, stepped in lockstep so that the norm is
+    over every parameter (optgen/runtime/lockstep.py; on the device, each part's partial sums
+    are read back and the total sent to its finishing kernels). Half the steps are clipped."""
+    from optgen.transforms import clip_by_global_norm
+    max_norm = 0.05
+    ours, theirs = twins(where, dtype)
+    opt = ot.Optimizer(ours.parameters(), clip_by_global_norm("adafactor", max_norm, eps=1e-6), lr=1e-2)
+    ref = torch.optim.Adafactor(theirs.parameters(), lr=1e-2, foreach=False)
+    x, y = data("mlp", dtype)
+    xs, ys = x.to(where.reference), y.to(where.reference)
+    xo, yo = _on(where, ours, x), _on(where, ours, y)
+    clipped = 0
+    for step in range(STEPS):
+        backward(ours, xo, yo, step)
+        backward(theirs, xs, ys, step)
+        if step % 2:  # small gradients, which the clip passes
+            for model in (ours, theirs):
+                for p in model.parameters():
+                    p.grad.mul_(1e-3)
+        clipped += float(torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm)) > max_norm
+        opt.step()
+        ref.step()
+        assert_close(ours, theirs, f"clip_by_global_norm(adafactor) {dtype} step {step}")
+    assert clipped == STEPS // 2, clipped
+    assert launchers(opt) and all(isinstance(lo, CUDAOptimizer) for lo in launchers(opt))

@@ -127,6 +127,30 @@ def test_all_reduce_hook_makes_shards_agree_with_one_optimizer():
             np.testing.assert_allclose(p, whole[lo + k], rtol=1e-14, atol=1e-15)
 
 
+def test_all_reduce_hook_of_a_spec_with_per_tensor_options_sees_every_parts_sums():
+    """clip_by_global_norm(adafactor) in two shards, each a matrix and a vector (two compiled
+    optimizers each, stepped together): the hook is called once a step with the sum over both
+    parts, and adding the other shard's there gives each shard the whole model's step."""
+    spec = clip_by_global_norm("adafactor", max_norm=1.0)
+    rng = np.random.default_rng(8)
+    shapes = [(6, 5), (5,), (4, 3, 2), (3,)]
+    params = [rng.standard_normal(s) for s in shapes]
+    grads = [rng.standard_normal(s) * 3 for s in shapes]
+    whole = [p.copy() for p in params]
+    optgen.create(spec, whole, lr=0.1).step(grads)
+    for lo, hi in [(0, 2), (2, 4)]:
+        mine = [p.copy() for p in params[lo:hi]]
+        others = sum(float(np.sum(gr ** 2)) for k, gr in enumerate(grads) if not lo <= k < hi)
+        opt = optgen.create(spec, mine, lr=0.1)
+        seen = []
+        opt.all_reduce = lambda local, others=others: seen.append(local.copy()) or local + others
+        opt.step(grads[lo:hi])
+        assert len(seen) == 1
+        np.testing.assert_allclose(seen[0], [sum(float(np.sum(gr ** 2)) for gr in grads[lo:hi])], rtol=1e-14)
+        for k, p in enumerate(mine):
+            np.testing.assert_allclose(p, whole[lo + k], rtol=1e-13, atol=1e-15)
+
+
 def test_global_sum_in_a_spec_against_a_hand_derivation():
     """A spec written with global_sum and global_norm: w <- w - lr g / ||g||_global * n / N,
     where N = global_sum(1) is the number of elements (a constant summand, summed per element)."""

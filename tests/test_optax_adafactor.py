@@ -31,6 +31,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 import optgen  # noqa: E402
+from optgen.transforms import clip_by_global_norm  # noqa: E402
 from _sidebyside import Optax, assert_close, seed_of, trajectory  # noqa: E402
 
 STEPS = 150
@@ -122,6 +123,29 @@ def test_matches_optax_and_the_oracle(label, hypers, dtype, x64):
                steps=60 if label == "optax-defaults" else STEPS,
                shapes=SHAPES, scales=SCALES, seed=seed_of(f"adafactor_optax-{label}-{np.dtype(dtype).name}"),
                rel=REL[np.dtype(dtype)], label=f"adafactor_optax {label}")
+
+
+@DTYPES
+def test_clip_by_global_norm_around_it_matches_optax_chain(dtype, x64):
+    """clip_by_global_norm(adafactor_optax) against optax.chain(clip_by_global_norm, adafactor):
+    the norm runs over every tensor, the factored ones and the rest, which take different kernels
+    (two compiled optimizers, stepped in lockstep: runtime/lockstep.py; it was refused). Every
+    third step's gradients are small, so that the clip passes them; the others are clipped."""
+    x64(dtype)
+    max_norm = 10.0
+    spec = clip_by_global_norm("adafactor_optax", max_norm=max_norm)
+
+    def edit(step, grads):
+        norm = np.sqrt(sum(float(np.sum(np.square(x, dtype=np.float64))) for x in grads))
+        if step % 3 == 0:
+            for x in grads:
+                x *= 1e-3
+        assert (norm * 1e-3 < max_norm) if step % 3 == 0 else (norm > max_norm)  # both branches run
+
+    tx = optax.chain(optax.clip_by_global_norm(max_norm), _optax({}, dtype))
+    trajectory(spec, {}, dtype, lambda p: Optax(tx, p), steps=STEPS, shapes=SHAPES, scales=SCALES,
+               seed=seed_of(f"clip-adafactor_optax-{np.dtype(dtype).name}"), edit_grads=edit,
+               rel=REL[np.dtype(dtype)], label="clip_by_global_norm(adafactor_optax)")
 
 
 def _problem(shapes, dtype, steps, seed):

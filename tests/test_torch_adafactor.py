@@ -159,3 +159,57 @@ def test_the_generic_optimizer_runs_adafactor_and_a_mixed_dtype_group_needs_eps1
     optgen.torch.Adafactor([w32, w64], eps=(1e-30, 1e-3)).step()
     with pytest.raises(optgen.SpecError, match="factored"):
         optgen.torch.Optimizer([w32], "adafactor", factored=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_clip_by_global_norm_around_it_matches_clip_grad_norm_then_adafactor(dtype):
+    """optgen.torch.Optimizer(params, clip_by_global_norm("adafactor", eps=1e-6)) against
+    torch.nn.utils.clip_grad_norm_ then torch.optim.Adafactor. The norm runs over the model's
+    factored weights and its biases, which take different kernels (stepped in lockstep:
+    optgen/runtime/lockstep.py; it was refused). The model's own gradients for a few steps, then
+    random ones, every third step too small to be clipped; the others are."""
+    from optgen.transforms import clip_by_global_norm
+    max_norm = 1.0
+    mine, theirs = _model(dtype), _model(dtype)
+    ours = optgen.torch.Optimizer(mine.parameters(), clip_by_global_norm("adafactor", max_norm, eps=1e-6), lr=0.05)
+    ref = torch.optim.Adafactor(theirs.parameters(), lr=0.05)
+    x, y = _data(dtype)
+    gen = torch.Generator().manual_seed(2)
+    clipped = passed = 0
+    for step in range(STEPS):
+        for model in (mine, theirs):
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        if step >= 3:
+            scale = 1e-3 if step % 3 == 0 else 1.0
+            for a, b in zip(mine.parameters(), theirs.parameters()):
+                b.grad = torch.randn(b.shape, dtype=dtype, generator=gen) * scale
+                a.grad = b.grad.clone()
+        norm = float(torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm))
+        clipped, passed = clipped + (norm > max_norm), passed + (norm <= max_norm)
+        ours.step()
+        ref.step()
+        for a, b in zip(mine.parameters(), theirs.parameters()):
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **TOL[dtype],
+                                       err_msg=f"step {step + 1}")
+    assert clipped > 90 and passed > 40, (clipped, passed)  # both branches, many times
+
+
+def test_clip_by_global_norm_around_it_refuses_parts_at_different_steps():
+    """When every bias skipped a step (no gradient), the biases' kernels stand a step behind the
+    weights': one sum over both would mix two steps, so the step is refused, naming the counts."""
+    from optgen.transforms import clip_by_global_norm
+    model = _model(torch.float64)
+    opt = optgen.torch.Optimizer(model.parameters(), clip_by_global_norm("adafactor", 1.0, eps=1e-6), lr=0.05)
+    x, y = _data(torch.float64)
+    for step in range(3):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        if step == 1:
+            for p in model.parameters():
+                if p.dim() == 1:
+                    p.grad = None
+        if step < 2:
+            opt.step()
+    with pytest.raises(ValueError, match=r"at different step counts \[1, 2\] \(some skipped steps"):
+        opt.step()

@@ -55,6 +55,11 @@ def test_adafactor_on_cuda_tensors_follows_torch_optim(where, dtype):
     training.adafactor_follows_torch(where, dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_clip_by_global_norm_around_adafactor_on_cuda_tensors_follows_torch(where, dtype):
+    training.clipped_adafactor_follows_torch(where, dtype)
+
+
 def test_float64_training_on_cuda_tensors(where):
     training.train_against_reference(where, "Adam", torch.float64)
 

@@ -20,7 +20,7 @@ import numpy as np
 from .. import abi
 from ..spec import Spec
 from .. import matrix
-from . import aliasing
+from . import aliasing, lockstep
 from .axes import AxisTable
 from .base import CompiledOptimizer
 from .checks import check_grads, check_params, check_states
@@ -203,7 +203,22 @@ class CPUOptimizer(CompiledOptimizer):
     def step(self, grads: Sequence) -> None:
         """One step; refused (``ConcurrentStepError``) while another thread is inside this optimizer."""
         with self._guard.exclusive("step"):
-            self._step(grads)
+            grad_tables = self._admitted(grads)
+            if grad_tables is not None:
+                self._launch(grad_tables)
+
+    def exclusive(self, method: str):
+        """``with opt.exclusive("step"):`` this optimizer held by the calling thread (else
+        ``ConcurrentStepError``): for a caller that drives its :meth:`passes` itself."""
+        return self._guard.exclusive(method)
+
+    def passes(self, grads: Sequence) -> lockstep.Step | None:
+        """The step on ``grads`` as a generator of its sums over every tensor, for a caller that
+        adds them with other optimizers' (runtime/lockstep.py ``run_together``), inside
+        :meth:`exclusive` and ``threads.kernel_launches``; None when the policy on non-finite
+        gradients skips the step."""
+        grad_tables = self._admitted(grads)
+        return None if grad_tables is None else self._passes(grad_tables)
 
     def step_addresses(self, addresses: Sequence[int]) -> None:
         """One step whose gradients are given as base addresses, one per parameter, of C-contiguous
@@ -213,28 +228,42 @@ class CPUOptimizer(CompiledOptimizer):
         tensor instead of a numpy view, its checks and an address table built from the views,
         about 14 µs a tensor on the 2-core machine). Only ``nonfinite="propagate"`` and no
         tied positions: both need the gradients as arrays."""
+        with self._guard.exclusive("step"):
+            self._launch(self._address_tables(addresses))
+
+    def address_passes(self, addresses: Sequence[int]) -> lockstep.Step:
+        """:meth:`step_addresses` as a generator of its sums over every tensor, as :meth:`passes`."""
+        return self._passes(self._address_tables(addresses))
+
+    def _address_tables(self, addresses: Sequence[int]) -> list:
         if self.nonfinite != "propagate" or self._tied:
             raise ValueError(f"{self._where}: step_addresses needs nonfinite='propagate' and no tied "
                              "parameters; use step(grads)")
         if len(addresses) != len(self.params):
             raise ValueError(f"{self._where}: got {len(addresses)} gradient addresses for "
                              f"{len(self.params)} parameters")
-        with self._guard.exclusive("step"):
-            if addresses != self._grad_addresses[0]:  # the same gradients as last step: the same tables
-                self._grad_addresses = (list(addresses), [np.array([addresses[i] for i in gr.indices], np.uint64)
-                                                          for gr in self.groups])
-            self._launch(self._grad_addresses[1])
+        if addresses != self._grad_addresses[0]:  # the same gradients as last step: the same tables
+            self._grad_addresses = (list(addresses), [np.array([addresses[i] for i in gr.indices], np.uint64)
+                                                      for gr in self.groups])
+        return self._grad_addresses[1]
 
-    def _step(self, grads: Sequence) -> None:
+    def _admitted(self, grads: Sequence) -> list | None:
+        """The groups' gradient address tables of a step on ``grads``, checked; None when the
+        policy on non-finite gradients skips the step."""
         grads = check_grads(grads, self.params, self._where)
         aliasing.check_tied_grads(grads, self._tied, aliasing.same_host_array, self._where)
         if self.nonfinite != "propagate" and not self._admit(self._nonfinite_grads(grads), grads):
-            return
-        self._launch([gr.grads_table(grads) if "g" in self.module.ARRAYS else None for gr in self.groups])
+            return None
+        return [gr.grads_table(grads) if "g" in self.module.ARRAYS else None for gr in self.groups]
 
     def _launch(self, grad_tables: list) -> None:
+        with kernel_launches():  # serialised where the threading layer is not thread-safe
+            lockstep.run_alone(self._passes(grad_tables), self.all_reduce)
+        self._compiled_for_the_run()  # the first step returns once no later one can wait for a compile
+
+    def _passes(self, grad_tables: list) -> lockstep.Step:
         """The step's kernels: each pass over every group (with its gradient address table), then
-        the sums over every tensor (:meth:`global_sums`), then each group's per-tensor stage."""
+        the sums over every tensor (yielded: runtime/lockstep.py), then each group's per-tensor stage."""
         t, variant, host = self._begin_step()
         available = get_threads()
         live = [(gr, g_table, {**host, **gr.matrix_shapes} if len(grad_tables) > 1 or gr.matrix_shapes else host)
@@ -242,41 +271,39 @@ class CPUOptimizer(CompiledOptimizer):
         for gr, _, values in live:
             if gr.axes is not None:  # rows and columns: their tensors, the reduced-shape states
                 values.update(gr.axes.inputs())
-        with kernel_launches():  # serialised where the threading layer is not thread-safe
-            for q, p in enumerate(variant.passes):
-                for gr, g_table, values in live:
-                    self._run_pass(gr, p, values, g_table, available)
-                if p.global_reductions:
-                    totals = self.global_sums(p, [gr for gr, _, _ in live])
-                    for _, _, values in live:
-                        values.update(totals)
-                for step in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
-                    for gr, _, _ in live:  # the tensor's own library (numpy matmul: BLAS)
-                        run_matrix_step(step, gr.flat[step.array], gr.shapes, gr.matrix_work)
-                if q < len(variant.tensor_stages):
-                    with np.errstate(all="ignore"):  # a branch not taken may divide by zero
-                        for gr, _, values in live:
-                            outputs = variant.tensor_stages[q](values)
-                            values.update(outputs)
-                            if gr.axes is not None:
-                                gr.axes.keep(outputs, values)
+        for q, p in enumerate(variant.passes):
+            for gr, g_table, values in live:
+                self._run_pass(gr, p, values, g_table, available)
+            if p.global_reductions:
+                totals = yield p.global_reductions, self.local_sums(p, [gr for gr, _, _ in live])
+                for gr, _, values in live:  # a value per tensor, the same for each (docs/design.md)
+                    values.update({r: np.full(gr.n_tensors, x) for r, x in zip(p.global_reductions, totals)})
+            for step in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
+                for gr, _, _ in live:  # the tensor's own library (numpy matmul: BLAS)
+                    run_matrix_step(step, gr.flat[step.array], gr.shapes, gr.matrix_work)
+            if q < len(variant.tensor_stages):
+                with np.errstate(all="ignore"):  # a branch not taken may divide by zero
+                    for gr, _, values in live:
+                        outputs = variant.tensor_stages[q](values)
+                        values.update(outputs)
+                        if gr.axes is not None:
+                            gr.axes.keep(outputs, values)
         # a host state made of sums over every tensor (Prodigy's d) is a per-tensor stage's value
         self._finish_step(t, host, live[0][2] if live else None)
-        self._compiled_for_the_run()  # the first step returns once no later one can wait for a compile
 
-    def global_sums(self, p: abi.Pass, groups: list) -> dict:
-        """The pass's sums over every tensor (``global_sum``), from the chunk partials of every group.
+    def local_sums(self, p: abi.Pass, groups: list) -> np.ndarray:
+        """The pass's sums over every tensor (``global_sum``) of this optimizer's tensors, from the
+        chunk partials of every group, in group order (the same sum every step).
 
-        The one step between the partials and their use: a sharded run adds each process's sums
-        here (``self.all_reduce``, a function from the float64 vector of this process's sums to
-        the vector of the sums over every process, e.g. ``torch.distributed.all_reduce`` on it)."""
+        The step yields them (runtime/lockstep.py), and the one step between the partials and their
+        use adds what else there is: the other optimizers of a spec with per-tensor options, and in
+        a sharded run every process's sums (``self.all_reduce``, a function from this process's
+        float64 vector to the vector over every process, e.g. ``torch.distributed.all_reduce`` on it)."""
         columns = [p.reductions.index(r) for r in p.global_reductions]
         local = np.zeros(len(columns))
-        for gr in groups:  # in group order: the same sum every step
-            local += gr.partials[:, columns].sum(axis=0)
-        if self.all_reduce is not None:
-            local = np.asarray(self.all_reduce(local), np.float64)
-        return {r: float(x) for r, x in zip(p.global_reductions, local)}
+        for gr in groups:  # a pass that adds to row sums runs over runs of rows, with partials of their own
+            local += (gr.axes.partials if p.axis_reductions else gr.partials)[:, columns].sum(axis=0)
+        return local
 
     def _nonfinite_grads(self, grads) -> list[int]:
         """Indices of the gradients that hold a NaN or an infinity: one parallel read of each."""

@@ -30,11 +30,10 @@ import numpy as np
 
 from .. import abi
 from ..spec import Spec
-from . import aliasing
+from . import aliasing, lockstep
 from .base import CompiledOptimizer
-from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface
-from .cuda_axes import DeviceAxes, check_host_staged, host_staged
-from .cuda_axes import run_pass as run_axis_pass
+from .cuda_arrays import DeviceTensor, device_tensor, interface as _interface, wait_for_copies
+from .cuda_axes import DeviceAxes, host_staged, host_staged_passes, pass_partials
 from .cuda_matrix import run_device_matrix_step, shape_columns, shape_table, torch_reaches_device_arrays
 from .cuda_support import require_cuda
 from .matrix import check_matrix_shapes
@@ -185,7 +184,6 @@ class CUDAOptimizer(CompiledOptimizer):
                               shape_cols)
                        for dt, idx in placement]
         self._matrix_on_device = bool(scratch) and torch_reaches_device_arrays(self.simulator)
-        check_host_staged(module, spec.resolve(**options), self._where)
         self._place_axes([p.shape for p in self._tensors], states)
         for gr in self.groups:
             if gr.axes is not None:
@@ -234,6 +232,13 @@ class CUDAOptimizer(CompiledOptimizer):
 
     def step(self, grads: Sequence, stream=0) -> None:
         """One step: the host stage on the host, then every pass as one launch per dtype (asynchronous)."""
+        lockstep.run_alone(self.passes(grads, stream, alone=True))
+
+    def passes(self, grads: Sequence, stream=0, alone: bool = False) -> lockstep.Step:
+        """The step on ``grads`` as a generator (runtime/lockstep.py). ``alone``: its sums over every
+        tensor are this optimizer's (``all_reduce`` called with the device table); else each is
+        read back and yielded, for a caller that adds other optimizers' (PerTensorOptions), and the
+        total it sends is what the finishing kernels read."""
         needs_g = "g" in self.module.ARRAYS
         tensors = self._check_grads(grads)
         t, variant, host = self._begin_step()
@@ -242,13 +247,15 @@ class CUDAOptimizer(CompiledOptimizer):
             for gr in live:
                 gr.grads_table(self.cuda, tensors)
         if host_staged(variant):
-            self._step_with_host_stages(variant, live, host, stream)
-            self._finish_step(t, host)
+            first = yield from host_staged_passes(self, variant, live, host, stream, alone)
+            self._finish_step(t, host, first)
             return
         for q, p in enumerate(variant.passes):  # each pass over every group before the next: sums over all tensors
             for gr in live:
                 self._run_pass(gr, p, host, stream)
-            totals = self.global_sums(p, live, stream) if p.global_reductions else None
+            totals = None
+            if p.global_reductions:
+                totals, _ = yield from self.global_totals(p, live, stream, alone, on_host=False)
             f = p.finish
             if f is not None:
                 for gr in live:
@@ -262,21 +269,6 @@ class CUDAOptimizer(CompiledOptimizer):
                                            self._matrix_on_device, stream)
         self._finish_step(t, {**self._device_host_states(variant, live, host, stream), **host})
 
-    def _step_with_host_stages(self, variant: abi.Variant, live: list, host: dict, stream) -> None:
-        """A step with axis reductions (runtime/cuda_axes.py): each pass on the device, its sums back
-        to the host, the per-tensor stage there (the CPU runtime's), its values to the next pass."""
-        values = {gr: {**host, **gr.axes.inputs()} for gr in live}
-        for q, p in enumerate(variant.passes):
-            for gr in live:
-                run_axis_pass(self.cuda, gr, p, variant, values[gr], stream)
-            if q < len(variant.tensor_stages):
-                with np.errstate(all="ignore"):  # a branch not taken may divide by zero
-                    for gr in live:
-                        outputs = variant.tensor_stages[q](values[gr])
-                        values[gr].update(outputs)
-                        gr.axes.keep(outputs, values[gr])
-        self._compiled_for_the_run()  # the stages' loops: no later step waits for one
-
     def _device_host_states(self, variant: abi.Variant, live: list, host: dict, stream) -> dict:
         """The new values of host states made of sums over every tensor (Prodigy's d): formed by a
         finishing kernel on the device, the same for every tensor; read back from the first tensor's
@@ -285,8 +277,7 @@ class CUDAOptimizer(CompiledOptimizer):
         if not wanted or not live:
             return {}
         row = live[0].values[0].copy_to_host(stream=stream)  # in order after the finishing kernel
-        if not isinstance(stream, int):  # a stream object, not the default stream (0)
-            stream.synchronize()
+        wait_for_copies(stream)
         return {new: float(row[variant.columns.index(new)]) for new in wanted}
 
     def _run_pass(self, gr: _Group, p: abi.Pass, host: dict, stream) -> None:
@@ -302,7 +293,24 @@ class CUDAOptimizer(CompiledOptimizer):
             args.append(gr.partials)
         p.kernels[gr.dtype.name][gr.grid, gr.block, stream](*args)
 
-    def global_sums(self, p: abi.Pass, groups: list, stream):
+    def global_totals(self, p: abi.Pass, groups: list, stream, alone: bool, on_host: bool):
+        """A generator (yield from it): the pass's sums over every tensor, as the device table of
+        :meth:`global_sums` and, where ``on_host`` or not ``alone``, their vector on the host. Not
+        ``alone``, the vector is yielded and the total sent back replaces the table (its first row)."""
+        table = self.global_sums(p, groups, stream, alone)
+        if alone and not on_host:
+            return table, None
+        rows = table.copy_to_host(stream=stream)
+        wait_for_copies(stream)
+        sums = rows.sum(axis=0)  # in group order, as the finishing kernels add them
+        if not alone:
+            sums = yield p.global_reductions, sums
+            rows[...] = 0.0
+            rows[0] = sums
+            table.copy_to_device(rows, stream=stream)
+        return table, sums
+
+    def global_sums(self, p: abi.Pass, groups: list, stream, alone: bool = True):
         """The pass's sums over every tensor: a ``[group, global sum]`` device table, each row one
         group's chunk partials added on the device (runtime/cuda_sums.py) and read by the finishing
         kernels. The one step between the partials and their use: a sharded run adds the table
@@ -316,8 +324,8 @@ class CUDAOptimizer(CompiledOptimizer):
                                  self.cuda.device_array((max(len(groups), 1), len(key)), np.float64))
         columns, totals = self._totals[key]
         for row, gr in enumerate(groups):
-            group_totals(gr.partials, gr.n_chunks, columns, totals, row, stream)
-        if self.all_reduce is not None:
+            group_totals(*pass_partials(gr, p), columns, totals, row, stream)
+        if alone and self.all_reduce is not None:  # stepped with others: the caller adds every sum
             self.all_reduce(totals)
         return totals
 

@@ -70,4 +70,11 @@ def device_tensor(obj, name: str, where: str, simulator: bool, writable: bool) -
     return DeviceTensor(obj, address or 0, shape, dtype)
 
 
-__all__ = ["DeviceTensor", "device_tensor", "interface"]
+def wait_for_copies(stream) -> None:
+    """Wait for the copies queued on ``stream`` to reach the host: a stream object's copies are
+    asynchronous; on the default stream (0) they return when done."""
+    if not isinstance(stream, int):
+        stream.synchronize()
+
+
+__all__ = ["DeviceTensor", "device_tensor", "interface", "wait_for_copies"]

@@ -10,7 +10,10 @@ chunk sums of its own). Nothing is added by two threads, so the sums are the sam
 Between the passes the runtime reads the sums and the chunk partials back (a few values per row,
 column and chunk: 0.2 MB for GPT-2 small), computes the per-tensor stage on the host with the
 CPU runtime's own code (the generated float64 ``tensor_*`` functions, ``AxisTable.means`` and
-``keep``), and sends the next pass its values per tensor, row and column. The reduced-shape states
+``keep``), and sends the next pass its values per tensor, row and column. A sum over every
+tensor (``clip_by_global_norm`` around Adafactor) is added on the device as in any other step
+(runtime/cuda_sums.py) and read back with the rest; a matrix step runs between the passes as in
+any other step. The reduced-shape states
 live on the host, as on the CPU. That costs one synchronisation per pass; moving the per-row stage
 onto the device (a finishing kernel per row) is what would remove it.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import abi
+from .cuda_arrays import wait_for_copies
+from .cuda_matrix import run_device_matrix_step
 
 
 class DeviceAxes:
@@ -43,17 +48,40 @@ def host_staged(variant: abi.Variant) -> bool:
     return any(p.uses_axes for p in variant.passes)
 
 
-def check_host_staged(module, spec, where: str) -> None:
-    """Sums over every tensor or a matrix step in a variant with axis reductions: not on CUDA yet.
-    ``spec``: the resolved spec, whose file and equation the error names."""
-    from ..axes import axis_reductions
-    for v in module.VARIANTS.values():
-        if host_staged(v) and (any(p.global_reductions for p in v.passes) or any(v.matrix_steps)):
-            i, node = axis_reductions(spec)[0]
-            raise NotImplementedError(
-                f"{where}: spec {module.SPEC!r} has axis reductions ({node} in {spec.where(i)}) and sums "
-                "over every tensor (global_sum) or a matrix step (newton_schulz) in one step; on CUDA "
-                "these do not run together yet. Run it with device='cpu'")
+def pass_partials(gr, p: abi.Pass):
+    """Where pass ``p`` leaves its chunk partials in group ``gr``: the axis table's chunks (runs of
+    whole rows) for a pass over rows, else the group's elementwise chunks; and how many there are."""
+    if p.uses_axes:
+        return gr.device_axes.partials, gr.device_axes.n_chunks
+    return gr.partials, gr.n_chunks
+
+
+def host_staged_passes(opt, variant: abi.Variant, live: list, host: dict, stream, alone: bool):
+    """A step with axis reductions (a generator, as the runtime's ``passes``): each pass of ``opt``
+    (runtime/cuda.py) on the device, its sums back to the host, the sums over every tensor and the
+    matrix steps as in any step, the per-tensor stage on the host (the CPU runtime's), its values
+    to the next pass. Returns the first group's values (a host state made of sums over every
+    tensor is one of them)."""
+    values = {gr: {**host, **gr.axes.inputs()} for gr in live}
+    for q, p in enumerate(variant.passes):
+        for gr in live:
+            run_pass(opt.cuda, gr, p, variant, values[gr], stream)
+        if p.global_reductions:
+            _, sums = yield from opt.global_totals(p, live, stream, alone, on_host=True)
+            for gr in live:  # a value per tensor, the same for each (docs/design.md)
+                values[gr].update({r: np.full(gr.n_tensors, x) for r, x in zip(p.global_reductions, sums)})
+        for m in variant.matrix_steps[q] if q < len(variant.matrix_steps) else ():
+            for gr in live:
+                run_device_matrix_step(m, gr.matrix_views(m.array), gr.shapes, gr.matrix_work,
+                                       opt._matrix_on_device, stream)
+        if q < len(variant.tensor_stages):
+            with np.errstate(all="ignore"):  # a branch not taken may divide by zero
+                for gr in live:
+                    outputs = variant.tensor_stages[q](values[gr])
+                    values[gr].update(outputs)
+                    gr.axes.keep(outputs, values[gr])
+    opt._compiled_for_the_run()  # the stages' loops: no later step waits for one
+    return values[live[0]] if live else {}
 
 
 def run_pass(cuda, gr, p: abi.Pass, variant: abi.Variant, values: dict, stream) -> None:
@@ -63,7 +91,7 @@ def run_pass(cuda, gr, p: abi.Pass, variant: abi.Variant, values: dict, stream) 
     by_rows = p.uses_axes
     chunks = (ax.chunk_tensor, ax.chunk_start, ax.chunk_stop) if by_rows else (
         gr.chunk_tensor, gr.chunk_start, gr.chunk_stop)
-    n_chunks = ax.n_chunks if by_rows else gr.n_chunks
+    partials, n_chunks = pass_partials(gr, p)
     if not n_chunks:
         return
     dt = gr.dtype.type
@@ -73,7 +101,6 @@ def run_pass(cuda, gr, p: abi.Pass, variant: abi.Variant, values: dict, stream) 
             gr.per_tensor_host[:, variant.columns.index(s)] = values[s]
         gr.per_tensor.copy_to_device(gr.per_tensor_host, stream=stream)
         args.append(gr.per_tensor)
-    partials = ax.partials if by_rows else gr.partials
     if p.reductions:
         args.append(partials)
     if by_rows:
@@ -87,17 +114,12 @@ def run_pass(cuda, gr, p: abi.Pass, variant: abi.Variant, values: dict, stream) 
     if p.reductions:
         host = partials.copy_to_host(stream=stream)[:n_chunks]
         owner = ax.table.chunk_tensor if by_rows else gr.chunk_tensor_host
-        _wait(stream)
+        wait_for_copies(stream)
         values.update({r: np.bincount(owner, host[:, j], gr.n_tensors) for j, r in enumerate(p.reductions)})
     if p.axis_reductions:
         ax.sums.copy_to_host(ax.table.sums, stream=stream)
-        _wait(stream)
+        wait_for_copies(stream)
         ax.table.means(p, values)
 
 
-def _wait(stream) -> None:
-    if not isinstance(stream, int):  # a stream object: its copies are asynchronous
-        stream.synchronize()
-
-
-__all__ = ["DeviceAxes", "host_staged", "check_host_staged", "run_pass"]
+__all__ = ["DeviceAxes", "host_staged", "host_staged_passes", "pass_partials", "run_pass"]

@@ -22,6 +22,7 @@ import importlib.util
 import numpy as np
 
 from .. import abi, matrix
+from .cuda_arrays import wait_for_copies
 from .matrix import newton_schulz_torch, run_matrix_step
 
 
@@ -73,8 +74,7 @@ def run_device_matrix_step(step: abi.MatrixStep, views, shapes, work: dict, on_d
         return
     for view, shape in zip(views, shapes):  # through the host: the CPU runtime's step on a copy
         x = np.ascontiguousarray(view.copy_to_host(stream=stream))
-        if not isinstance(stream, int):
-            stream.synchronize()
+        wait_for_copies(stream)
         run_matrix_step(step, [x], [shape], work)
         view.copy_to_device(x, stream=stream)
 

@@ -10,17 +10,19 @@ each tensor with the states of its branch (docs/axis-reductions.md).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import abi
-from ..axes import options_for_shape, per_tensor_options
+from ..axes import options_for_shape
 from ..spec import Spec, SpecError
-from . import nonfinite as nonfinite_policy
+from . import lockstep, nonfinite as nonfinite_policy
 from .checkpoint import check_checkpoint
 from .checks import check_grads, check_params
+from .threads import kernel_launches
 
 
 class PerTensorOptions:
@@ -47,11 +49,25 @@ class PerTensorOptions:
         self.parts = [(idx, create_on_device(spec, [self.params[i] for i in idx], {**options, **dict(key)},
                                              values, nonfinite=part_policy))
                       for key, idx in by_values.items()]
-        if len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
-                                       for _, opt in self.parts):
-            raise SpecError(f"{where}: {spec.source or spec.name} sums over every tensor (global_sum) and sets "
-                            f"an option per tensor ({', '.join(sorted(per_tensor_options(spec)))}); its tensors take "
-                            "different kernels, so no one pass sees every tensor: not supported")
+        #: whether the parts step in lockstep (runtime/lockstep.py): a spec that sums over every
+        #: tensor (``clip_by_global_norm(adafactor)``) adds each sum over all of them
+        self.together = len(self.parts) > 1 and any(abi.sums_over_all_tensors(opt.module.VARIANTS.values())
+                                                     for _, opt in self.parts)
+        if self.together:
+            lockstep.check_together([opt.module for _, opt in self.parts], spec, where)
+        self._all_reduce = None
+
+    @property
+    def all_reduce(self):
+        """Sharded runs: as a compiled optimizer's ``all_reduce`` (runtime/base.py), called with the
+        float64 vector of this process's sums over every tensor, every part's added."""
+        return self._all_reduce
+
+    @all_reduce.setter
+    def all_reduce(self, fn) -> None:
+        self._all_reduce = fn
+        for _, opt in self.parts:  # a part stepped alone calls its own
+            opt.all_reduce = fn
 
     @property
     def t(self) -> int:
@@ -81,8 +97,22 @@ class PerTensorOptions:
                         nonfinite_policy.describe(grads[bad[0]], bad[0], self._where))
                 self.skipped_steps += 1
                 return
-        for idx, opt in self.parts:
-            opt.step([grads[i] for i in idx], **device_args)
+        if not self.together:
+            for idx, opt in self.parts:
+                opt.step([grads[i] for i in idx], **device_args)
+            return
+        if self.device != "cpu":  # CUDA: launches are asynchronous, each part checks its own arrays
+            lockstep.run_together([opt.passes([grads[i] for i in idx], **device_args) for idx, opt in self.parts],
+                                  self.all_reduce, self._where)
+            return
+        with contextlib.ExitStack() as held:
+            for _, opt in self.parts:
+                held.enter_context(opt.exclusive("step"))
+            with kernel_launches():  # serialised where the threading layer is not thread-safe
+                lockstep.run_together([opt.passes([grads[i] for i in idx]) for idx, opt in self.parts],
+                                      self.all_reduce, self._where)
+        for _, opt in self.parts:
+            opt._compiled_for_the_run()
 
     def state_dict(self) -> dict:
         states: list = [None] * len(self.params)

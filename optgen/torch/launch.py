@@ -29,6 +29,7 @@ were most of the step (docs/torch.md, "Through optgen bench").
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import operator
@@ -40,7 +41,9 @@ from .. import abi
 from ..axes import options_for_shape, per_tensor_options
 from ..compiler.driver import load_module
 from ..runtime import hypers as hyper_values
+from ..runtime import lockstep
 from ..runtime.cpu import CPUOptimizer
+from ..runtime.threads import kernel_launches
 from . import devices, tensors
 
 MAX_LAUNCHERS = 16  # per optimizer: cohorts are few; a stale one is dropped, rebuilt if it comes back
@@ -224,23 +227,52 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
     its reduced-shape state tensors (``{spec name: flat view}``), which the launcher keeps in
     buffers of its own (optgen/runtime/axes.py): copied in before the step, so that a value
     written or loaded into the tensors counts, and out after it (rows and columns: a small copy)."""
+    grads, host_axis_states = _before_cohort(launcher, plan, cohort, axis_states)
+    adapter, device = cohort.place
+    if adapter is None:
+        launcher.step_addresses([g.data_ptr() for g in grads])
+    else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
+        with adapter.activate(device):
+            launcher.step(_device_grads(adapter, plan, grads), stream=adapter.stream(device))
+    _after_cohort(launcher, plan, cohort, axis_states, host_axis_states)
+
+
+def _device_grads(adapter, plan: Plan, grads: list) -> list:
+    """The gradients as a CUDA launcher takes them: with their shapes where the parameters were
+    given so (Launchers.get)."""
+    return [adapter.interface(g.detach()) if plan.reads_shapes else devices.array(adapter, g) for g in grads]
+
+
+def cohort_passes(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = None):
+    """:func:`run_cohort` as a generator of its sums over every tensor, for :func:`run_together`
+    (optgen/runtime/lockstep.py); a CUDA cohort's inside its device's ``activate``."""
+    grads, host_axis_states = _before_cohort(launcher, plan, cohort, axis_states)  # alive through the step
+    adapter, device = cohort.place
+    if adapter is None:
+        yield from launcher.address_passes([g.data_ptr() for g in grads])
+    else:
+        yield from launcher.passes(_device_grads(adapter, plan, grads), stream=adapter.stream(device))
+    _after_cohort(launcher, plan, cohort, axis_states, host_axis_states)
+
+
+def _before_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None):
+    """The launcher at the cohort's step, its reduced-shape states copied in: (the gradients as
+    the parameters are laid out, the host copies of the reduced-shape states)."""
     spec_names = plan.module.HOST_STATES
     launcher.values = plan.values
     launcher.t = cohort.step
     if spec_names:
         launcher.host_states = dict(zip(spec_names, cohort.host))
     grads = tensors.grads_as_params(cohort.params)  # copies among them: alive through the step
-    adapter, device = cohort.place
     host_axis_states = [on_host(st) for st in axis_states] if axis_states else None
     if host_axis_states:
         launcher.write_axis_states(host_axis_states)
-    if adapter is None:
-        launcher.step_addresses([g.data_ptr() for g in grads])
-    else:  # after the backward pass on torch's stream; a copy freed after the step is reused in that order
-        with adapter.activate(device):
-            # with their shapes where the parameters were given so (Launchers.get)
-            launcher.step([adapter.interface(g.detach()) if plan.reads_shapes else devices.array(adapter, g)
-                           for g in grads], stream=adapter.stream(device))
+    return grads, host_axis_states
+
+
+def _after_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None, host_axis_states) -> None:
+    """The step done: the new rows and columns into the tensors, the step counts and host states on."""
+    spec_names = plan.module.HOST_STATES
     if host_axis_states:  # the new rows and columns, into the tensors (a CUDA tensor's from its copy)
         launcher.read_axis_states(host_axis_states)
         for views, host in zip(axis_states, host_axis_states):
@@ -257,6 +289,24 @@ def run_cohort(launcher, plan: Plan, cohort: Cohort, axis_states: list | None = 
             for v in views:
                 v[()] = value
         cohort.host = tuple(float(views[0]) for views in cohort.hosts)  # as stored: a float32 tensor rounds
+
+
+def run_together(launches: list, where: str) -> None:
+    """One step of several launches on one device whose sums over every tensor are one sum (a spec with a
+    per-tensor option and a ``global_sum``: clip_by_global_norm(Adafactor), whose matrices and
+    vectors run different kernels), in lockstep (optgen/runtime/lockstep.py)."""
+    adapter, device = launches[0].cohort.place  # one device (the optimizer checks)
+    with contextlib.ExitStack() as held:
+        if adapter is None:
+            for la in launches:
+                held.enter_context(la.launcher.exclusive("step"))
+            held.enter_context(kernel_launches())
+        else:
+            held.enter_context(adapter.activate(device))
+        lockstep.run_together([cohort_passes(la.launcher, la.plan, la.cohort, la.axis_states)
+                               for la in launches], None, where)
+    for la in launches:
+        la.launcher._compiled_for_the_run()
 
 
 @dataclasses.dataclass
@@ -287,8 +337,10 @@ class Steady:
     skipped a step without a gradient) or of different per-tensor options (Adafactor's biases
     and matrices) each keep their launch."""
 
-    def __init__(self, group: dict, form, launches: list[Launch], state: dict):
+    def __init__(self, group: dict, form, launches: list[Launch], state: dict, together: bool = False):
         self.keys = tuple(form.defaults)
+        self.title = form.title
+        self.together = together  # the launches' sums over every tensor are one (:func:`run_together`)
         self.values = tuple(map(group.get, self.keys))
         # a tensor (or an array) can change in place (group["lr"].fill_(x)), and == on it is elementwise
         self.equality_suffices = not any(map(_changes_in_place, self.values))
@@ -349,6 +401,9 @@ class Steady:
         return True
 
     def run(self) -> None:
+        if self.together:
+            run_together(self.launches, self.title)
+            return
         for la in self.launches:
             la.run()
 

@@ -18,7 +18,8 @@ from torch._C._autograd import _profiler_enabled  # any profiler (autograd's, Ki
 from torch.optim import optimizer as torch_optimizer
 
 from .. import abi
-from ..axes import per_tensor_options, reduced_shape
+from ..runtime import lockstep
+from ..axes import reduced_shape
 
 from . import checkpoint, devices, forms, launch, tensors
 
@@ -190,14 +191,37 @@ class Optimizer(torch.optim.Optimizer):
         for p in params:
             part = plan.for_shape(p.shape)
             parts.setdefault(id(part), (part, []))[1].append(p)
-        if len(parts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
-            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum) and sets "
-                             f"an option per tensor ({', '.join(sorted(per_tensor_options(plan.spec)))}); its "
-                             "tensors take different kernels, so no one launch sees every tensor: not supported")
-        launches = [la for part, members in parts.values() for la in self._run_part(part, members)]
-        return launch.Steady(self.param_groups[index], self._form, launches, self.state)
+        together = len(parts) > 1 and any(abi.sums_over_all_tensors(part.module.VARIANTS.values())
+                                          for part, _ in parts.values())
+        launches = [la for part, members in parts.values() for la in self._launches(part, members)]
+        if together:
+            self._check_together(plan, launches)
+        steady = launch.Steady(self.param_groups[index], self._form, launches, self.state, together)
+        steady.run()
+        return steady
 
-    def _run_part(self, plan: launch.Plan, params: list) -> list[launch.Launch]:
+    def _check_together(self, plan: launch.Plan, launches: list) -> None:
+        """A spec that sums over every parameter and sets an option per tensor (clip_by_global_norm
+        around Adafactor): its launches step in lockstep (launch.run_together), as one launch would."""
+        lockstep.check_together([la.plan.module for la in launches], plan.spec, self._form.title)
+        self._check_one_launch([la.cohort for la in launches])
+
+    def _check_one_launch(self, cohorts: list) -> None:
+        """The cohorts of a spec that sums over every parameter: one device, one step count."""
+        places = {str(c.place[1]) for c in cohorts}
+        if len(places) > 1:
+            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but "
+                             f"the parameters are on devices {sorted(places)}, and each device is its own "
+                             "launch, so the sum would run over each device alone; put them on one device")
+        steps, hosts = sorted({c.step for c in cohorts}), sorted({c.host for c in cohorts})
+        if len(steps) > 1 or len(hosts) > 1:
+            differ = f"step counts {steps}" if len(steps) > 1 else f"host states {hosts}"
+            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
+                             f"parameters with gradients are at different {differ} (some skipped steps "
+                             "without a gradient), so they cannot be updated in one launch; give every "
+                             "parameter a gradient each step")
+
+    def _launches(self, plan: launch.Plan, params: list) -> list[launch.Launch]:
         host_names = [self._form.torch_name(h) for h in plan.module.HOST_STATES]
         states = []
         for p in params:
@@ -206,15 +230,7 @@ class Optimizer(torch.optim.Optimizer):
             states.append(self._ensure_states(p, plan))
         cohorts = launch.cohorts(params, states, host_names)
         if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
-            places = {str(c.place[1]) for c in cohorts}
-            if len(places) > 1:
-                raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but "
-                                 f"the parameters are on devices {sorted(places)}, and each device is its own "
-                                 "launch, so the sum would run over each device alone; put them on one device")
-            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
-                             f"parameters with gradients are at different step counts "
-                             f"{sorted(c.step for c in cohorts)} (some skipped steps without a gradient), so "
-                             "they cannot be updated in one launch; give every parameter a gradient each step")
+            self._check_one_launch(cohorts)
         names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *abi.axis_states(plan.module)]),
                  *host_names]
         launches = []
@@ -222,9 +238,7 @@ class Optimizer(torch.optim.Optimizer):
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names, cohort.place)
             views = launch.axis_state_views(plan, [self.state[p] for p in cohort.params], self._form.state_names)
-            la = launch.Launch(plan, cohort, launcher, views, names)
-            la.run()
-            launches.append(la)
+            launches.append(launch.Launch(plan, cohort, launcher, views, names))
         return launches
 
     # -- state --

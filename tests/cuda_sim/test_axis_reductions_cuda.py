@@ -117,21 +117,53 @@ def test_a_checkpoint_resumes_bit_identically():
         np.testing.assert_array_equal(x.copy_to_host(), y.copy_to_host())
 
 
-def test_axis_reductions_with_a_global_sum_are_refused_naming_the_spec(tmp_path, monkeypatch):
+WITH_AXIS_REDUCTIONS = {
+    # the sum in a pass that adds to row sums (over runs of rows: partials of their own)
+    "rows_and_all": "r = state('r', 0, shape='row')\ns = var('s')\n"
+                    "spec = Spec('rows_and_all', [(s, global_sum(g**2)), (r, 0.5 * r + row_mean(g**2)),\n"
+                    "                             (w, w - r * g / (1 + s))])\n",
+    # a matrix step between the passes of a step over rows
+    "rows_and_ns": "r = state('r', 0, shape='row')\nu, o = var('u'), var('o')\n"
+                   "spec = Spec('rows_and_ns', [(r, 0.5 * r + row_mean(g**2)), (u, g / (1 + r)),\n"
+                   "                            (o, newton_schulz(u, steps=3)), (w, w - 0.01 * o)])\n",
+    # the matrices' sum after their pass 1, the vectors' after their pass 0, stepped together
+    "late_sum": "f = factored('f')\nr = state('r', 0, shape='row')\nu, s = var('u'), var('s')\n"
+                "spec = Spec('late_sum', [(r, when(f, 0.5 * r + row_mean(g**2), r)), (u, when(f, r * g, g)),\n"
+                "                         (s, global_sum(u**2)), (w, w - 0.1 * u / (1 + s))])\n",
+}
+
+
+@pytest.mark.parametrize("name", ["clip_by_global_norm(adafactor)", "clip_by_global_norm(adafactor_optax)",
+                                  *WITH_AXIS_REDUCTIONS])
+def test_axis_reductions_with_a_sum_over_every_tensor_or_a_matrix_step_match_the_oracle(name, tmp_path,
+                                                                                         monkeypatch):
+    """Axis reductions and a sum over every tensor or a matrix step in one step (both were refused
+    on CUDA): the sum is added on the device and read back with the rest, the matrix step runs
+    between the passes; a spec whose tensors take two sets of kernels (factored and not) steps
+    them together (runtime/lockstep.py). Against the oracle."""
+    from optgen.transforms import clip_by_global_norm
     monkeypatch.setenv("OPTGEN_CACHE_DIR", str(tmp_path / "cache"))
-    path = tmp_path / "rows_and_all.py"
-    path.write_text(
-        "from optgen.dsl import Spec, state, var, w, g, row_mean, global_sum\n"
-        "r = state('r', 0, shape='row')\n"
-        "s = var('s')\n"
-        "spec = Spec('rows_and_all', [(s, global_sum(g**2)), (r, 0.5 * r + row_mean(g**2)),\n"
-        "                             (w, w - r * g / (1 + s))])\n")
-    spec = optgen.load_spec(str(path))
-    with pytest.raises(NotImplementedError) as err:
-        create_cuda(spec, [cuda.to_device(np.ones((3, 4)))], *hyper_values.resolve(spec, {}), **LAUNCH)
-    text = str(err.value)
-    assert "'rows_and_all'" in text and "global_sum" in text and "device='cpu'" in text
-    assert "rows_and_all.py" in text and "equation 2 (r = " in text  # the file and the row_mean's equation
+    if name in WITH_AXIS_REDUCTIONS:
+        path = tmp_path / f"{name}.py"
+        path.write_text("from optgen.dsl import Spec, state, var, w, g, row_mean, factored, when, global_sum, "
+                        "newton_schulz\n"
+                        + WITH_AXIS_REDUCTIONS[name])
+        spec, given = optgen.load_spec(str(path)), {}
+    else:
+        spec, given = clip_by_global_norm(name[len("clip_by_global_norm("):-1], max_norm=1.0), {"lr": 0.05}
+    shapes = SHAPES if name.startswith("clip") or name == "late_sum" else SHAPES[1:]  # unbranched: matrices
+    rng = np.random.default_rng(11)
+    host = [rng.standard_normal(shape).astype(dt) for shape, dt in shapes]
+    ref = optgen.reference(spec, [w.astype(np.float64) for w in host], **given)
+    dev = [cuda.to_device(w) for w in host]
+    options, values = hyper_values.resolve(spec, given)
+    gpu = PerTensorOptions(spec, dev, options, values, "propagate", functools.partial(create_cuda, **LAUNCH), "cuda")
+    for _ in range(STEPS):
+        grads = [(3 * rng.standard_normal(shape)).astype(dt) for shape, dt in shapes]
+        ref.step([x.astype(np.float64) for x in grads])
+        gpu.step([cuda.to_device(x) for x in grads])
+    for i, ((shape, dt), d) in enumerate(zip(shapes, dev)):  # float32's: the sum has float32 tensors' g^2
+        np.testing.assert_allclose(d.copy_to_host(), ref.params[i], **TOL[np.float32], err_msg=f"{name}: w[{i}]")
 
 
 def test_the_host_stages_loops_compile_before_the_first_step():
