@@ -166,13 +166,18 @@ def test_clip_by_global_norm_around_it_matches_clip_grad_norm_then_adafactor(dty
     """optgen.torch.Optimizer(params, clip_by_global_norm("adafactor", eps=1e-6)) against
     torch.nn.utils.clip_grad_norm_ then torch.optim.Adafactor. The norm runs over the model's
     factored weights and its biases, which take different kernels (stepped in lockstep:
-    optgen/runtime/lockstep.py; it was refused). The model's own gradients for a few steps, then
-    random ones, every third step too small to be clipped; the others are."""
+    optgen/runtime/lockstep.py; it was refused), in two param groups. The model's own gradients
+    for a few steps, then random ones, every third step too small to be clipped; the others are."""
     from optgen.transforms import clip_by_global_norm
     max_norm = 1.0
     mine, theirs = _model(dtype), _model(dtype)
-    ours = optgen.torch.Optimizer(mine.parameters(), clip_by_global_norm("adafactor", max_norm, eps=1e-6), lr=0.05)
-    ref = torch.optim.Adafactor(theirs.parameters(), lr=0.05)
+
+    def groups(model):  # the norm is over both groups' parameters, as clip_grad_norm_ of the model's
+        params = list(model.parameters())
+        return [{"params": params[:2]}, {"params": params[2:], "lr": 0.03}]
+
+    ours = optgen.torch.Optimizer(groups(mine), clip_by_global_norm("adafactor", max_norm, eps=1e-6), lr=0.05)
+    ref = torch.optim.Adafactor(groups(theirs), lr=0.05)
     x, y = _data(dtype)
     gen = torch.Generator().manual_seed(2)
     clipped = passed = 0

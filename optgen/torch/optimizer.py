@@ -40,6 +40,7 @@ class Optimizer(torch.optim.Optimizer):
         self._plans: dict = {}
         self._launchers = launch.Launchers()
         self._steady: dict = {}  # group index -> launch.Steady of its last step
+        self._across_groups = False  # a sum over every parameter, over several groups: one lockstep
         form.check_group(form.defaults, form.title)
         super().__init__(params, dict(form.defaults))
 
@@ -121,14 +122,15 @@ class Optimizer(torch.optim.Optimizer):
         torch_threads = torch.get_num_threads()
         try:
             steady = self._steady_groups()
-            if steady is not None:
-                for s in steady:
-                    s.run()
-            else:
+            if steady is None:
                 self._steady = {}  # until this step has run every group
                 work = [self._prepare(i, group) for i, group in enumerate(self.param_groups)]
-                self._check_global_sums(work)
-                self._steady = {i: self._run(i, plan, members) for i, (plan, members) in enumerate(work)}
+                steady = [self._group_launches(i, plan, members) for i, (plan, members) in enumerate(work)]
+                self._across_groups = self._sums_across_groups(work, steady)
+                self._run_groups(steady)
+                self._steady = dict(enumerate(steady))
+            else:
+                self._run_groups(steady)
         finally:
             # Numba's OpenMP layer sets the calling thread's OpenMP thread count at each launch,
             # and torch's intra-op pool reads the same setting: give torch its own count back.
@@ -153,17 +155,24 @@ class Optimizer(torch.optim.Optimizer):
     def _where_param(self, i: int, j: int) -> str:
         return f"{self._form.title}, param_groups[{i}]['params'][{j}]"
 
-    def _check_global_sums(self, work: list) -> None:
-        """A spec that sums over every tensor (``global_sum``: clip_by_global_norm, ...) must see every
-        parameter in one launch: one param group (and, checked in ``_run``, one step count)."""
+    def _sums_across_groups(self, work: list, steady: list) -> bool:
+        """Whether a spec that sums over every parameter (``global_sum``: clip_by_global_norm, ...)
+        has launches in more than one param group: the sum is then over every group's parameters
+        (as ``clip_grad_norm_(model.parameters())``), all launches stepped together."""
         if not any(abi.sums_over_all_tensors(plan.module.VARIANTS.values()) for plan, _ in work):
+            return False
+        launches = [la for st in steady for la in st.launches]
+        if sum(1 for st in steady if st.launches) < 2:
+            return False
+        self._check_together(work[0][0], launches)
+        return True
+
+    def _run_groups(self, steady: list) -> None:
+        if self._across_groups:
+            launch.run_together([la for st in steady for la in st.launches], self._form.title)
             return
-        groups = [i for i, (_, members) in enumerate(work) if members]
-        if len(groups) > 1:
-            raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), and "
-                             f"param groups {groups} all have gradients; optgen.torch launches each group on "
-                             "its own, so the sum would run over each group alone. Use one param group (a "
-                             "per-group lr or weight decay is not possible with such a spec yet)")
+        for st in steady:
+            st.run()
 
     def _plan(self, index: int, group: dict) -> launch.Plan:
         key = launch.group_key(group, self._form)
@@ -184,9 +193,9 @@ class Optimizer(torch.optim.Optimizer):
                 members.append(p)
         return plan, members
 
-    def _run(self, index: int, plan: launch.Plan, params: list) -> launch.Steady:
-        """The group's step through its launches (one per cohort of each set of per-tensor option
-        values); the group's :class:`launch.Steady`, which the next step may repeat."""
+    def _group_launches(self, index: int, plan: launch.Plan, params: list) -> launch.Steady:
+        """The group's launches (one per cohort of each set of per-tensor option values), as the
+        group's :class:`launch.Steady`, which this step and the next ones run."""
         parts: dict = {}  # a spec with per-tensor options (Adafactor's factored): its tensors by their plan
         for p in params:
             part = plan.for_shape(p.shape)
@@ -196,9 +205,7 @@ class Optimizer(torch.optim.Optimizer):
         launches = [la for part, members in parts.values() for la in self._launches(part, members)]
         if together:
             self._check_together(plan, launches)
-        steady = launch.Steady(self.param_groups[index], self._form, launches, self.state, together)
-        steady.run()
-        return steady
+        return launch.Steady(self.param_groups[index], self._form, launches, self.state, together)
 
     def _check_together(self, plan: launch.Plan, launches: list) -> None:
         """A spec that sums over every parameter and sets an option per tensor (clip_by_global_norm
