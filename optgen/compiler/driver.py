@@ -27,6 +27,7 @@ from . import cpu, cuda
 from .numba_cache import guard_numba_cache
 from .optimize import optimise
 from .render import render
+from .factor_sums import factor_sums
 from .ssa import to_ssa
 from .stage import stage
 
@@ -161,7 +162,7 @@ def compile_spec(spec: Spec, options: dict | None = None, target: str = "cpu") -
     options = {**spec.options, **(options or {})}
     resolved = spec.resolve(**options)
     b = Build(resolved, options, target)
-    b.ssa = to_ssa(resolved)
+    b.ssa = factor_sums(to_ssa(resolved))
     b.staged = stage(b.ssa)
     b.variants = optimise(b.staged)
     t_module = TARGETS[target]
