@@ -16,7 +16,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 import optgen.torch as ot
-from optgen.torch import launch
+from optgen.torch import cohorts
 
 SHAPES = [(6, 5), (5,), (3, 2, 4), (1,)]
 TOL = dict(rtol=1e-9, atol=1e-12)
@@ -63,12 +63,12 @@ class Twins:
         self.k = 0
         self.tol = TOL
         self.slow_steps = 0
-        cohorts = launch.cohorts
+        split = cohorts.split
 
         def counted(*args):
             self.slow_steps += 1
-            return cohorts(*args)
-        monkeypatch.setattr(launch, "cohorts", counted)
+            return split(*args)
+        monkeypatch.setattr(cohorts, "split", counted)
 
     def step(self, skip=(), fresh: bool = False) -> None:
         """One step; parameters in ``skip`` have no gradient; ``fresh``: new gradient tensors (as

@@ -21,7 +21,7 @@ from .. import abi
 from ..runtime import lockstep
 from ..axes import reduced_shape
 
-from . import checkpoint, devices, forms, launch, tensors
+from . import checkpoint, cohorts, devices, forms, launch, tensors
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -213,14 +213,14 @@ class Optimizer(torch.optim.Optimizer):
         lockstep.check_together([la.plan.module for la in launches], plan.spec, self._form.title)
         self._check_one_launch([la.cohort for la in launches])
 
-    def _check_one_launch(self, cohorts: list) -> None:
+    def _check_one_launch(self, found: list) -> None:
         """The cohorts of a spec that sums over every parameter: one device, one step count."""
-        places = {str(c.place[1]) for c in cohorts}
+        places = {str(c.place[1]) for c in found}
         if len(places) > 1:
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but "
                              f"the parameters are on devices {sorted(places)}, and each device is its own "
                              "launch, so the sum would run over each device alone; put them on one device")
-        steps, hosts = sorted({c.step for c in cohorts}), sorted({c.host for c in cohorts})
+        steps, hosts = sorted({c.step for c in found}), sorted({c.host for c in found})
         if len(steps) > 1 or len(hosts) > 1:
             differ = f"step counts {steps}" if len(steps) > 1 else f"host states {hosts}"
             raise ValueError(f"{self._form.title}: this spec sums over every parameter (global_sum), but the "
@@ -235,13 +235,13 @@ class Optimizer(torch.optim.Optimizer):
             if not self.state[p]:
                 self._init_state(p, None)
             states.append(self._ensure_states(p, plan))
-        cohorts = launch.cohorts(params, states, host_names)
-        if len(cohorts) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
-            self._check_one_launch(cohorts)
+        found = cohorts.split(params, states, host_names)
+        if len(found) > 1 and abi.sums_over_all_tensors(plan.module.VARIANTS.values()):
+            self._check_one_launch(found)
         names = ["step", *(self._form.torch_name(s) for s in [*plan.module.STATES, *abi.axis_states(plan.module)]),
                  *host_names]
         launches = []
-        for cohort in cohorts:
+        for cohort in found:
             launcher = self._launchers.get(plan, cohort.params, [self.state[p] for p in cohort.params],
                                            self._form.state_names, cohort.place)
             views = launch.axis_state_views(plan, [self.state[p] for p in cohort.params], self._form.state_names)
