@@ -210,8 +210,9 @@ def state_update(draw, scope: Scope, var: str) -> Value:
 
 @st.composite
 def intermediate(draw, scope: Scope) -> tuple[Value, str]:
-    """(value, level): an element value, a host value, a reduction or a trust ratio."""
-    kinds = ["element", "element", "host", "norm", "sum"] + (["ratio"] if scope.tensor else [])
+    """(value, level): an element value, a host value, a reduction (of a summand with a
+    per-tensor factor too) or a trust ratio."""
+    kinds = ["element", "element", "host", "norm", "sum"] + (["ratio", "scaled"] if scope.tensor else [])
     kind = draw(st.sampled_from(kinds))
     if kind == "element":
         return tame(draw(expression(scope))), "element"
@@ -224,6 +225,9 @@ def intermediate(draw, scope: Scope) -> tuple[Value, str]:
         return Value(f"norm({e.text})", 4.0 * MAX_ELEMENTS**0.5), "tensor"
     if kind == "sum":
         return Value(f"tensor_sum({e.text}) / {MAX_ELEMENTS}", 4.0), "tensor"
+    if kind == "scaled":  # a per-tensor factor in the summand: compiler/factor_sums.py takes it out
+        r = draw(st.sampled_from(scope.tensor))
+        return tame(Value(f"tensor_sum(({r.text}) * ({e.text})) / {MAX_ELEMENTS}", 4.0 * r.bound)), "tensor"
     r1, r2 = draw(st.sampled_from(scope.tensor)), draw(st.sampled_from(scope.tensor))
     d = draw(st.sampled_from(scope.positives()))
     return tame(Value(f"when(Eq({r1.text}, 0), 1, {r1.text} / ({d} + {r2.text}))", r1.bound / 0.1)), "tensor"
