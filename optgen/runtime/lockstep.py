@@ -17,12 +17,14 @@ of totals it is sent. Everything that runs a step drives such a generator:
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Generator, Iterable, Optional
 
 import numpy as np
 
 from ..axes import per_tensor_options
 from ..spec import SpecError
+from .threads import kernel_launches
 
 #: A step: yields ``(names of its sums over every tensor, their float64 vector over its own
 #: tensors)``, is sent the vector of totals, and returns nothing.
@@ -71,6 +73,24 @@ def run_together(steps: Iterable[Step], all_reduce: Optional[Callable], where: s
             s.close()
 
 
+def step_together(optimizers: list, make_steps: Callable[[], list], all_reduce: Optional[Callable], where: str,
+                  on_cpu: bool, device_context=None) -> None:
+    """:func:`run_together` of the steps ``make_steps()`` makes of ``optimizers``, as their own
+    ``step`` would run each: CPU optimizers each held by this thread (``exclusive``) and under
+    the launch lock, or inside ``device_context`` (a CUDA device's activation); then, once no
+    later step can wait for a compile, returns."""
+    with contextlib.ExitStack() as held:
+        if on_cpu:
+            for opt in optimizers:
+                held.enter_context(opt.exclusive("step"))
+            held.enter_context(kernel_launches())  # serialised where the threading layer is not thread-safe
+        elif device_context is not None:
+            held.enter_context(device_context)
+        run_together(make_steps(), all_reduce, where)
+    for opt in optimizers:
+        opt._compiled_for_the_run()
+
+
 def check_together(modules: list, spec, where: str) -> None:
     """Whether the generated ``modules`` of one spec (one per set of per-tensor option values) can
     step together: each variant of each yields the same sequence of sums over every tensor (the
@@ -84,4 +104,4 @@ def check_together(modules: list, spec, where: str) -> None:
                         f"({' / '.join(str(list(x)) for x in sorted(points, key=str))}): not supported")
 
 
-__all__ = ["Step", "run_alone", "run_together", "check_together"]
+__all__ = ["Step", "run_alone", "run_together", "step_together", "check_together"]

@@ -10,7 +10,6 @@ each tensor with the states of its branch (docs/axis-reductions.md).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any, Sequence
 
@@ -22,7 +21,6 @@ from ..spec import Spec, SpecError
 from . import lockstep, nonfinite as nonfinite_policy
 from .checkpoint import check_checkpoint
 from .checks import check_grads, check_params
-from .threads import kernel_launches
 
 
 class PerTensorOptions:
@@ -101,18 +99,9 @@ class PerTensorOptions:
             for idx, opt in self.parts:
                 opt.step([grads[i] for i in idx], **device_args)
             return
-        if self.device != "cpu":  # CUDA: launches are asynchronous, each part checks its own arrays
-            lockstep.run_together([opt.passes([grads[i] for i in idx], **device_args) for idx, opt in self.parts],
-                                  self.all_reduce, self._where)
-            return
-        with contextlib.ExitStack() as held:
-            for _, opt in self.parts:
-                held.enter_context(opt.exclusive("step"))
-            with kernel_launches():  # serialised where the threading layer is not thread-safe
-                lockstep.run_together([opt.passes([grads[i] for i in idx]) for idx, opt in self.parts],
-                                      self.all_reduce, self._where)
-        for _, opt in self.parts:
-            opt._compiled_for_the_run()
+        lockstep.step_together([opt for _, opt in self.parts],
+                               lambda: [opt.passes([grads[i] for i in idx], **device_args) for idx, opt in self.parts],
+                               self.all_reduce, self._where, on_cpu=self.device == "cpu")
 
     def state_dict(self) -> dict:
         states: list = [None] * len(self.params)

@@ -12,13 +12,11 @@ per-tensor options (Adafactor's matrices and vectors) and of every param group.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import torch
 
 from ..runtime import lockstep
-from ..runtime.threads import kernel_launches
 from . import devices, tensors
 
 
@@ -137,17 +135,10 @@ def run_together(launches: list, where: str) -> None:
     per-tensor option and a ``global_sum``: clip_by_global_norm(Adafactor), whose matrices and
     vectors run different kernels), in lockstep (optgen/runtime/lockstep.py)."""
     adapter, device = launches[0].cohort.place  # one device (the optimizer checks)
-    with contextlib.ExitStack() as held:
-        if adapter is None:
-            for la in launches:
-                held.enter_context(la.launcher.exclusive("step"))
-            held.enter_context(kernel_launches())
-        else:
-            held.enter_context(adapter.activate(device))
-        lockstep.run_together([cohort_passes(la.launcher, la.plan, la.cohort, la.axis_states)
-                               for la in launches], None, where)
-    for la in launches:
-        la.launcher._compiled_for_the_run()
+    lockstep.step_together([la.launcher for la in launches],
+                           lambda: [cohort_passes(la.launcher, la.plan, la.cohort, la.axis_states) for la in launches],
+                           None, where, on_cpu=adapter is None,
+                           device_context=None if adapter is None else adapter.activate(device))
 
 
 __all__ = ["Cohort", "split", "on_host", "run_cohort", "cohort_passes", "run_together"]

@@ -161,15 +161,14 @@ class Optimizer(torch.optim.Optimizer):
         (as ``clip_grad_norm_(model.parameters())``), all launches stepped together."""
         if not any(abi.sums_over_all_tensors(plan.module.VARIANTS.values()) for plan, _ in work):
             return False
-        launches = [la for st in steady for la in st.launches]
         if sum(1 for st in steady if st.launches) < 2:
             return False
-        self._check_together(work[0][0], launches)
+        self._check_together(work[0][0], [la for st in steady for la in st.launches])
         return True
 
     def _run_groups(self, steady: list) -> None:
         if self._across_groups:
-            launch.run_together([la for st in steady for la in st.launches], self._form.title)
+            cohorts.run_together([la for st in steady for la in st.launches], self._form.title)
             return
         for st in steady:
             st.run()
